@@ -1,0 +1,127 @@
+//! `venue-devices`: simulated turnstiles and a load generator, from the command line.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use venue_devices::formats::Format;
+use venue_devices::loadgen::{self, LoadSpec, Mode};
+use venue_devices::turnstile::Turnstile;
+
+#[derive(Parser)]
+#[command(
+    name = "venue-devices",
+    version,
+    about = "Simulated Venue Edge devices and load generators"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    StdJson,
+    Tp1,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Gate,
+    Echo,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Present one code at a turnstile and print the verdict.
+    Scan {
+        #[arg(long, env = "VENUE_MQTT", default_value = "127.0.0.1:1883")]
+        mqtt: String,
+        #[arg(long, default_value = "main")]
+        zone: String,
+        #[arg(long)]
+        gate: String,
+        #[arg(long, value_enum, default_value = "std-json")]
+        format: FormatArg,
+        #[arg(long)]
+        code: String,
+        /// Scan out instead of in.
+        #[arg(long)]
+        out: bool,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        #[arg(long)]
+        id_number: Option<String>,
+    },
+    /// Many devices at a fixed rate; prints a JSON report of round-trip latencies.
+    Load {
+        #[arg(long, env = "VENUE_MQTT", default_value = "127.0.0.1:1883")]
+        mqtt: String,
+        #[arg(long, default_value = "main")]
+        zone: String,
+        #[arg(long, value_enum, default_value = "gate")]
+        mode: ModeArg,
+        /// Gate ids, comma-separated (gate mode); or a count of echo devices.
+        #[arg(long, value_delimiter = ',')]
+        devices: Vec<String>,
+        /// Ticket codes to scan, comma-separated (gate mode).
+        #[arg(long, value_delimiter = ',', default_value = "TKNONE")]
+        codes: Vec<String>,
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        warmup_seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Scan {
+            mqtt,
+            zone,
+            gate,
+            format,
+            code,
+            out,
+            count,
+            id_number,
+        } => {
+            let format = match format {
+                FormatArg::StdJson => Format::StdJson,
+                FormatArg::Tp1 => Format::Tp1,
+            };
+            let t = Turnstile::connect(&mqtt, &zone, &gate, format).await;
+            let v = t.scan(&code, !out, count, id_number.as_deref()).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Command::Load {
+            mqtt,
+            zone,
+            mode,
+            devices,
+            codes,
+            rate,
+            seconds,
+            warmup_seconds,
+        } => {
+            let report = loadgen::run(LoadSpec {
+                mqtt,
+                zone,
+                mode: match mode {
+                    ModeArg::Gate => Mode::Gate,
+                    ModeArg::Echo => Mode::Echo,
+                },
+                devices,
+                codes,
+                rate_per_s: rate,
+                duration: Duration::from_secs(seconds),
+                warmup: Duration::from_secs(warmup_seconds),
+            })
+            .await;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! A gate adapter that misbehaves on purpose, for the host's tests: the plugin config key
+//! `mode` picks how. `trap` panics, `loop` never returns, `grow` allocates without bound,
+//! `garbage` returns a scan without an event id; anything else behaves like std-json.
+//!
+//! Grants needed: `config`.
+
+use venue_plugin_sdk::gate::exports::venue::edge::gate::Guest;
+use venue_plugin_sdk::gate::venue::edge::config;
+use venue_plugin_sdk::gate::venue::edge::types::{
+    DecodeError, Direction, Scan, Verdict, WhitelistDelta,
+};
+
+struct Misbehave;
+
+fn mode() -> String {
+    config::get("mode").unwrap_or_default()
+}
+
+#[allow(clippy::empty_loop)]
+fn misbehave() {
+    match mode().as_str() {
+        "trap" => panic!("misbehave: trapping on purpose"),
+        "loop" => {
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        "grow" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Guest for Misbehave {
+    fn decode_scan(_device: String, payload: Vec<u8>) -> Result<Scan, DecodeError> {
+        misbehave();
+        let text = String::from_utf8_lossy(&payload);
+        let event_id = if mode() == "garbage" {
+            String::new()
+        } else {
+            format!("mis-{}", text.len())
+        };
+        Ok(Scan {
+            event_id,
+            code: text.into_owned(),
+            direction: Direction::In,
+            at: "2026-11-25T09:00:00+08:00".into(),
+            count: 1,
+            id_number: None,
+            offline: false,
+        })
+    }
+
+    fn encode_verdict(_device: String, verdict: Verdict) -> Result<Vec<u8>, String> {
+        misbehave();
+        Ok(verdict.event_id.into_bytes())
+    }
+
+    fn encode_whitelist(_device: String, _delta: WhitelistDelta) -> Result<Vec<u8>, String> {
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+venue_plugin_sdk::gate::export_gate_adapter!(Misbehave);

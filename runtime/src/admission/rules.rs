@@ -1,0 +1,422 @@
+//! The admission rules of a product, applied in a fixed order so a scan always gets the
+//! most useful reason: what the ticket is (unknown, refunded), where it is valid (area),
+//! when (date, slot), who holds it (real name), how often (passback, entries), and
+//! finally whether there is room (the area's instantaneous maximum).
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveTime};
+use rusqlite::{Connection, params};
+
+use super::{Alert, Decision, Direction, Lane, Reason, Scan, Verdict, presence};
+use crate::config::{AreaConfig, ProductConfig};
+use crate::ticketing::{TicketRow, WhitelistChange, ticket_by_code, tickets_of_group};
+use crate::venue::Venue;
+
+/// What judging a scan decided and changed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// An offline entry the rules would have denied (it happened; it is flagged).
+    pub conflict: bool,
+    pub alerts: Vec<Alert>,
+    pub whitelist: Vec<WhitelistChange>,
+}
+
+impl Outcome {
+    fn deny(scan: &Scan, reason: Reason, ticket_id: Option<String>) -> Outcome {
+        Outcome {
+            verdict: Verdict::deny(&scan.event_id, reason, ticket_id),
+            conflict: false,
+            alerts: Vec::new(),
+            whitelist: Vec::new(),
+        }
+    }
+}
+
+/// Judges a scan and applies its effects to the ticket and the area's presence count.
+pub fn judge(
+    conn: &Connection,
+    venue: &Venue,
+    lane: &Lane,
+    scan: &Scan,
+) -> rusqlite::Result<Outcome> {
+    let Some(at) = crate::clock::parse_rfc3339(&scan.at) else {
+        return Ok(Outcome::deny(scan, Reason::BadRequest, None));
+    };
+    if scan.count == 0 {
+        return Ok(Outcome::deny(scan, Reason::BadRequest, None));
+    }
+    let skew_max = venue.config.admission.clock_skew_s_max as i64;
+    if !scan.offline && skew_max > 0 && (venue.clock.now() - at).num_seconds().abs() > skew_max {
+        let mut out = Outcome::deny(scan, Reason::BadRequest, None);
+        out.verdict.message = format!(
+            "时钟错误 / Turnstile clock is off by {} s",
+            (venue.clock.now() - at).num_seconds()
+        );
+        return Ok(out);
+    }
+    if let Some(ticket) = ticket_by_code(conn, &scan.code)? {
+        return judge_ticket(conn, venue, lane, scan, &at, ticket);
+    }
+    let members = tickets_of_group(conn, &scan.code)?;
+    if !members.is_empty() {
+        return judge_group(conn, venue, lane, scan, &at, members);
+    }
+    let mut out = Outcome::deny(scan, Reason::UnknownTicket, None);
+    if scan.offline {
+        // The visitor went through; the journal keeps that, flagged.
+        out.verdict.decision = Decision::Admit;
+        out.verdict.admitted = scan.count;
+        out.conflict = true;
+    }
+    Ok(out)
+}
+
+/// Where entering with this ticket leaves it, when the rules allow it.
+struct Entry {
+    /// False for a re-entry after an exit, which uses no entry.
+    consumes: bool,
+}
+
+/// The rules for one ticket entering one area; `Err` is the reason to deny.
+fn check_entry(
+    venue: &Venue,
+    lane: &Lane,
+    area: Option<&AreaConfig>,
+    product: &ProductConfig,
+    t: &TicketRow,
+    scan: &Scan,
+    at: &DateTime<FixedOffset>,
+    check_realname: bool,
+) -> Result<Entry, Reason> {
+    if t.status == "refunded" {
+        return Err(Reason::Refunded);
+    }
+    if !product.grants.iter().any(|g| g == &lane.area) {
+        return Err(Reason::WrongArea);
+    }
+    let today = venue.clock.business_date(at).to_string();
+    if today != t.visit_date {
+        return Err(Reason::NotValidToday);
+    }
+    if let Some(slot) = &t.slot
+        && !in_slot_window(venue, product, &t.visit_date, slot, at)
+    {
+        return Err(Reason::OutsideTimeSlot);
+    }
+    if check_realname && product.real_name && (lane.realname || scan.id_number.is_some()) {
+        let matches = match (&scan.id_number, &t.id_index) {
+            (Some(number), Some(index)) => &venue.vault.index(number) == index,
+            _ => false,
+        };
+        if !matches {
+            return Err(Reason::RealnameMismatch);
+        }
+    }
+    let anti_passback = area.is_none_or(|a| a.anti_passback);
+    if anti_passback && t.inside {
+        return Err(Reason::Passback);
+    }
+    match product.entries {
+        Some(n) if t.entries_used >= n => {
+            let reentry = product.reentry
+                && t.last_entry_date.as_deref() == Some(today.as_str())
+                && !t.inside;
+            if reentry {
+                Ok(Entry { consumes: false })
+            } else {
+                Err(Reason::AlreadyUsed)
+            }
+        }
+        _ => Ok(Entry { consumes: true }),
+    }
+}
+
+fn in_slot_window(
+    venue: &Venue,
+    product: &ProductConfig,
+    date: &str,
+    slot: &str,
+    at: &DateTime<FixedOffset>,
+) -> bool {
+    let (Some(date), Ok(time)) = (
+        crate::clock::parse_date(date),
+        NaiveTime::parse_from_str(slot, "%H:%M"),
+    ) else {
+        return false;
+    };
+    let Some(start) = venue.clock.local(date, time) else {
+        return false;
+    };
+    let opens = start - Duration::minutes(product.slot_entry_before_min as i64);
+    let closes = start + Duration::minutes(product.slot_entry_after_min as i64);
+    *at >= opens && *at <= closes
+}
+
+/// Whether an area keeps a count of who is inside: it denies passback or has a maximum.
+/// (A shuttle that visitors leave without an exit scan keeps none.)
+fn tracks_presence(area: Option<&AreaConfig>) -> bool {
+    area.is_some_and(|a| a.anti_passback || a.instant_max.is_some())
+}
+
+fn room_for(conn: &Connection, area: Option<&AreaConfig>, count: u32) -> rusqlite::Result<bool> {
+    let Some(max) = area.and_then(|a| a.instant_max) else {
+        return Ok(true);
+    };
+    Ok(
+        presence(conn, &area.map(|a| a.id.clone()).unwrap_or_default())? + count as i64
+            <= max as i64,
+    )
+}
+
+fn judge_ticket(
+    conn: &Connection,
+    venue: &Venue,
+    lane: &Lane,
+    scan: &Scan,
+    at: &DateTime<FixedOffset>,
+    t: TicketRow,
+) -> rusqlite::Result<Outcome> {
+    let area = venue.area(&lane.area);
+    let Some(product) = venue.product(&t.product) else {
+        return Ok(Outcome::deny(scan, Reason::WrongArea, Some(t.ticket_id)));
+    };
+    if scan.direction == Direction::Out {
+        let mut alerts = Vec::new();
+        if t.inside {
+            set_inside(conn, &t.ticket_id, false, None, 0)?;
+            if tracks_presence(area) {
+                alerts = move_presence(conn, venue, &lane.area, -1)?;
+            }
+        }
+        return Ok(Outcome {
+            verdict: admit_verdict(scan, &t.ticket_id, 1, entries_left(product, t.entries_used)),
+            conflict: false,
+            alerts,
+            whitelist: Vec::new(),
+        });
+    }
+    if scan.count != 1 {
+        return Ok(Outcome::deny(scan, Reason::BadRequest, Some(t.ticket_id)));
+    }
+    let today = venue.clock.business_date(at).to_string();
+    let rule = check_entry(venue, lane, area, product, &t, scan, at, true);
+    let (consumes, conflict_reason) = match rule {
+        Ok(entry) => {
+            if !scan.offline && !room_for(conn, area, 1)? {
+                return Ok(Outcome::deny(scan, Reason::CapacityFull, Some(t.ticket_id)));
+            }
+            (entry.consumes, None)
+        }
+        Err(reason) if scan.offline => (true, Some(reason)),
+        Err(reason) => return Ok(Outcome::deny(scan, reason, Some(t.ticket_id))),
+    };
+    let used = t.entries_used + consumes as u32;
+    let track = tracks_presence(area);
+    set_inside(conn, &t.ticket_id, track, Some(&today), consumes as u32)?;
+    let alerts = if track {
+        move_presence(conn, venue, &lane.area, 1)?
+    } else {
+        Vec::new()
+    };
+    let left = entries_left(product, used);
+    let mut whitelist = Vec::new();
+    if left == Some(0) && !product.reentry {
+        whitelist = removal(product, &t.code);
+    }
+    let mut verdict = admit_verdict(scan, &t.ticket_id, 1, left);
+    if let Some(reason) = conflict_reason {
+        verdict.reason = reason;
+    }
+    Ok(Outcome {
+        verdict,
+        conflict: conflict_reason.is_some(),
+        alerts,
+        whitelist,
+    })
+}
+
+fn judge_group(
+    conn: &Connection,
+    venue: &Venue,
+    lane: &Lane,
+    scan: &Scan,
+    at: &DateTime<FixedOffset>,
+    members: Vec<TicketRow>,
+) -> rusqlite::Result<Outcome> {
+    let area = venue.area(&lane.area);
+    let track = tracks_presence(area);
+    if scan.direction == Direction::Out {
+        let leaving: Vec<&TicketRow> = members
+            .iter()
+            .filter(|t| t.inside)
+            .take(scan.count as usize)
+            .collect();
+        for t in &leaving {
+            set_inside(conn, &t.ticket_id, false, None, 0)?;
+        }
+        let alerts = if track && !leaving.is_empty() {
+            move_presence(conn, venue, &lane.area, -(leaving.len() as i64))?
+        } else {
+            Vec::new()
+        };
+        let mut verdict = admit_verdict(scan, &scan.code, scan.count, None);
+        verdict.ticket_id = None;
+        return Ok(Outcome {
+            verdict,
+            conflict: false,
+            alerts,
+            whitelist: Vec::new(),
+        });
+    }
+    // Members that may enter now, each with whether entering uses an entry. The group
+    // code stands in for every member's code, so no real-name check applies to it: a
+    // tour party enters together with its guide.
+    let mut first_refusal = None;
+    let mut able: Vec<(&TicketRow, bool)> = Vec::new();
+    for t in &members {
+        let Some(product) = venue.product(&t.product) else {
+            continue;
+        };
+        match check_entry(venue, lane, area, product, t, scan, at, false) {
+            Ok(entry) => able.push((t, entry.consumes)),
+            Err(reason) => {
+                first_refusal.get_or_insert(reason);
+            }
+        }
+    }
+    let wanted = scan.count as usize;
+    if able.len() < wanted && !scan.offline {
+        let reason = if able.is_empty() {
+            first_refusal.unwrap_or(Reason::AlreadyUsed)
+        } else {
+            Reason::AlreadyUsed
+        };
+        let mut out = Outcome::deny(scan, reason, None);
+        if !able.is_empty() {
+            out.verdict.message = format!(
+                "{} / Only {} of the party can still enter",
+                reason.message(),
+                able.len()
+            );
+            out.verdict.entries_left = Some(able.len() as u32);
+        }
+        return Ok(out);
+    }
+    if !scan.offline && !room_for(conn, area, scan.count)? {
+        return Ok(Outcome::deny(scan, Reason::CapacityFull, None));
+    }
+    let today = venue.clock.business_date(at).to_string();
+    let entering: Vec<(&TicketRow, bool)> = able.into_iter().take(wanted).collect();
+    let mut whitelist = Vec::new();
+    for (t, consumes) in &entering {
+        set_inside(conn, &t.ticket_id, track, Some(&today), *consumes as u32)?;
+        if let Some(product) = venue.product(&t.product)
+            && entries_left(product, t.entries_used + *consumes as u32) == Some(0)
+            && !product.reentry
+        {
+            whitelist.extend(removal(product, &t.code));
+        }
+    }
+    let conflict = entering.len() < wanted;
+    let alerts = if track {
+        move_presence(conn, venue, &lane.area, scan.count as i64)?
+    } else {
+        Vec::new()
+    };
+    let remaining = members.len().saturating_sub(entering.len()) as u32;
+    let mut verdict = admit_verdict(scan, "", scan.count, Some(remaining));
+    verdict.ticket_id = None;
+    if conflict {
+        verdict.reason = first_refusal.unwrap_or(Reason::AlreadyUsed);
+    }
+    Ok(Outcome {
+        verdict,
+        conflict,
+        alerts,
+        whitelist,
+    })
+}
+
+fn admit_verdict(
+    scan: &Scan,
+    ticket_id: &str,
+    admitted: u32,
+    entries_left: Option<u32>,
+) -> Verdict {
+    Verdict {
+        event_id: scan.event_id.clone(),
+        decision: Decision::Admit,
+        reason: Reason::Ok,
+        ticket_id: Some(ticket_id.to_owned()),
+        admitted,
+        entries_left,
+        message: Reason::Ok.message().to_owned(),
+    }
+}
+
+fn entries_left(product: &ProductConfig, used: u32) -> Option<u32> {
+    product.entries.map(|n| n.saturating_sub(used))
+}
+
+fn removal(product: &ProductConfig, code: &str) -> Vec<WhitelistChange> {
+    product
+        .grants
+        .iter()
+        .map(|area| WhitelistChange {
+            area: area.clone(),
+            add: Vec::new(),
+            remove: vec![code.to_owned()],
+        })
+        .collect()
+}
+
+/// Marks a ticket inside (with the day of entry and the entries it used) or outside.
+fn set_inside(
+    conn: &Connection,
+    ticket_id: &str,
+    inside: bool,
+    entry_date: Option<&str>,
+    consumed: u32,
+) -> rusqlite::Result<()> {
+    match entry_date {
+        Some(date) => conn
+            .prepare_cached(
+                "UPDATE tickets SET inside = ?2, last_entry_date = ?3, entries_used = entries_used + ?4 WHERE ticket_id = ?1",
+            )?
+            .execute(params![ticket_id, inside, date, consumed])?,
+        None => conn
+            .prepare_cached("UPDATE tickets SET inside = ?2 WHERE ticket_id = ?1")?
+            .execute(params![ticket_id, inside])?,
+    };
+    Ok(())
+}
+
+/// Moves an area's presence count and returns the alerts for thresholds crossed upwards.
+fn move_presence(
+    conn: &Connection,
+    venue: &Venue,
+    area: &str,
+    delta: i64,
+) -> rusqlite::Result<Vec<Alert>> {
+    let before = presence(conn, area)?;
+    let after = (before + delta).max(0);
+    conn.prepare_cached(
+        "INSERT INTO presence (area, inside) VALUES (?1, ?2) ON CONFLICT (area) DO UPDATE SET inside = excluded.inside",
+    )?
+    .execute(params![area, after])?;
+    let Some(max) = venue.area(area).and_then(|a| a.instant_max) else {
+        return Ok(Vec::new());
+    };
+    let mut alerts = Vec::new();
+    for level in &venue.config.admission.alert_levels_pct {
+        let threshold = (max as i64 * *level as i64 + 99) / 100;
+        if before < threshold && after >= threshold {
+            alerts.push(Alert::new(
+                "capacity",
+                venue.clock.now_rfc3339(),
+                serde_json::json!({ "area": area, "level_pct": level, "inside": after, "max": max }),
+            ));
+        }
+    }
+    Ok(alerts)
+}

@@ -1,0 +1,126 @@
+//! The embedded MQTT broker, so a newcomer installs nothing: the `rmqtt` library inside
+//! this process, MQTT 3.1.1 and 5 over plain TCP, with TCP_NODELAY on every accepted
+//! socket (without it, Nagle's algorithm against a client's delayed ACK adds ~40 ms to
+//! every request/response; see BENCHMARKS.md).
+//!
+//! Production venues may point devices and the runtime at any external broker instead
+//! (`mqtt.url`); nothing else changes.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rmqtt::context::ServerContext;
+use rmqtt::net::Builder;
+use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
+use rmqtt::server::MqttServer;
+use rmqtt::types::{Message, Reason, Retain, TopicFilter, TopicName, Tx};
+
+/// Largest MQTT packet a device may send. A scan or a sale is well under 16 KiB; a
+/// whitelist delta is bounded by the publisher's batch size.
+pub const PACKET_BYTES_MAX: u32 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the embedded MQTT broker on {addr}: {message}")]
+pub struct BrokerError {
+    addr: SocketAddr,
+    message: String,
+}
+
+/// A running embedded broker. Dropping it leaves it running until the runtime ends;
+/// call [`EmbeddedBroker::shutdown`] to stop it.
+pub struct EmbeddedBroker {
+    local_addr: SocketAddr,
+    scx: ServerContext,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EmbeddedBroker {
+    /// Binds `addr` (port 0 picks a free port) and starts serving.
+    pub async fn start(addr: SocketAddr) -> Result<EmbeddedBroker, BrokerError> {
+        let err = |e: &dyn std::fmt::Display| BrokerError {
+            addr,
+            message: e.to_string(),
+        };
+        // The load-based busy check refuses connections when the machine is loaded,
+        // which is exactly when devices most need the box.
+        let scx = ServerContext::new().busy_check_enable(false).build().await;
+        *scx.extends.retain_mut().await = Box::new(MemoryRetain::default());
+        let listener = Builder::new()
+            .name("mqtt")
+            .laddr(addr)
+            .nodelay(true)
+            .reuseaddr(Some(true))
+            .max_packet_size(PACKET_BYTES_MAX)
+            .bind()
+            .map_err(|e| err(&e))?
+            .tcp()
+            .map_err(|e| err(&e))?;
+        let local_addr = listener.local_addr().map_err(|e| err(&e))?;
+        let server = MqttServer::new(scx.clone())
+            .listener_by_id(listener, local_addr.port())
+            .build();
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.run().await {
+                tracing::error!(error = %e, "embedded MQTT broker stopped");
+            }
+        });
+        tracing::info!(%local_addr, "embedded MQTT broker listening");
+        Ok(EmbeddedBroker {
+            local_addr,
+            scx,
+            task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and closes every session (devices' last wills fire).
+    pub async fn shutdown(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let sessions: Vec<Tx> = {
+            let shared = self.scx.extends.shared().await;
+            let txs: Vec<Tx> = shared.iter().filter_map(|e| e.tx()).collect();
+            txs
+        };
+        for tx in sessions {
+            let _ = tx.unbounded_send(Message::Closed(Reason::from_static("broker shutdown")));
+        }
+    }
+}
+
+/// Retained messages (devices' `online`/`offline` status) kept in memory, never expiring:
+/// a status is true until the device says otherwise.
+#[derive(Default)]
+struct MemoryRetain(DefaultRetainStorage);
+
+#[async_trait]
+impl RetainStorage for MemoryRetain {
+    fn enable(&self) -> bool {
+        true
+    }
+
+    async fn set(
+        &self,
+        topic: &TopicName,
+        retain: Retain,
+        _expiry: Option<Duration>,
+    ) -> rmqtt::Result<()> {
+        self.0.set_with_timeout(topic, retain, None).await
+    }
+
+    async fn get(&self, filter: &TopicFilter) -> rmqtt::Result<Vec<(TopicName, Retain)>> {
+        self.0.get_message(filter).await
+    }
+
+    async fn count(&self) -> isize {
+        self.0.count().await
+    }
+
+    async fn max(&self) -> isize {
+        self.0.max().await
+    }
+}

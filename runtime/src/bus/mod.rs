@@ -1,0 +1,211 @@
+//! The device bus: the runtime's MQTT client, the topic scheme of protocol.md, and the
+//! embedded broker.
+//!
+//! Incoming QoS 1 messages are acknowledged to the broker only after they have been
+//! handled (journaled, answered): a crash in between makes the broker deliver them again,
+//! and the journal's idempotency by `event_id` turns that into the same answer, never a
+//! second entry.
+
+pub mod broker;
+pub mod topics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, NetworkOptions, Publish, QoS};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use topics::Topic;
+
+/// Messages received but not yet taken by the dispatcher. When full, the client stops
+/// reading from the broker (which then holds back deliveries): backpressure, not loss.
+pub const INBOX_MESSAGES_MAX: usize = 1024;
+
+/// Requests (publishes, acks) queued towards the broker. Must stay above twice the
+/// handlers in flight (each publishes an answer and an ack) plus the whitelist and alert
+/// publishers, so that handlers never wait on this queue while the reader waits on them.
+pub const OUTBOX_REQUESTS_MAX: usize = 8192;
+
+/// MQTT packets larger than this are refused by the client.
+pub const PACKET_BYTES_MAX: usize = 1024 * 1024;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const RECONNECT_DELAY_MIN: Duration = Duration::from_millis(100);
+const RECONNECT_DELAY_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("mqtt url {0:?} is not of the form mqtt://host:port")]
+    BadUrl(String),
+    #[error("the MQTT client has stopped")]
+    Stopped,
+}
+
+/// One message from a device.
+pub struct Delivery {
+    pub topic: Topic,
+    pub payload: Bytes,
+    publish: Publish,
+}
+
+/// The runtime's connection to the broker. Cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    client: AsyncClient,
+    zone: Arc<str>,
+    connected: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Bus {
+    /// Connects to `host:port` and starts reading. Deliveries arrive on the returned
+    /// receiver; the client stops when `shutdown` is cancelled.
+    pub fn connect(
+        host: &str,
+        port: u16,
+        client_id: &str,
+        zone: &str,
+        shutdown: CancellationToken,
+    ) -> (Bus, mpsc::Receiver<Delivery>) {
+        let mut opts = MqttOptions::new(client_id, host, port);
+        opts.set_clean_session(false)
+            .set_keep_alive(KEEP_ALIVE)
+            .set_manual_acks(true)
+            .set_inflight(u16::MAX)
+            .set_max_packet_size(PACKET_BYTES_MAX, PACKET_BYTES_MAX);
+        let (client, mut eventloop) = AsyncClient::new(opts, OUTBOX_REQUESTS_MAX);
+        let mut net = NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        eventloop.set_network_options(net);
+        let (tx, rx) = mpsc::channel(INBOX_MESSAGES_MAX);
+        let bus = Bus {
+            client: client.clone(),
+            zone: zone.into(),
+            connected: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
+        let subscriptions = topics::subscriptions(zone);
+        let connected = bus.connected.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = read_loop(&mut eventloop, &client, &subscriptions, &tx, &connected) => {}
+                _ = shutdown.cancelled() => {
+                    let _ = client.try_disconnect();
+                    // Let the DISCONNECT reach the broker.
+                    let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+                }
+            }
+        });
+        (bus, rx)
+    }
+
+    pub fn zone(&self) -> &str {
+        &self.zone
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Publishes with QoS 1. Returns once queued; the client retries until the broker
+    /// acknowledges, across reconnects.
+    pub async fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), BusError> {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            .map_err(|_| BusError::Stopped)
+    }
+
+    /// Acknowledges a delivery to the broker: it was handled and must not come again.
+    pub async fn ack(&self, delivery: &Delivery) {
+        if let Err(e) = self.client.ack(&delivery.publish).await {
+            tracing::warn!(error = %e, "mqtt: cannot acknowledge a delivery; the broker will send it again");
+        }
+    }
+}
+
+async fn read_loop(
+    eventloop: &mut EventLoop,
+    client: &AsyncClient,
+    subscriptions: &[String],
+    inbox: &mpsc::Sender<Delivery>,
+    connected: &std::sync::atomic::AtomicBool,
+) {
+    let mut delay = RECONNECT_DELAY_MIN;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                delay = RECONNECT_DELAY_MIN;
+                connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(session_present = ack.session_present, "mqtt: connected");
+                for filter in subscriptions {
+                    // try_: the request queue is drained by this very loop.
+                    if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce) {
+                        tracing::error!(error = %e, filter, "mqtt: cannot subscribe");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Incoming::Publish(publish))) => {
+                let Some(topic) = Topic::parse(&publish.topic) else {
+                    tracing::warn!(topic = %publish.topic, "mqtt: a message on a topic nobody handles; acknowledged and ignored");
+                    let _ = client.try_ack(&publish);
+                    continue;
+                };
+                let delivery = Delivery {
+                    topic,
+                    payload: publish.payload.clone(),
+                    publish,
+                };
+                if inbox.send(delivery).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(rumqttc::ConnectionError::RequestsDone) => return,
+            Err(e) => {
+                connected.store(false, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "mqtt: connection lost");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RECONNECT_DELAY_MAX);
+            }
+        }
+    }
+}
+
+/// Splits `mqtt://host:port` (port defaults to 1883).
+pub fn parse_url(url: &str) -> Result<(String, u16), BusError> {
+    let bad = || BusError::BadUrl(url.to_owned());
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .ok_or_else(bad)?;
+    let rest = rest.trim_end_matches('/');
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => {
+            Ok((host.to_owned(), port.parse().map_err(|_| bad())?))
+        }
+        None if !rest.is_empty() => Ok((rest.to_owned(), 1883)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_host_and_port() {
+        assert_eq!(
+            parse_url("mqtt://127.0.0.1:1883").unwrap(),
+            ("127.0.0.1".into(), 1883)
+        );
+        assert_eq!(parse_url("mqtt://broker").unwrap(), ("broker".into(), 1883));
+        assert!(parse_url("http://x:1").is_err());
+        assert!(parse_url("mqtt://x:notaport").is_err());
+    }
+}

@@ -1,0 +1,292 @@
+//! The demo venue 云山景区 (protocol.md, section 4): one command gives a newcomer a
+//! running zone with the reference plugins, tokens for every role, and simulated
+//! turnstiles producing traffic.
+//!
+//! Run again on the same `--data` folder, it continues with the same data and tokens.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest;
+
+use crate::auth::{Role, create_token};
+use crate::config::Config;
+use crate::plugin::{Grant, Manifest, World};
+use crate::runtime::{self, Running};
+
+/// The demo venue's config, shipped in the binary.
+pub const DEMO_VENUE: &str = include_str!("../../deploy/demo/venue.toml");
+
+/// The file tokens are written to, inside the data folder.
+pub const TOKENS_FILE: &str = "demo-tokens.json";
+
+/// Where `cargo xtask` puts the reference plugins, relative to the workspace.
+pub const BUILT_PLUGINS: &str = "target/wasm32-wasip2/plugin";
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Folder for the SQLite store, secrets, plugins and tokens.
+    #[arg(long, env = "VENUE_EDGE_DATA", default_value = "demo-data")]
+    pub data: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, env = "VENUE_EDGE_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// The embedded MQTT broker's listen address.
+    #[arg(long, env = "VENUE_EDGE_MQTT", default_value = "127.0.0.1:1883")]
+    pub mqtt: SocketAddr,
+    /// Use this external broker (mqtt://host:port) instead of the embedded one.
+    #[arg(long, env = "VENUE_EDGE_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// Start no simulated devices.
+    #[arg(long, env = "VENUE_EDGE_NO_SIMULATORS")]
+    pub no_simulators: bool,
+    /// Folder with the built reference plugins (default: target/wasm32-wasip2/plugin
+    /// of the workspace this binary was built in, or of the current folder).
+    #[arg(long, env = "VENUE_EDGE_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Start(#[from] runtime::StartError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(
+        "the reference plugins were not found ({0}); build them with `cargo xtask plugins` or pass --plugins DIR"
+    )]
+    NoPlugins(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Other(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
+    move |source| DemoError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A reference plugin of the demo: its id, world, built file and manifest settings.
+pub struct ReferencePlugin {
+    pub id: &'static str,
+    pub world: World,
+    pub file: &'static str,
+    pub grants: &'static [Grant],
+    pub config: &'static [(&'static str, &'static str)],
+}
+
+pub const REFERENCE_PLUGINS: &[ReferencePlugin] = &[
+    ReferencePlugin {
+        id: "std-json-gate",
+        world: World::GateAdapter,
+        file: "plugin_std_json_gate.wasm",
+        grants: &[Grant::Log],
+        config: &[],
+    },
+    ReferencePlugin {
+        id: "line-gate",
+        world: World::GateAdapter,
+        file: "plugin_line_gate.wasm",
+        grants: &[Grant::Log],
+        config: &[],
+    },
+    ReferencePlugin {
+        id: "std-json-pos",
+        world: World::PosAdapter,
+        file: "plugin_std_json_pos.wasm",
+        grants: &[Grant::Log],
+        config: &[],
+    },
+    ReferencePlugin {
+        id: "ota-orders",
+        world: World::TicketingAdapter,
+        file: "plugin_ota_orders.wasm",
+        grants: &[Grant::Log, Grant::Config],
+        config: &[
+            ("product.YUNSHAN-DAY-ADULT", "park-day"),
+            ("product.YUNSHAN-SUNRISE", "sunrise"),
+            ("product.YUNSHAN-COASTER", "coaster-ride"),
+            ("product.YUNSHAN-SHUTTLE", "shuttle-day"),
+        ],
+    },
+];
+
+/// The demo's config with its data folder and addresses.
+pub fn demo_config(
+    data: &Path,
+    http: SocketAddr,
+    mqtt: SocketAddr,
+    mqtt_url: Option<String>,
+) -> Result<Config, DemoError> {
+    let mut config = Config::parse(DEMO_VENUE, Path::new("deploy/demo/venue.toml"))?;
+    config.edge.data_dir = data.to_owned();
+    config.edge.http = http;
+    config.mqtt.listen = mqtt;
+    config.mqtt.url = mqtt_url;
+    Ok(config)
+}
+
+/// Copies a built plugin into `dest` and writes its manifest, pinned to its sha256.
+pub fn install_plugin(
+    src: &Path,
+    dest: &Path,
+    id: &str,
+    world: World,
+    grants: &[Grant],
+    config: &[(&str, &str)],
+) -> Result<Manifest, DemoError> {
+    let wasm = std::fs::read(src).map_err(io(src))?;
+    std::fs::create_dir_all(dest).map_err(io(dest))?;
+    let file = format!("{id}.wasm");
+    let wasm_path = dest.join(&file);
+    std::fs::write(&wasm_path, &wasm).map_err(io(&wasm_path))?;
+    let manifest = Manifest {
+        id: id.to_owned(),
+        world,
+        wasm: PathBuf::from(&file),
+        sha256: hex::encode(sha2::Sha256::digest(&wasm)),
+        grants: grants.to_vec(),
+        memory_bytes_max: crate::plugin::manifest::MEMORY_BYTES_DEFAULT,
+        deadline_ms: crate::plugin::manifest::DEADLINE_MS_DEFAULT,
+        fuel: None,
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        allowed_hosts: Vec::new(),
+        source: None,
+    };
+    let path = dest.join(format!("{id}.plugin.toml"));
+    std::fs::write(&path, manifest.to_toml()).map_err(io(&path))?;
+    Ok(manifest)
+}
+
+/// Finds the built reference plugins.
+pub fn find_built_plugins(explicit: Option<&Path>) -> Result<PathBuf, DemoError> {
+    let has_all = |dir: &Path| REFERENCE_PLUGINS.iter().all(|p| dir.join(p.file).exists());
+    if let Some(dir) = explicit {
+        return if has_all(dir) {
+            Ok(dir.to_owned())
+        } else {
+            Err(DemoError::NoPlugins(dir.display().to_string()))
+        };
+    }
+    let mut candidates = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        candidates.extend(cwd.ancestors().map(|d| d.join(BUILT_PLUGINS)));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // target/<profile>/venue-edge -> target/wasm32-wasip2/plugin
+        candidates.extend(
+            exe.ancestors()
+                .skip(2)
+                .take(1)
+                .map(|t| t.join("wasm32-wasip2/plugin")),
+        );
+    }
+    candidates.into_iter().find(|d| has_all(d)).ok_or_else(|| {
+        DemoError::NoPlugins(format!(
+            "looked for {BUILT_PLUGINS} above the current folder"
+        ))
+    })
+}
+
+/// Installs the reference plugins into the data folder (refreshing them if rebuilt).
+pub fn install_reference_plugins(built: &Path, plugin_dir: &Path) -> Result<(), DemoError> {
+    for p in REFERENCE_PLUGINS {
+        install_plugin(
+            &built.join(p.file),
+            plugin_dir,
+            p.id,
+            p.world,
+            p.grants,
+            p.config,
+        )?;
+    }
+    Ok(())
+}
+
+/// Creates one token per role on the first run and writes them to `demo-tokens.json`;
+/// later runs keep the file.
+pub async fn ensure_tokens(running: &Running, data: &Path) -> Result<serde_json::Value, DemoError> {
+    let path = data.join(TOKENS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(tokens) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        return Ok(tokens);
+    }
+    let mut roles: Vec<String> = Role::FIXED.iter().map(|r| r.to_string()).collect();
+    roles.push("operator:p-coaster-co".into());
+    let now = running.venue.clock.now_rfc3339();
+    let created = running
+        .store
+        .write(
+            move |c| -> Result<Vec<(String, String)>, crate::store::StoreError> {
+                let mut out = Vec::new();
+                for r in roles {
+                    let role = Role::parse(&r).unwrap_or(Role::Auditor);
+                    out.push((r, create_token(c, &role, "demo", &now)?));
+                }
+                Ok(out)
+            },
+        )
+        .await?;
+    let mut map = serde_json::Map::new();
+    for (role, token) in created {
+        if let Some(r) = Role::parse(&role) {
+            running.tokens.insert(&token, r);
+        }
+        map.insert(role, serde_json::Value::String(token));
+    }
+    let tokens = serde_json::Value::Object(map);
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&tokens).unwrap_or_default(),
+    )
+    .map_err(io(&path))?;
+    Ok(tokens)
+}
+
+/// Runs the demo until `serve` returns (the binary passes its signal handling).
+pub async fn run<F, Fut>(args: DemoArgs, serve: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Running) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let config = demo_config(&args.data, args.http, args.mqtt, args.mqtt_url.clone())?;
+    let built = find_built_plugins(args.plugins.as_deref())?;
+    install_reference_plugins(&built, &config.plugin_dir())?;
+    let running = runtime::start(config).await?;
+    let tokens = ensure_tokens(&running, &args.data).await?;
+    println!("venue-edge demo: 云山景区 (Cloud Mountain), zone main");
+    println!(
+        "venue-edge: HTTP on http://{}  MQTT on {}",
+        running.http_addr, running.mqtt_addr
+    );
+    println!("  tokens:   {}", args.data.join(TOKENS_FILE).display());
+    println!(
+        "  try:      curl -s http://{}/api/v1/products -H \"Authorization: Bearer {}\"",
+        running.http_addr,
+        tokens["ticketing"].as_str().unwrap_or("")
+    );
+    if !args.no_simulators {
+        let sim = venue_devices::demo::DemoTraffic {
+            http: running.http_addr,
+            mqtt: running.mqtt_addr.clone(),
+            zone: running.venue.zone().to_owned(),
+            ticketing_token: tokens["ticketing"].as_str().unwrap_or_default().to_owned(),
+        };
+        tokio::spawn(sim.run());
+        println!("  simulated turnstiles are buying and scanning tickets; stop with Ctrl-C");
+    }
+    serve(running).await
+}

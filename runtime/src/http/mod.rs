@@ -1,0 +1,182 @@
+//! The HTTP API of the edge box (protocol.md, section 2): JSON over HTTP/1.1 with
+//! keep-alive, bearer tokens, errors as `{"error":{"code","message"}}`.
+
+mod admin;
+mod router;
+mod ticketing;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Role, Tokens};
+use crate::bus::Bus;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::plugin::PluginHost;
+use crate::store::Store;
+use crate::ticketing::WhitelistChange;
+use crate::venue::SharedVenue;
+
+/// A JSON request body at most. An order for a large tour group is well under this.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// A plugin upload (`PUT /api/v1/plugins/{id}`) at most.
+pub const PLUGIN_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Connections served at once at most; more wait in the listen backlog.
+pub const CONNECTIONS_MAX: usize = 1024;
+
+/// What request handlers share.
+pub struct Api {
+    pub venue: SharedVenue,
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    pub plugins: Arc<PluginHost>,
+    pub whitelist: mpsc::Sender<Vec<WhitelistChange>>,
+    pub metrics: Arc<Metrics>,
+    pub bus: Bus,
+    pub plugin_dir: std::path::PathBuf,
+    pub started: Instant,
+}
+
+pub type Reply = Response<Full<Bytes>>;
+
+/// Serves until `shutdown`; then stops accepting and lets open requests finish.
+pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "http: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let service = service_fn(move |req| {
+                let api = api.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(api, req, peer).await) }
+            });
+            let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "http connection ended"); } }
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn handle(api: Arc<Api>, req: Request<Incoming>, _peer: SocketAddr) -> Reply {
+    let reply = match router::route(&api, req).await {
+        Ok(reply) => reply,
+        Err(e) => error_reply(&e),
+    };
+    api.metrics.http_response(reply.status().as_u16());
+    reply
+}
+
+pub fn json_reply<T: serde::Serialize>(status: StatusCode, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => with_type(
+            Response::new(Full::new(Bytes::from(body))),
+            status,
+            "application/json",
+        ),
+        Err(e) => error_reply(&ApiError::internal(format!(
+            "cannot encode the response: {e}"
+        ))),
+    }
+}
+
+pub fn error_reply(e: &ApiError) -> Reply {
+    let body = serde_json::json!({ "error": { "code": e.code, "message": e.message } });
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    with_type(
+        Response::new(Full::new(Bytes::from(body.to_string()))),
+        status,
+        "application/json",
+    )
+}
+
+pub fn bytes_reply(status: StatusCode, body: Vec<u8>, content_type: &str) -> Reply {
+    with_type(
+        Response::new(Full::new(Bytes::from(body))),
+        status,
+        content_type,
+    )
+}
+
+fn with_type(mut r: Reply, status: StatusCode, content_type: &str) -> Reply {
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// Reads a body of at most `max` bytes.
+pub async fn read_body(body: Incoming, max: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            413,
+            "body_too_large",
+            format!("the request body is larger than {max} bytes"),
+        )),
+        Err(e) => Err(ApiError::bad_request(
+            "bad_body",
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+/// Parses a JSON body, naming the problem (line, column, field) when it is malformed.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("bad_json", format!("the request body is not valid: {e}"))
+    })
+}
+
+/// Fails with 403 unless the caller has one of `allowed`.
+pub fn require(role: &Role, allowed: &[Role]) -> Result<(), ApiError> {
+    if allowed.contains(role) {
+        Ok(())
+    } else {
+        let names: Vec<String> = allowed.iter().map(Role::as_string).collect();
+        Err(ApiError::forbidden(format!(
+            "this needs one of the roles {}; the token's role is {}",
+            names.join(", "),
+            role.as_string()
+        )))
+    }
+}

@@ -1,0 +1,119 @@
+//! Which handler serves which method and path, and who may call it.
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+
+use super::{Api, Reply, admin, json_reply, ticketing};
+use crate::auth::Role;
+use crate::error::ApiError;
+
+/// A request, split for handlers.
+pub struct Call {
+    pub method: Method,
+    pub segments: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub role: Option<Role>,
+    pub content_type: String,
+    pub body: Incoming,
+}
+
+impl Call {
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The authenticated role (every `/api/v1` route has one).
+    pub fn role(&self) -> Result<&Role, ApiError> {
+        self.role
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("missing token"))
+    }
+}
+
+pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let header = |name: hyper::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut call = Call {
+        method: parts.method.clone(),
+        segments,
+        query,
+        role: None,
+        content_type: header(hyper::header::CONTENT_TYPE),
+        body,
+    };
+    let seg: Vec<&str> = call.segments.iter().map(String::as_str).collect();
+    match (&call.method, seg.as_slice()) {
+        (&Method::GET, ["healthz"]) => return admin::healthz(api).await,
+        (&Method::GET, ["metrics"]) => return Ok(admin::metrics(api)),
+        (_, ["api", "v1", ..]) => {}
+        _ => {
+            return Err(ApiError::not_found(
+                "no_route",
+                format!("no endpoint {} {path}", call.method),
+            ));
+        }
+    }
+    let auth = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    call.role = Some(api.tokens.authenticate(auth)?);
+    let seg: Vec<String> = call.segments[2..].to_vec();
+    let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let m = call.method.clone();
+    match (&m, seg.as_slice()) {
+        (&Method::GET, ["products"]) => Ok(json_reply(StatusCode::OK, &ticketing::products(api))),
+        (&Method::POST, ["orders"]) => ticketing::create_order(api, call).await,
+        (&Method::GET, ["orders", id]) => ticketing::get_order(api, &call, id).await,
+        (&Method::POST, ["orders", id, "refunds"]) => {
+            ticketing::refund(api, call, &id.to_string()).await
+        }
+        (&Method::POST, ["tickets", id, "rebook"]) => {
+            ticketing::rebook(api, call, &id.to_string()).await
+        }
+        (&Method::POST, ["integrations", plugin, "orders"]) => {
+            ticketing::integration_order(api, call, &plugin.to_string()).await
+        }
+        (&Method::GET, ["capacity"]) => ticketing::capacity(api, &call).await,
+        (&Method::GET, ["plugins"]) => admin::list_plugins(api, &call),
+        (&Method::PUT, ["plugins", id]) => admin::replace_plugin(api, call, &id.to_string()).await,
+        (&Method::GET, ["audit"]) => admin::audit(api, &call).await,
+        (
+            _,
+            [
+                "products" | "orders" | "capacity" | "plugins" | "audit" | "tickets"
+                | "integrations",
+                ..,
+            ],
+        ) => Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{} is not allowed on {path}", call.method),
+        )),
+        _ => Err(ApiError::not_found(
+            "no_route",
+            format!("no endpoint {} {path}", call.method),
+        )),
+    }
+}

@@ -1,0 +1,254 @@
+//! Handlers for products, orders, refunds, rebooking, partner pushes and capacity.
+
+use hyper::StatusCode;
+use serde::Serialize;
+
+use super::router::Call;
+use super::{Api, BODY_BYTES_MAX, Reply, bytes_reply, json_reply, parse_json, read_body, require};
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::ticketing::{self, OrderRequest, RebookRequest, RefundRequest, WhitelistChange};
+
+#[derive(Serialize)]
+pub struct ProductView {
+    id: String,
+    name: String,
+    price_fen: i64,
+    grants: Vec<String>,
+    entries: Option<u32>,
+    reentry: bool,
+    real_name: bool,
+    group_min_size: Option<u32>,
+    group_price_fen: Option<i64>,
+    refund: String,
+    slots: Vec<SlotView>,
+    /// Daily capacity of each granted area that has one.
+    capacity: Vec<AreaCapacity>,
+}
+
+#[derive(Serialize)]
+struct SlotView {
+    time: String,
+    quota: u32,
+    entry_from_min_before: u32,
+    entry_until_min_after: u32,
+}
+
+#[derive(Serialize)]
+struct AreaCapacity {
+    area: String,
+    daily_max: Option<u32>,
+    instant_max: Option<u32>,
+}
+
+pub fn products(api: &Api) -> Vec<ProductView> {
+    api.venue
+        .config
+        .products
+        .iter()
+        .map(|p| ProductView {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            price_fen: p.price_fen,
+            grants: p.grants.clone(),
+            entries: p.entries,
+            reentry: p.reentry,
+            real_name: p.real_name,
+            group_min_size: p.group_min_size,
+            group_price_fen: p.group_price_fen,
+            refund: format!("{:?}", p.refund),
+            slots: p
+                .slots
+                .iter()
+                .map(|s| SlotView {
+                    time: s.time.clone(),
+                    quota: s.quota,
+                    entry_from_min_before: p.slot_entry_before_min,
+                    entry_until_min_after: p.slot_entry_after_min,
+                })
+                .collect(),
+            capacity: p
+                .grants
+                .iter()
+                .filter_map(|g| api.venue.area(g))
+                .map(|a| AreaCapacity {
+                    area: a.id.clone(),
+                    daily_max: a.daily_max,
+                    instant_max: a.instant_max,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+pub async fn create_order(api: &Api, call: Call) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::Ticketing])?;
+    let body = read_body(call.body, BODY_BYTES_MAX).await?;
+    let req: OrderRequest = parse_json(&body)?;
+    place(api, req, &role, None)
+        .await
+        .map(|(status, order, _)| json_reply(status, &order))
+}
+
+/// Places an order and tells the gates; 201 when created, 200 when `order_ref` repeats.
+async fn place(
+    api: &Api,
+    req: OrderRequest,
+    role: &Role,
+    plugin: Option<String>,
+) -> Result<(StatusCode, ticketing::OrderView, bool), ApiError> {
+    let venue = api.venue.clone();
+    let actor = role.as_string();
+    let placed = api
+        .store
+        .write(move |c| ticketing::place_order(c, &venue, &req, &actor, plugin.as_deref()))
+        .await?;
+    if placed.created {
+        api.metrics.order_created();
+    }
+    publish(api, placed.whitelist).await;
+    let status = if placed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, placed.order, placed.created))
+}
+
+async fn publish(api: &Api, changes: Vec<WhitelistChange>) {
+    if !changes.is_empty() && api.whitelist.send(changes).await.is_err() {
+        tracing::warn!(
+            "whitelist publisher stopped; gates will learn of this change at their next resync"
+        );
+    }
+}
+
+pub async fn get_order(api: &Api, call: &Call, order_id: &str) -> Result<Reply, ApiError> {
+    require(call.role()?, &[Role::Ticketing, Role::Auditor])?;
+    let venue = api.venue.clone();
+    let id = order_id.to_owned();
+    let order = api
+        .store
+        .write(move |c| ticketing::load_order(c, &venue, &id))
+        .await?;
+    match order {
+        Some(o) => Ok(json_reply(StatusCode::OK, &o)),
+        None => Err(ApiError::not_found(
+            "order_not_found",
+            format!("no order {order_id}"),
+        )),
+    }
+}
+
+pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::Ticketing])?;
+    let body = read_body(call.body, BODY_BYTES_MAX).await?;
+    let req: RefundRequest = parse_json(&body)?;
+    let venue = api.venue.clone();
+    let id = order_id.to_owned();
+    let actor = role.as_string();
+    let done = api
+        .store
+        .write(move |c| ticketing::refund_order(c, &venue, &id, &req, &actor))
+        .await?;
+    publish(api, done.whitelist).await;
+    let status = if done.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_reply(
+        status,
+        &serde_json::json!({ "refund_id": done.refund_id, "order": done.order }),
+    ))
+}
+
+pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::Ticketing])?;
+    let body = read_body(call.body, BODY_BYTES_MAX).await?;
+    let req: RebookRequest = parse_json(&body)?;
+    let venue = api.venue.clone();
+    let id = ticket_id.to_owned();
+    let actor = role.as_string();
+    let done = api
+        .store
+        .write(move |c| ticketing::rebook_ticket(c, &venue, &id, &req, &actor))
+        .await?;
+    publish(api, done.whitelist).await;
+    Ok(json_reply(StatusCode::OK, &done.ticket))
+}
+
+/// A partner's raw order push: decoded by its ticketing-adapter plugin, placed like any
+/// order, answered in the partner's format.
+pub async fn integration_order(api: &Api, call: Call, plugin_id: &str) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::Integration])?;
+    let plugin = api.plugins.get(plugin_id)?;
+    if plugin.world() != crate::plugin::World::TicketingAdapter {
+        return Err(ApiError::not_found(
+            "plugin_not_found",
+            format!("{plugin_id} is not a ticketing-adapter plugin"),
+        ));
+    }
+    let content_type = call.content_type.clone();
+    let body = read_body(call.body, BODY_BYTES_MAX).await?;
+    let req = match plugin.decode_order(&body, &content_type).await? {
+        Ok(req) => req,
+        Err(e) => {
+            return Err(ApiError::bad_request(
+                "bad_partner_order",
+                format!(
+                    "{plugin_id} could not decode the order ({}): {}",
+                    e.code, e.message
+                ),
+            ));
+        }
+    };
+    let (status, order, _) = place(api, req, &role, Some(plugin_id.to_owned())).await?;
+    let encoded = plugin.encode_confirmation(&order).await?;
+    Ok(bytes_reply(status, encoded, "application/json"))
+}
+
+#[derive(Serialize)]
+struct CapacityRow {
+    area: String,
+    daily_max: Option<u32>,
+    instant_max: Option<u32>,
+    sold: i64,
+    in_park: i64,
+}
+
+pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    call.role()?;
+    let date = match call.query("date") {
+        Some(d) => crate::clock::parse_date(d).ok_or_else(|| {
+            ApiError::bad_request("bad_date", format!("date {d:?} is not YYYY-MM-DD"))
+        })?,
+        None => api.venue.clock.today(),
+    };
+    let venue = api.venue.clone();
+    let day = date.to_string();
+    let rows = api
+        .store
+        .write(move |c| -> Result<Vec<CapacityRow>, ApiError> {
+            let mut rows = Vec::new();
+            for a in &venue.config.areas {
+                rows.push(CapacityRow {
+                    area: a.id.clone(),
+                    daily_max: a.daily_max,
+                    instant_max: a.instant_max,
+                    sold: ticketing::sold_for(c, &a.id, &day)?,
+                    in_park: crate::admission::presence(c, &a.id)?,
+                });
+            }
+            Ok(rows)
+        })
+        .await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        &serde_json::json!({ "date": date.to_string(), "areas": rows }),
+    ))
+}

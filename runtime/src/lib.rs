@@ -1,0 +1,41 @@
+//! # venue-edge: the host runtime of one zone's edge box
+//!
+//! A map of the crate, following the data (see ARCHITECTURE.md for the picture):
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`config`] | the venue's TOML configuration, read once and validated strictly |
+//! | [`venue`] | the shared, read-only view of config, clock and ID vault |
+//! | [`store`] | SQLite in WAL mode on its own thread; group commit; migrations |
+//! | [`bus`] | MQTT: the runtime's client, the topic scheme, the embedded broker |
+//! | [`plugin`] | the wasmtime host: manifests, pins, grants, limits, hot replacement |
+//! | [`gate`] | a turnstile's scan through its plugin, admission and back as a verdict |
+//! | [`admission`] | the rules that admit or deny a scan, and the scan journal |
+//! | [`ticketing`] | orders, tickets, refunds, rebooking, capacity |
+//! | [`whitelist`] | per-gate whitelist deltas for offline fallback |
+//! | [`alerts`] | alerts to `venue/{zone}/alerts` |
+//! | [`http`] | the HTTP API: routing, bearer tokens and roles, handlers |
+//! | [`auth`] | tokens and roles |
+//! | [`runtime`] | start-up and ordered shutdown of all of the above |
+//! | [`demo`] | the demo venue: config, plugins, tokens, simulated devices |
+//! | [`clock`], [`ids`], [`realname`], [`error`] | small shared pieces |
+
+pub mod admission;
+pub mod alerts;
+pub mod auth;
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod gate;
+pub mod http;
+pub mod ids;
+pub mod metrics;
+pub mod plugin;
+pub mod realname;
+pub mod runtime;
+pub mod store;
+pub mod ticketing;
+pub mod venue;
+pub mod whitelist;

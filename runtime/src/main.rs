@@ -1,0 +1,126 @@
+//! The `venue-edge` binary: `run` for production, `demo` for a newcomer, `token` for
+//! venue IT. Every flag can also be set from the environment variable named in `--help`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use venue_edge::auth::{Role, create_token};
+use venue_edge::config::Config;
+use venue_edge::{demo, runtime};
+
+#[derive(Parser)]
+#[command(
+    name = "venue-edge",
+    version,
+    about = "The Venue Edge host runtime for one zone of a venue"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the edge box from a config file (production).
+    Run {
+        /// The venue config file (see deploy/demo/venue.toml and docs/configuration.md).
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the demo venue 云山景区: embedded broker, SQLite, reference plugins and
+    /// simulated turnstiles, with one bearer token per role in DIR/demo-tokens.json.
+    Demo(demo::DemoArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a role and print it (the only time it is shown).
+    Add {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        /// admin, ticketing, finance-reviewer, finance-payer, manager, auditor,
+        /// integration, or operator:<party_id>.
+        #[arg(long)]
+        role: String,
+        /// A note on who holds it.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VENUE_EDGE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "info,rmqtt=warn,rmqtt_net=warn,wasmtime=warn,cranelift=warn",
+                )
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Run { config } => {
+                let config = Config::load(&config)?;
+                let running = runtime::start(config).await?;
+                println!(
+                    "venue-edge: HTTP on http://{}  MQTT on {}",
+                    running.http_addr, running.mqtt_addr
+                );
+                serve_until_signal(running).await
+            }
+            Command::Demo(args) => demo::run(args, |running| serve_until_signal(running)).await,
+            Command::Token {
+                command:
+                    TokenCommand::Add {
+                        config,
+                        role,
+                        label,
+                    },
+            } => {
+                let config = Config::load(&config)?;
+                let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
+                let store = venue_edge::store::Store::open(
+                    &config.edge.data_dir.join(runtime::STORE_FILE),
+                )?;
+                let now = chrono::Utc::now().to_rfc3339();
+                let token = store
+                    .write(move |c| -> Result<String, venue_edge::store::StoreError> {
+                        Ok(create_token(c, &role, &label, &now)?)
+                    })
+                    .await?;
+                println!("{token}");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Serves until SIGINT or SIGTERM, reloading plugins on SIGHUP, then stops in order.
+async fn serve_until_signal(running: runtime::Running) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => running.reload_plugins(),
+        }
+    }
+    println!("venue-edge: stopping");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Between the WIT shapes plugins speak and the host's own types. Anything a plugin hands
+//! over is checked here before the host acts on it.
+
+use super::DecodeError;
+use super::bindings::types as wit;
+use crate::admission::{Decision, Direction, Reason, Scan, Verdict};
+use crate::ticketing::{Channel, OrderRequest, OrderView, WhitelistEntry};
+
+/// Longest `event_id` or `code` accepted from a device.
+pub const ID_BYTES_MAX: usize = 128;
+
+/// A whitelist delta for one gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    pub gate: String,
+    pub seq: u64,
+    pub add: Vec<WhitelistEntry>,
+    pub remove: Vec<String>,
+}
+
+/// A decoded scan, checked: a scan without an `event_id` or a code cannot be judged.
+pub fn scan_from_wit(s: wit::Scan) -> Result<Scan, DecodeError> {
+    let bad = |code: &str, message: String, event_id: Option<String>| DecodeError {
+        code: code.to_owned(),
+        message,
+        event_id,
+    };
+    if s.event_id.is_empty() || s.event_id.len() > ID_BYTES_MAX {
+        return Err(bad(
+            "bad_event_id",
+            format!("event_id must be 1 to {ID_BYTES_MAX} bytes"),
+            None,
+        ));
+    }
+    let event_id = Some(s.event_id.clone());
+    if s.code.is_empty() || s.code.len() > ID_BYTES_MAX {
+        return Err(bad(
+            "bad_code",
+            format!("code must be 1 to {ID_BYTES_MAX} bytes"),
+            event_id,
+        ));
+    }
+    Ok(Scan {
+        event_id: s.event_id,
+        code: s.code,
+        direction: match s.direction {
+            wit::Direction::In => Direction::In,
+            wit::Direction::Out => Direction::Out,
+        },
+        at: s.at,
+        count: s.count,
+        id_number: s.id_number,
+        offline: s.offline,
+    })
+}
+
+pub fn decode_error_from_wit(e: wit::DecodeError) -> DecodeError {
+    DecodeError {
+        code: e.code,
+        message: e.message,
+        event_id: e
+            .event_id
+            .filter(|id| !id.is_empty() && id.len() <= ID_BYTES_MAX),
+    }
+}
+
+pub fn verdict_to_wit(v: &Verdict) -> wit::Verdict {
+    wit::Verdict {
+        event_id: v.event_id.clone(),
+        decision: match v.decision {
+            Decision::Admit => wit::Decision::Admit,
+            Decision::Deny => wit::Decision::Deny,
+        },
+        reason: reason_to_wit(v.reason),
+        ticket_id: v.ticket_id.clone(),
+        admitted: v.admitted,
+        entries_left: v.entries_left,
+        message: v.message.clone(),
+    }
+}
+
+fn reason_to_wit(r: Reason) -> wit::Reason {
+    match r {
+        Reason::Ok => wit::Reason::Ok,
+        Reason::UnknownTicket => wit::Reason::UnknownTicket,
+        Reason::AlreadyUsed => wit::Reason::AlreadyUsed,
+        Reason::NotValidToday => wit::Reason::NotValidToday,
+        Reason::OutsideTimeSlot => wit::Reason::OutsideTimeSlot,
+        Reason::Refunded => wit::Reason::Refunded,
+        Reason::Rebooked => wit::Reason::Rebooked,
+        Reason::Passback => wit::Reason::Passback,
+        Reason::WrongArea => wit::Reason::WrongArea,
+        Reason::CapacityFull => wit::Reason::CapacityFull,
+        Reason::RealnameMismatch => wit::Reason::RealnameMismatch,
+        Reason::BadRequest => wit::Reason::BadRequest,
+        Reason::PluginError => wit::Reason::PluginError,
+    }
+}
+
+pub fn delta_to_wit(d: &Delta) -> wit::WhitelistDelta {
+    wit::WhitelistDelta {
+        gate: d.gate.clone(),
+        seq: d.seq,
+        add: d
+            .add
+            .iter()
+            .map(|e| wit::WhitelistEntry {
+                code: e.code.clone(),
+                ticket_id: e.ticket_id.clone(),
+                visit_date: e.visit_date.clone(),
+                slot: e.slot.clone(),
+                entries: e.entries,
+                party_size: e.party_size,
+            })
+            .collect(),
+        remove: d.remove.clone(),
+    }
+}
+
+pub fn order_from_wit(o: wit::Order) -> OrderRequest {
+    use crate::ticketing::orders_api::{ItemRequest, PaymentRequest, VisitorRequest};
+    OrderRequest {
+        order_ref: o.order_ref,
+        channel: match o.channel {
+            wit::Channel::Web => Channel::Web,
+            wit::Channel::Window => Channel::Window,
+            wit::Channel::Ota => Channel::Ota,
+            wit::Channel::Group => Channel::Group,
+        },
+        visit_date: o.visit_date,
+        slot: o.slot,
+        items: o
+            .items
+            .into_iter()
+            .map(|i| ItemRequest {
+                product: i.product,
+                qty: i.qty,
+                visitors: i
+                    .visitors
+                    .into_iter()
+                    .map(|v| VisitorRequest {
+                        name: v.name,
+                        id_type: v.id_type,
+                        id_number: v.id_number,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        payment: PaymentRequest {
+            method: o.payment.method,
+            reference: o.payment.reference,
+        },
+    }
+}
+
+pub fn confirmation_to_wit(o: &OrderView) -> wit::OrderConfirmation {
+    wit::OrderConfirmation {
+        order_id: o.order_id.clone(),
+        order_ref: o.order_ref.clone(),
+        total_fen: o.total_fen,
+        tickets: o
+            .tickets
+            .iter()
+            .map(|t| wit::Ticket {
+                ticket_id: t.ticket_id.clone(),
+                code: t.code.clone(),
+                product: t.product.clone(),
+                visit_date: t.visit_date.clone(),
+                slot: t.slot.clone(),
+                visitor_name: t.visitor.as_ref().map(|v| v.name.clone()),
+            })
+            .collect(),
+        group_code: o.group_code.clone(),
+    }
+}

@@ -1,0 +1,223 @@
+//! Start-up and ordered shutdown of one edge box.
+//!
+//! Start: store, ID vault, plugins, broker (embedded unless `mqtt.url`), MQTT client,
+//! publishers, device dispatcher, HTTP.
+//!
+//! Stop, front to back: stop accepting HTTP and device messages; let requests and
+//! deliveries in flight finish (they commit and answer); flush whitelist deltas and
+//! alerts; disconnect from the broker; stop the embedded broker. A delivery that was not
+//! taken before the stop is not acknowledged, so the broker delivers it again later.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Tokens;
+use crate::bus::broker::EmbeddedBroker;
+use crate::bus::{self, Bus};
+use crate::config::Config;
+use crate::gate::Devices;
+use crate::http::{self, Api};
+use crate::metrics::Metrics;
+use crate::plugin::PluginHost;
+use crate::realname::IdVault;
+use crate::store::Store;
+use crate::venue::{SharedVenue, Venue};
+use crate::{alerts, gate, whitelist};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Vault(#[from] crate::realname::VaultError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
+    #[error(transparent)]
+    Broker(#[from] crate::bus::broker::BrokerError),
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A running edge box.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    /// Where devices connect: the embedded broker, or the external one.
+    pub mqtt_addr: String,
+    pub venue: SharedVenue,
+    pub store: Store,
+    pub plugins: Arc<PluginHost>,
+    pub tokens: Arc<Tokens>,
+    front: CancellationToken,
+    back: CancellationToken,
+    front_tasks: TaskTracker,
+    back_tasks: TaskTracker,
+    broker: Option<EmbeddedBroker>,
+}
+
+/// The SQLite file inside the data folder.
+pub const STORE_FILE: &str = "venue-edge.sqlite3";
+/// The secret key file inside the data folder.
+pub const SECRET_FILE: &str = "secret.key";
+
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let started = Instant::now();
+    let data_dir = config.edge.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let store = Store::open(&data_dir.join(STORE_FILE))?;
+    let vault = IdVault::open(&data_dir.join(SECRET_FILE))?;
+    let plugin_dir = config.plugin_dir();
+    let http_listen = config.edge.http;
+    let mqtt = config.mqtt.clone();
+    let venue = Venue::new(config, vault);
+    let metrics = Arc::new(Metrics::new());
+
+    let (alert_tx, alert_rx) = alerts::channel();
+    let plugins = Arc::new(PluginHost::new(
+        &data_dir.join("cache"),
+        Some(store.clone()),
+        venue.clock,
+        alert_tx.clone(),
+    )?);
+    for (path, e) in plugins.load_dir(&plugin_dir) {
+        tracing::error!(manifest = %path.display(), error = %e, "plugin not loaded; its devices are dead-lettered until it is fixed");
+    }
+
+    let broker = match &mqtt.url {
+        Some(_) => None,
+        None => Some(EmbeddedBroker::start(mqtt.listen).await?),
+    };
+    let (host, port) = match (&mqtt.url, &broker) {
+        (Some(url), _) => bus::parse_url(url)?,
+        (None, Some(b)) => (b.local_addr().ip().to_string(), b.local_addr().port()),
+        (None, None) => unreachable!("an embedded broker is started when no url is given"),
+    };
+    let mqtt_addr = format!("{host}:{port}");
+
+    let front = CancellationToken::new();
+    let back = CancellationToken::new();
+    let front_tasks = TaskTracker::new();
+    let back_tasks = TaskTracker::new();
+    let client_id = format!("{}-{}", mqtt.client_id, venue.zone());
+    let (bus, inbox) = Bus::connect(&host, port, &client_id, venue.zone(), back.clone());
+
+    let tokens = {
+        let loaded = store
+            .write(|c| -> Result<Tokens, crate::store::StoreError> { Ok(Tokens::load(c)?) })
+            .await?;
+        Arc::new(loaded)
+    };
+
+    let (wl_tx, wl_rx) = whitelist::channel();
+    back_tasks.spawn(alerts::run(bus.clone(), alert_rx, back.clone()));
+    back_tasks.spawn(
+        whitelist::Publisher {
+            venue: venue.clone(),
+            bus: bus.clone(),
+            plugins: plugins.clone(),
+            store: store.clone(),
+        }
+        .run(wl_rx, back.clone()),
+    );
+
+    let devices = Arc::new(Devices {
+        venue: venue.clone(),
+        store: store.clone(),
+        bus: bus.clone(),
+        plugins: plugins.clone(),
+        alerts: alert_tx.clone(),
+        whitelist: wl_tx.clone(),
+        metrics: metrics.clone(),
+    });
+    {
+        let front = front.clone();
+        let handlers = front_tasks.clone();
+        front_tasks.spawn(async move {
+            tokio::select! {
+                _ = gate::dispatch(devices, inbox, handlers) => {}
+                _ = front.cancelled() => {}
+            }
+        });
+    }
+
+    let listener = TcpListener::bind(http_listen)
+        .await
+        .map_err(|source| StartError::Http {
+            addr: http_listen,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| StartError::Http {
+        addr: http_listen,
+        source,
+    })?;
+    let api = Arc::new(Api {
+        venue: venue.clone(),
+        store: store.clone(),
+        tokens: tokens.clone(),
+        plugins: plugins.clone(),
+        whitelist: wl_tx,
+        metrics,
+        bus,
+        plugin_dir,
+        started,
+    });
+    front_tasks.spawn(http::serve(listener, api, front.clone()));
+    tracing::info!(%http_addr, mqtt = %mqtt_addr, zone = venue.zone(), ready_ms = started.elapsed().as_millis() as u64, "venue-edge ready");
+    Ok(Running {
+        http_addr,
+        mqtt_addr,
+        venue,
+        store,
+        plugins,
+        tokens,
+        front,
+        back,
+        front_tasks,
+        back_tasks,
+        broker,
+    })
+}
+
+impl Running {
+    /// Re-reads every plugin manifest (SIGHUP): changed plugins are replaced, calls in
+    /// flight finish on the old versions.
+    pub fn reload_plugins(&self) {
+        let dir = self.venue.config.plugin_dir();
+        let errors = self.plugins.load_dir(&dir);
+        tracing::info!(errors = errors.len(), "plugins reloaded");
+    }
+
+    /// Stops in order; see the module documentation.
+    pub async fn shutdown(self) {
+        self.front.cancel();
+        self.front_tasks.close();
+        // Includes the dispatcher's handlers in flight: each finishes within its own
+        // bounds (plugin deadlines, store commits) and publishes its answer.
+        self.front_tasks.wait().await;
+        self.back.cancel();
+        self.back_tasks.close();
+        self.back_tasks.wait().await;
+        if let Some(broker) = self.broker {
+            broker.shutdown().await;
+        }
+        tracing::info!("venue-edge stopped");
+    }
+}

@@ -1,0 +1,267 @@
+//! The store: one SQLite database in WAL mode, owned by one thread.
+//!
+//! Async tasks never touch SQLite. They send a job (a closure over the connection) to the
+//! store thread and await its reply. The thread drains up to [`GROUP_COMMIT_JOBS_MAX`]
+//! waiting jobs, runs each inside its own savepoint of one transaction, commits once, and
+//! only then replies. So a reply always means "durable", a failing job rolls back alone,
+//! and a burst of scans or sales costs one commit instead of hundreds.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+pub use migrations::SCHEMA_VERSION;
+
+/// Jobs committed together at most. Bounds the latency one commit adds to the first job
+/// of a burst, and the work lost to a failed commit.
+pub const GROUP_COMMIT_JOBS_MAX: usize = 256;
+
+/// Jobs waiting for the store thread at most; senders wait (backpressure) beyond it.
+pub const QUEUE_JOBS_MAX: usize = 8192;
+
+/// How long a writer waits for a lock held by another process before failing.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the store at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("the store stopped or could not commit; the change was not saved (see the log)")]
+    Stopped,
+    #[error(
+        "the store's schema is version {found}, newer than this binary's {supported}: upgrade venue-edge"
+    )]
+    TooNew { found: i64, supported: i64 },
+}
+
+/// What a job hands back to the store thread: whether it succeeded (else its savepoint is
+/// rolled back) and the reply to send once the group's fate is known.
+struct Done {
+    ok: bool,
+    reply: Box<dyn FnOnce() + Send>,
+}
+
+type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
+
+enum Msg {
+    Job(Job),
+    /// Run with no transaction around it (e.g. `VACUUM INTO`, checkpoints).
+    Raw(Job),
+}
+
+/// A handle to the store thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    tx: std_mpsc::SyncSender<Msg>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrates it, and starts the
+    /// store thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = open_connection(path)?;
+        let (tx, rx) = std_mpsc::sync_channel::<Msg>(QUEUE_JOBS_MAX);
+        thread::Builder::new()
+            .name("venue-store".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                message: format!("cannot start the store thread: {e}"),
+            })?;
+        Ok(Store {
+            tx,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a savepoint of the next group commit; resolves after the commit.
+    ///
+    /// If `f` returns `Err`, its changes are rolled back and the error is returned. If the
+    /// commit itself fails, every job in the group gets `StoreError`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.submit(f, false).await
+    }
+
+    /// Runs `f` outside any transaction (for statements SQLite forbids inside one).
+    pub async fn raw<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.submit(f, true).await
+    }
+
+    async fn submit<T, E, F>(&self, f: F, raw: bool) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel::<Result<T, E>>();
+        let job = make_job(f, move |result| {
+            let _ = reply_tx.send(result);
+        });
+        let msg = if raw { Msg::Raw(job) } else { Msg::Job(job) };
+        let tx = self.tx.clone();
+        // A full queue blocks the sender: do that off the async threads.
+        let sent = match tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(std_mpsc::TrySendError::Full(msg)) => {
+                tokio::task::spawn_blocking(move || tx.send(msg))
+                    .await
+                    .map_err(|_| ())
+                    .and_then(|r| r.map_err(|_| ()))
+            }
+            Err(std_mpsc::TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_err() {
+            return Err(StoreError::Stopped.into());
+        }
+        reply_rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// A blocking variant of [`Store::write`] for threads outside the async runtime.
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = std_mpsc::sync_channel::<Result<T, E>>(1);
+        let job = make_job(f, move |result| {
+            let _ = reply_tx.send(result);
+        });
+        self.tx
+            .send(Msg::Job(job))
+            .map_err(|_| StoreError::Stopped)?;
+        reply_rx.recv().map_err(|_| StoreError::Stopped)?
+    }
+}
+
+fn make_job<T, E, F, R>(f: F, respond: R) -> Job
+where
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    R: FnOnce(Result<T, E>) + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    Box::new(move |conn: &Connection| {
+        let result = f(conn);
+        Done {
+            ok: result.is_ok(),
+            reply: Box::new(move || respond(result)),
+        }
+    })
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    }
+    let conn = Connection::open(path).map_err(|e| StoreError::Open {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode: a commit is durable against a process crash; an OS crash can
+    // lose the last commits but never corrupts the database.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrations::migrate(&conn)?;
+    Ok(conn)
+}
+
+fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(GROUP_COMMIT_JOBS_MAX);
+    while let Ok(first) = rx.recv() {
+        let first = match first {
+            Msg::Raw(job) => {
+                let reply = job(&conn);
+                finish(reply);
+                continue;
+            }
+            Msg::Job(job) => job,
+        };
+        batch.push(first);
+        let mut raw_after = None;
+        while batch.len() < GROUP_COMMIT_JOBS_MAX {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => batch.push(job),
+                Ok(Msg::Raw(job)) => {
+                    raw_after = Some(job);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&conn, &mut batch);
+        if let Some(job) = raw_after {
+            finish(job(&conn));
+        }
+    }
+}
+
+fn commit_group(conn: &Connection, batch: &mut Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "store: cannot begin a transaction");
+        // Run each job on its own; SQLite autocommits each statement. Better than losing
+        // the work, and the error is logged.
+        for job in batch.drain(..) {
+            finish(job(conn));
+        }
+        return;
+    }
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "store: cannot open a savepoint");
+        }
+        let reply = job(conn);
+        if !reply.ok {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+        } else {
+            let _ = conn.execute_batch("RELEASE job");
+        }
+        replies.push(reply);
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for reply in replies {
+                finish(reply);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store: commit failed; the group is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            // Dropping the replies closes their channels: each caller sees `Stopped`-like
+            // failure and nothing it did is believed durable.
+            drop(replies);
+        }
+    }
+}
+
+fn finish(done: Done) {
+    (done.reply)();
+}

@@ -1,0 +1,386 @@
+//! `POST /api/v1/orders`: check, price, take capacity, issue tickets, in one transaction.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Channel, ITEMS_PER_ORDER_MAX, OrderView, TICKETS_PER_ORDER_MAX, WhitelistChange,
+    WhitelistEntry, audit, canonical_sha256, check_text, load_order, take_capacity,
+};
+use crate::clock::parse_date;
+use crate::error::ApiError;
+use crate::ids;
+use crate::realname::mask;
+use crate::venue::Venue;
+
+/// The body of `POST /api/v1/orders`. Unknown fields are allowed (protocol.md) and ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub order_ref: String,
+    pub channel: Channel,
+    pub visit_date: String,
+    #[serde(default)]
+    pub slot: Option<String>,
+    pub items: Vec<ItemRequest>,
+    pub payment: PaymentRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemRequest {
+    pub product: String,
+    pub qty: u32,
+    #[serde(default)]
+    pub visitors: Vec<VisitorRequest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitorRequest {
+    pub name: String,
+    #[serde(default = "default_id_type")]
+    pub id_type: String,
+    pub id_number: String,
+}
+
+fn default_id_type() -> String {
+    "id_card".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub method: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// The outcome of placing an order.
+pub struct Placed {
+    pub order: OrderView,
+    /// False when `order_ref` was seen before with the same body: nothing new was issued.
+    pub created: bool,
+    pub whitelist: Vec<WhitelistChange>,
+}
+
+/// Places an order. `source_plugin` names the ticketing adapter an integration push came
+/// through. Runs inside a store job.
+pub fn place_order(
+    conn: &Connection,
+    venue: &Venue,
+    req: &OrderRequest,
+    actor: &str,
+    source_plugin: Option<&str>,
+) -> Result<Placed, ApiError> {
+    let body_sha256 = canonical_sha256(req);
+    check_text("order_ref", &req.order_ref)?;
+    if let Some((order_id, seen_sha)) = conn
+        .prepare_cached("SELECT order_id, body_sha256 FROM orders WHERE order_ref = ?1")?
+        .query_row(params![req.order_ref], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?
+    {
+        if seen_sha != body_sha256 {
+            return Err(ApiError::conflict(
+                "order_ref_conflict",
+                format!(
+                    "order_ref {:?} was already used for a different order ({order_id}); use a new order_ref",
+                    req.order_ref
+                ),
+            ));
+        }
+        let order = load_order(conn, venue, &order_id)?
+            .ok_or_else(|| ApiError::internal("an order vanished during the request"))?;
+        return Ok(Placed {
+            order,
+            created: false,
+            whitelist: Vec::new(),
+        });
+    }
+
+    let plan = plan_order(venue, req)?;
+    let now = venue.clock.now_rfc3339();
+    let today = venue.clock.today().to_string();
+    let order_id = ids::new_id("ord");
+    let group_code = (req.channel == Channel::Group).then(ids::new_group_code);
+
+    for item in &plan.items {
+        take_capacity(
+            conn,
+            venue,
+            &item.product,
+            &req.visit_date,
+            item.slot.as_deref(),
+            item.qty,
+        )?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO orders (order_id, order_ref, body_sha256, channel, visit_date, slot, total_fen, status,
+                             payment_method, payment_ref, group_code, source_plugin, created_at, business_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'paid', ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        order_id,
+        req.order_ref,
+        body_sha256,
+        req.channel.as_str(),
+        req.visit_date,
+        req.slot,
+        plan.total_fen,
+        req.payment.method,
+        req.payment.reference,
+        group_code,
+        source_plugin,
+        now,
+        today,
+    ])?;
+
+    let mut whitelist: BTreeMap<String, WhitelistChange> = BTreeMap::new();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO tickets (ticket_id, order_id, code, product, visit_date, slot, price_fen, status,
+                              visitor_name, id_type, id_cipher, id_index, id_masked, group_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'valid', ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for item in &plan.items {
+        let product = venue.product(&item.product);
+        for n in 0..item.qty as usize {
+            let ticket_id = ids::new_id("tkt");
+            let code = ids::new_ticket_code();
+            let visitor = item.visitors.get(n);
+            let (cipher, index, masked) = match visitor {
+                Some(v) => (
+                    Some(
+                        venue
+                            .vault
+                            .encrypt(&v.id_number)
+                            .map_err(|e| ApiError::internal(e.to_string()))?,
+                    ),
+                    Some(venue.vault.index(&v.id_number)),
+                    Some(mask(&v.id_number)),
+                ),
+                None => (None, None, None),
+            };
+            insert.execute(params![
+                ticket_id,
+                order_id,
+                code,
+                item.product,
+                req.visit_date,
+                item.slot,
+                item.unit_price_fen,
+                visitor.map(|v| v.name.as_str()),
+                visitor.map(|v| v.id_type.as_str()),
+                cipher,
+                index,
+                masked,
+                group_code,
+            ])?;
+            for area in product.map(|p| p.grants.as_slice()).unwrap_or_default() {
+                let change = whitelist
+                    .entry(area.clone())
+                    .or_insert_with(|| WhitelistChange {
+                        area: area.clone(),
+                        ..Default::default()
+                    });
+                change.add.push(WhitelistEntry {
+                    code: code.clone(),
+                    ticket_id: ticket_id.clone(),
+                    visit_date: req.visit_date.clone(),
+                    slot: item.slot.clone(),
+                    entries: product.and_then(|p| p.entries),
+                    party_size: 1,
+                });
+            }
+        }
+    }
+    if let Some(group_code) = &group_code {
+        let party = plan.items.iter().map(|i| i.qty).sum::<u32>();
+        for change in whitelist.values_mut() {
+            change.add.push(WhitelistEntry {
+                code: group_code.clone(),
+                ticket_id: order_id.clone(),
+                visit_date: req.visit_date.clone(),
+                slot: req.slot.clone(),
+                entries: Some(1),
+                party_size: party,
+            });
+        }
+    }
+    audit(
+        conn,
+        &now,
+        actor,
+        "order.create",
+        &order_id,
+        &format!(
+            "order_ref={} channel={} total_fen={}",
+            req.order_ref,
+            req.channel.as_str(),
+            plan.total_fen
+        ),
+    )?;
+    let order = load_order(conn, venue, &order_id)?
+        .ok_or_else(|| ApiError::internal("a new order could not be read back"))?;
+    Ok(Placed {
+        order,
+        created: true,
+        whitelist: whitelist.into_values().collect(),
+    })
+}
+
+struct PlannedItem {
+    product: String,
+    qty: u32,
+    slot: Option<String>,
+    unit_price_fen: i64,
+    visitors: Vec<VisitorRequest>,
+}
+
+struct Plan {
+    items: Vec<PlannedItem>,
+    total_fen: i64,
+}
+
+/// Checks an order against the products and prices it, touching nothing.
+fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
+    let visit_date = parse_date(&req.visit_date).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_date",
+            format!("visit_date {:?} is not YYYY-MM-DD", req.visit_date),
+        )
+    })?;
+    let today = venue.clock.today();
+    if visit_date < today {
+        return Err(ApiError::rule(
+            "visit_date_past",
+            format!("visit_date {visit_date} is before today ({today})"),
+        ));
+    }
+    check_text("payment.method", &req.payment.method)?;
+    check_text("payment.ref", &req.payment.reference)?;
+    if req.items.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_items",
+            "an order needs at least one item",
+        ));
+    }
+    if req.items.len() > ITEMS_PER_ORDER_MAX {
+        return Err(ApiError::bad_request(
+            "too_many_items",
+            format!("an order has at most {ITEMS_PER_ORDER_MAX} items"),
+        ));
+    }
+    let mut items = Vec::with_capacity(req.items.len());
+    let mut total_fen: i64 = 0;
+    let mut tickets: u32 = 0;
+    for item in &req.items {
+        let Some(product) = venue.product(&item.product) else {
+            return Err(ApiError::bad_request(
+                "unknown_product",
+                format!(
+                    "no product {:?}; GET /api/v1/products lists them",
+                    item.product
+                ),
+            ));
+        };
+        if item.qty == 0 {
+            return Err(ApiError::bad_request(
+                "bad_qty",
+                format!("qty of {} must be at least 1", product.id),
+            ));
+        }
+        tickets = tickets.saturating_add(item.qty);
+        if tickets > TICKETS_PER_ORDER_MAX {
+            return Err(ApiError::bad_request(
+                "too_many_tickets",
+                format!("an order issues at most {TICKETS_PER_ORDER_MAX} tickets"),
+            ));
+        }
+        let slot = match (&req.slot, product.slots.is_empty()) {
+            (_, true) => None,
+            (Some(slot), false) if product.slot(slot).is_some() => Some(slot.clone()),
+            (Some(slot), false) => {
+                let known: Vec<&str> = product.slots.iter().map(|s| s.time.as_str()).collect();
+                return Err(ApiError::bad_request(
+                    "bad_slot",
+                    format!(
+                        "{} has no slot {slot:?}; its slots are {}",
+                        product.id,
+                        known.join(", ")
+                    ),
+                ));
+            }
+            (None, false) => {
+                return Err(ApiError::bad_request(
+                    "missing_slot",
+                    format!("{} is sold by time slot: give \"slot\"", product.id),
+                ));
+            }
+        };
+        if product.real_name && item.visitors.len() != item.qty as usize {
+            return Err(ApiError::bad_request(
+                "visitors_required",
+                format!(
+                    "{} is a real-name product: give one visitor per ticket ({} tickets, {} visitors)",
+                    product.id,
+                    item.qty,
+                    item.visitors.len()
+                ),
+            ));
+        }
+        if !product.real_name
+            && !item.visitors.is_empty()
+            && item.visitors.len() != item.qty as usize
+        {
+            return Err(ApiError::bad_request(
+                "visitors_mismatch",
+                format!(
+                    "give one visitor per ticket or none ({} tickets, {} visitors)",
+                    item.qty,
+                    item.visitors.len()
+                ),
+            ));
+        }
+        for v in &item.visitors {
+            check_text("visitor.name", &v.name)?;
+            check_text("visitor.id_type", &v.id_type)?;
+            check_text("visitor.id_number", &v.id_number)?;
+        }
+        let unit_price_fen = if req.channel == Channel::Group {
+            match (product.group_min_size, product.group_price_fen) {
+                (Some(min), Some(price)) if item.qty >= min => price,
+                (Some(min), Some(_)) => {
+                    return Err(ApiError::rule(
+                        "group_too_small",
+                        format!(
+                            "a group order of {} needs at least {min} tickets, got {}",
+                            product.id, item.qty
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(ApiError::rule(
+                        "no_group_sales",
+                        format!("{} is not sold to groups", product.id),
+                    ));
+                }
+            }
+        } else {
+            product.price_fen
+        };
+        let line = unit_price_fen
+            .checked_mul(item.qty as i64)
+            .ok_or_else(|| ApiError::bad_request("amount_overflow", "the order total overflows"))?;
+        total_fen = total_fen
+            .checked_add(line)
+            .ok_or_else(|| ApiError::bad_request("amount_overflow", "the order total overflows"))?;
+        items.push(PlannedItem {
+            product: product.id.clone(),
+            qty: item.qty,
+            slot,
+            unit_price_fen,
+            visitors: item.visitors.clone(),
+        });
+    }
+    Ok(Plan { items, total_fen })
+}

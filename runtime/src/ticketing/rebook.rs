@@ -1,0 +1,146 @@
+//! `POST /api/v1/tickets/{ticket_id}/rebook`: move an unused ticket to another day or slot.
+//! The ticket keeps its code; capacity moves with it; on the old date gates answer
+//! `not_valid_today`.
+
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity, ticket_by_id,
+    whitelist_entry,
+};
+use crate::clock::parse_date;
+use crate::error::ApiError;
+use crate::ids;
+use crate::venue::Venue;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RebookRequest {
+    pub visit_date: String,
+    #[serde(default)]
+    pub slot: Option<String>,
+}
+
+pub struct Rebooked {
+    pub ticket: TicketView,
+    pub whitelist: Vec<WhitelistChange>,
+}
+
+pub fn rebook_ticket(
+    conn: &Connection,
+    venue: &Venue,
+    ticket_id: &str,
+    req: &RebookRequest,
+    actor: &str,
+) -> Result<Rebooked, ApiError> {
+    let Some(t) = ticket_by_id(conn, ticket_id)? else {
+        return Err(ApiError::not_found(
+            "ticket_not_found",
+            format!("no ticket {ticket_id}"),
+        ));
+    };
+    let Some(product) = venue.product(&t.product) else {
+        return Err(ApiError::conflict(
+            "unknown_product",
+            format!(
+                "ticket {ticket_id}'s product {} is no longer sold",
+                t.product
+            ),
+        ));
+    };
+    if t.status == "refunded" {
+        return Err(ApiError::conflict(
+            "ticket_refunded",
+            format!("ticket {ticket_id} is refunded"),
+        ));
+    }
+    if t.entries_used > 0 {
+        return Err(ApiError::conflict(
+            "ticket_used",
+            format!("ticket {ticket_id} has been used and cannot be rebooked"),
+        ));
+    }
+    let Some(new_date) = parse_date(&req.visit_date) else {
+        return Err(ApiError::bad_request(
+            "bad_date",
+            format!("visit_date {:?} is not YYYY-MM-DD", req.visit_date),
+        ));
+    };
+    let today = venue.clock.today();
+    if new_date < today {
+        return Err(ApiError::rule(
+            "visit_date_past",
+            format!("visit_date {new_date} is before today ({today})"),
+        ));
+    }
+    let old_date = parse_date(&t.visit_date).unwrap_or(today);
+    if old_date < today {
+        return Err(ApiError::rule(
+            "visit_date_past",
+            format!("ticket {ticket_id} was for {old_date}, which has passed"),
+        ));
+    }
+    let new_slot = match (&req.slot, product.slots.is_empty()) {
+        (_, true) => None,
+        (Some(s), false) if product.slot(s).is_some() => Some(s.clone()),
+        (Some(s), false) => {
+            return Err(ApiError::bad_request(
+                "bad_slot",
+                format!("{} has no slot {s:?}", product.id),
+            ));
+        }
+        (None, false) => {
+            return Err(ApiError::bad_request(
+                "missing_slot",
+                format!("{} is sold by time slot: give \"slot\"", product.id),
+            ));
+        }
+    };
+    let new_date = new_date.to_string();
+    let unchanged = new_date == t.visit_date && new_slot == t.slot;
+    let mut whitelist = Vec::new();
+    if !unchanged {
+        release_capacity(conn, venue, &t.product, &t.visit_date, t.slot.as_deref(), 1)?;
+        take_capacity(conn, venue, &t.product, &new_date, new_slot.as_deref(), 1)?;
+        let now = venue.clock.now_rfc3339();
+        conn.prepare_cached("UPDATE tickets SET visit_date = ?2, slot = ?3 WHERE ticket_id = ?1")?
+            .execute(params![ticket_id, new_date, new_slot])?;
+        conn.prepare_cached(
+            "INSERT INTO rebooks (rebook_id, ticket_id, from_date, from_slot, to_date, to_slot, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![ids::new_id("rbk"), ticket_id, t.visit_date, t.slot, new_date, new_slot, now])?;
+        audit(
+            conn,
+            &now,
+            actor,
+            "ticket.rebook",
+            ticket_id,
+            &format!(
+                "{} {:?} -> {} {:?}",
+                t.visit_date, t.slot, new_date, new_slot
+            ),
+        )?;
+        let moved = super::TicketRow {
+            visit_date: new_date.clone(),
+            slot: new_slot.clone(),
+            ..t.clone()
+        };
+        for area in &product.grants {
+            // The same code is re-added with its new date: a gate replaces the entry.
+            whitelist.push(WhitelistChange {
+                area: area.clone(),
+                add: vec![whitelist_entry(venue, &moved)],
+                remove: Vec::new(),
+            });
+        }
+    }
+    let order = load_order(conn, venue, &t.order_id)?
+        .ok_or_else(|| ApiError::internal("an order vanished"))?;
+    let ticket = order
+        .tickets
+        .into_iter()
+        .find(|v| v.ticket_id == ticket_id)
+        .ok_or_else(|| ApiError::internal("a ticket vanished"))?;
+    Ok(Rebooked { ticket, whitelist })
+}

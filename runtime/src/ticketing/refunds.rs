@@ -1,0 +1,211 @@
+//! `POST /api/v1/orders/{order_id}/refunds`: give money back for unused tickets.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    OrderView, TicketRow, WhitelistChange, audit, canonical_sha256, check_text, load_order,
+    release_capacity, tickets_of_order,
+};
+use crate::clock::parse_date;
+use crate::config::RefundRule;
+use crate::error::ApiError;
+use crate::ids;
+use crate::venue::Venue;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefundRequest {
+    /// The caller's idempotency key.
+    pub refund_ref: String,
+    /// Tickets to refund; none: every unused ticket of the order.
+    #[serde(default)]
+    pub tickets: Option<Vec<String>>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub struct Refunded {
+    pub order: OrderView,
+    pub refund_id: String,
+    pub created: bool,
+    pub whitelist: Vec<WhitelistChange>,
+}
+
+pub fn refund_order(
+    conn: &Connection,
+    venue: &Venue,
+    order_id: &str,
+    req: &RefundRequest,
+    actor: &str,
+) -> Result<Refunded, ApiError> {
+    check_text("refund_ref", &req.refund_ref)?;
+    let body_sha256 = canonical_sha256(&(order_id, req));
+    if let Some((refund_id, seen_order, seen_sha)) = conn
+        .prepare_cached(
+            "SELECT refund_id, order_id, body_sha256 FROM refunds WHERE refund_ref = ?1",
+        )?
+        .query_row(params![req.refund_ref], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?
+    {
+        if seen_sha != body_sha256 {
+            return Err(ApiError::conflict(
+                "refund_ref_conflict",
+                format!(
+                    "refund_ref {:?} was already used for another refund ({refund_id})",
+                    req.refund_ref
+                ),
+            ));
+        }
+        let order = load_order(conn, venue, &seen_order)?
+            .ok_or_else(|| ApiError::internal("a refunded order vanished"))?;
+        return Ok(Refunded {
+            order,
+            refund_id,
+            created: false,
+            whitelist: Vec::new(),
+        });
+    }
+    let Some(_) = load_order(conn, venue, order_id)? else {
+        return Err(ApiError::not_found(
+            "order_not_found",
+            format!("no order {order_id}"),
+        ));
+    };
+    let all = tickets_of_order(conn, order_id)?;
+    let chosen: Vec<&TicketRow> = match &req.tickets {
+        Some(ids) => {
+            if ids.is_empty() {
+                return Err(ApiError::bad_request(
+                    "no_tickets",
+                    "tickets is empty; omit it to refund every unused ticket",
+                ));
+            }
+            let mut chosen = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(t) = all.iter().find(|t| &t.ticket_id == id) else {
+                    return Err(ApiError::not_found(
+                        "ticket_not_found",
+                        format!("ticket {id} is not part of order {order_id}"),
+                    ));
+                };
+                if chosen
+                    .iter()
+                    .any(|c: &&TicketRow| c.ticket_id == t.ticket_id)
+                {
+                    return Err(ApiError::bad_request(
+                        "duplicate_ticket",
+                        format!("ticket {id} is listed twice"),
+                    ));
+                }
+                if t.status == "refunded" {
+                    return Err(ApiError::conflict(
+                        "ticket_refunded",
+                        format!("ticket {id} is already refunded"),
+                    ));
+                }
+                if t.entries_used > 0 {
+                    return Err(ApiError::conflict(
+                        "ticket_used",
+                        format!("ticket {id} has been used and cannot be refunded"),
+                    ));
+                }
+                chosen.push(t);
+            }
+            chosen
+        }
+        None => all
+            .iter()
+            .filter(|t| t.status != "refunded" && t.entries_used == 0)
+            .collect(),
+    };
+    if chosen.is_empty() {
+        return Err(ApiError::conflict(
+            "nothing_to_refund",
+            format!("order {order_id} has no unused tickets left"),
+        ));
+    }
+    let today = venue.clock.today();
+    for t in &chosen {
+        let rule = venue
+            .product(&t.product)
+            .map(|p| p.refund)
+            .unwrap_or(RefundRule::Never);
+        let visit = parse_date(&t.visit_date).unwrap_or(today);
+        let allowed = match rule {
+            RefundRule::UntilEndOfVisitDate => today <= visit,
+            RefundRule::UntilDayBefore => today < visit,
+            RefundRule::Never => false,
+        };
+        if !allowed {
+            return Err(ApiError::rule(
+                "not_refundable",
+                format!(
+                    "ticket {} ({}) can no longer be refunded: the product's rule is {rule:?}, the visit date is {}",
+                    t.ticket_id, t.product, t.visit_date
+                ),
+            ));
+        }
+    }
+    let refund_id = ids::new_id("rfd");
+    let now = venue.clock.now_rfc3339();
+    let amount_fen: i64 = chosen.iter().map(|t| t.price_fen).sum();
+    conn.prepare_cached(
+        "INSERT INTO refunds (refund_id, refund_ref, order_id, body_sha256, amount_fen, reason, created_at, business_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![refund_id, req.refund_ref, order_id, body_sha256, amount_fen, req.reason, now, today.to_string()])?;
+    let mut whitelist: BTreeMap<String, WhitelistChange> = BTreeMap::new();
+    for t in &chosen {
+        conn.prepare_cached(
+            "INSERT INTO refund_tickets (refund_id, ticket_id, amount_fen) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![refund_id, t.ticket_id, t.price_fen])?;
+        conn.prepare_cached("UPDATE tickets SET status = 'refunded' WHERE ticket_id = ?1")?
+            .execute(params![t.ticket_id])?;
+        release_capacity(conn, venue, &t.product, &t.visit_date, t.slot.as_deref(), 1)?;
+        for area in venue
+            .product(&t.product)
+            .map(|p| p.grants.as_slice())
+            .unwrap_or_default()
+        {
+            whitelist
+                .entry(area.clone())
+                .or_insert_with(|| WhitelistChange {
+                    area: area.clone(),
+                    ..Default::default()
+                })
+                .remove
+                .push(t.code.clone());
+        }
+    }
+    let still_valid =
+        all.len() > chosen.len() + all.iter().filter(|t| t.status == "refunded").count();
+    if !still_valid {
+        conn.prepare_cached("UPDATE orders SET status = 'refunded' WHERE order_id = ?1")?
+            .execute(params![order_id])?;
+    }
+    audit(
+        conn,
+        &now,
+        actor,
+        "order.refund",
+        order_id,
+        &format!("refund_id={refund_id} amount_fen={amount_fen}"),
+    )?;
+    let order = load_order(conn, venue, order_id)?
+        .ok_or_else(|| ApiError::internal("an order vanished"))?;
+    Ok(Refunded {
+        order,
+        refund_id,
+        created: true,
+        whitelist: whitelist.into_values().collect(),
+    })
+}

@@ -1,0 +1,167 @@
+//! Orders and tickets as the API shows them. ID numbers appear only masked.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::venue::Venue;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub order_ref: String,
+    pub status: String,
+    pub channel: String,
+    pub visit_date: String,
+    pub slot: Option<String>,
+    pub total_fen: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_code: Option<String>,
+    pub tickets: Vec<TicketView>,
+    pub payments: Vec<PaymentView>,
+    pub refunds: Vec<RefundView>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    pub ticket_id: String,
+    pub code: String,
+    pub product: String,
+    pub visit_date: String,
+    pub slot: Option<String>,
+    pub price_fen: i64,
+    /// `valid`, `used` (no entries left) or `refunded`.
+    pub status: String,
+    pub entries_used: u32,
+    pub visitor: Option<VisitorView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VisitorView {
+    pub name: String,
+    pub id_type: String,
+    /// Masked: `1101**********1234`.
+    pub id_number: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
+    pub method: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub amount_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundView {
+    pub refund_id: String,
+    pub refund_ref: String,
+    pub amount_fen: i64,
+    pub reason: String,
+    pub tickets: Vec<String>,
+    pub created_at: String,
+}
+
+pub fn load_order(
+    conn: &Connection,
+    venue: &Venue,
+    order_id: &str,
+) -> Result<Option<OrderView>, ApiError> {
+    let head = conn
+        .prepare_cached(
+            "SELECT order_id, order_ref, status, channel, visit_date, slot, total_fen, group_code,
+                    payment_method, payment_ref, created_at
+             FROM orders WHERE order_id = ?1",
+        )?
+        .query_row(params![order_id], |r| {
+            Ok((
+                OrderView {
+                    order_id: r.get(0)?,
+                    order_ref: r.get(1)?,
+                    status: r.get(2)?,
+                    channel: r.get(3)?,
+                    visit_date: r.get(4)?,
+                    slot: r.get(5)?,
+                    total_fen: r.get(6)?,
+                    group_code: r.get(7)?,
+                    tickets: Vec::new(),
+                    payments: Vec::new(),
+                    refunds: Vec::new(),
+                    created_at: r.get(10)?,
+                },
+                r.get::<_, String>(8)?,
+                r.get::<_, String>(9)?,
+            ))
+        })
+        .optional()?;
+    let Some((mut order, method, reference)) = head else {
+        return Ok(None);
+    };
+    order.payments.push(PaymentView {
+        method,
+        reference,
+        amount_fen: order.total_fen,
+    });
+    let mut stmt = conn.prepare_cached(
+        "SELECT ticket_id, code, product, visit_date, slot, price_fen, status, entries_used,
+                visitor_name, id_type, id_masked
+         FROM tickets WHERE order_id = ?1 ORDER BY ticket_id",
+    )?;
+    let tickets = stmt.query_map(params![order_id], |r| {
+        let name: Option<String> = r.get(8)?;
+        let product: String = r.get(2)?;
+        let entries_used: u32 = r.get(7)?;
+        let mut status: String = r.get(6)?;
+        if status == "valid"
+            && let Some(n) = venue.product(&product).and_then(|p| p.entries)
+            && entries_used >= n
+        {
+            status = "used".into();
+        }
+        Ok(TicketView {
+            ticket_id: r.get(0)?,
+            code: r.get(1)?,
+            product,
+            visit_date: r.get(3)?,
+            slot: r.get(4)?,
+            price_fen: r.get(5)?,
+            status,
+            entries_used,
+            visitor: match name {
+                Some(name) => Some(VisitorView {
+                    name,
+                    id_type: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                    id_number: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                }),
+                None => None,
+            },
+        })
+    })?;
+    order.tickets = tickets.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT refund_id, refund_ref, amount_fen, reason, created_at FROM refunds WHERE order_id = ?1 ORDER BY created_at",
+    )?;
+    let refunds = stmt
+        .query_map(params![order_id], |r| {
+            Ok(RefundView {
+                refund_id: r.get(0)?,
+                refund_ref: r.get(1)?,
+                amount_fen: r.get(2)?,
+                reason: r.get(3)?,
+                tickets: Vec::new(),
+                created_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ticket_stmt = conn.prepare_cached(
+        "SELECT ticket_id FROM refund_tickets WHERE refund_id = ?1 ORDER BY ticket_id",
+    )?;
+    for mut refund in refunds {
+        refund.tickets = ticket_stmt
+            .query_map(params![refund.refund_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        order.refunds.push(refund);
+    }
+    Ok(Some(order))
+}

@@ -1,0 +1,39 @@
+//! What every part of the runtime needs to know about the venue: its configuration, its
+//! clock, and the vault for visitors' ID numbers. Built once at start, shared read-only.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{AreaConfig, Config, ProductConfig};
+use crate::realname::IdVault;
+
+pub struct Venue {
+    pub config: Config,
+    pub clock: Clock,
+    pub vault: IdVault,
+}
+
+pub type SharedVenue = Arc<Venue>;
+
+impl Venue {
+    pub fn new(config: Config, vault: IdVault) -> SharedVenue {
+        let clock = Clock::new(config.timezone());
+        Arc::new(Venue {
+            config,
+            clock,
+            vault,
+        })
+    }
+
+    pub fn product(&self, id: &str) -> Option<&ProductConfig> {
+        self.config.product(id)
+    }
+
+    pub fn area(&self, id: &str) -> Option<&AreaConfig> {
+        self.config.area(id)
+    }
+
+    pub fn zone(&self) -> &str {
+        &self.config.venue.zone
+    }
+}

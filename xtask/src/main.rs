@@ -1,0 +1,124 @@
+//! Project tasks, run as `cargo xtask <task>`:
+//!
+//! - `plugins`: build every plugin in `plugins/` for `wasm32-wasip2`
+//!   (into `target/wasm32-wasip2/plugin/`);
+//! - `demo [ARGS]`: build the plugins and the runtime, then run `venue-edge demo ARGS`;
+//! - `test [ARGS]`: build the plugins and every binary, then run the whole test suite
+//!   (`cargo test --workspace ARGS`);
+//! - `bench [NAMES]`: build in release and run the benchmarks, writing their figures to
+//!   `target/bench/` (see BENCHMARKS.md).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+/// Plugin crates built to wasm: the reference plugins and the misbehaving test plugin.
+const PLUGIN_CRATES: &[&str] = &[
+    "plugin-std-json-gate",
+    "plugin-line-gate",
+    "plugin-std-json-pos",
+    "plugin-ota-orders",
+    "plugin-misbehave",
+];
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root()?;
+    match task.as_str() {
+        "plugins" => {
+            build_plugins(&root)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "demo" => {
+            build_plugins(&root)?;
+            cargo(&root, &["build", "--bin", "venue-edge"])?;
+            let mut demo_args: Vec<String> = vec!["demo".into()];
+            demo_args.extend(rest);
+            let status = Command::new(root.join("target/debug/venue-edge"))
+                .args(&demo_args)
+                .current_dir(&root)
+                .status()
+                .context("cannot start venue-edge")?;
+            Ok(exit(status.code()))
+        }
+        "test" => {
+            build_plugins(&root)?;
+            cargo(&root, &["build", "--bins"])?;
+            let mut test_args: Vec<&str> = vec!["test", "--workspace"];
+            test_args.extend(rest.iter().map(String::as_str));
+            let status = Command::new(cargo_bin())
+                .args(&test_args)
+                .current_dir(&root)
+                .status()
+                .context("cannot run cargo test")?;
+            Ok(exit(status.code()))
+        }
+        "bench" => {
+            build_plugins(&root)?;
+            cargo(&root, &["build", "--release", "--bins", "--benches"])?;
+            let mut bench_args: Vec<&str> = vec!["bench", "-p", "venue-tests"];
+            if !rest.is_empty() {
+                bench_args.push("--");
+                bench_args.extend(rest.iter().map(String::as_str));
+            }
+            let status = Command::new(cargo_bin())
+                .args(&bench_args)
+                .current_dir(&root)
+                .status()
+                .context("cannot run cargo bench")?;
+            Ok(exit(status.code()))
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <plugins | demo [ARGS] | test [ARGS] | bench [NAMES]>");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn build_plugins(root: &Path) -> anyhow::Result<()> {
+    let mut args: Vec<&str> = vec!["build", "--target", "wasm32-wasip2", "--profile", "plugin"];
+    for p in PLUGIN_CRATES {
+        args.extend(["-p", p]);
+    }
+    cargo(root, &args)
+        .context("building the plugins for wasm32-wasip2 (rust-toolchain.toml installs the target)")
+}
+
+fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(cargo_bin())
+        .args(args)
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent folder")
+}
+
+fn exit(code: Option<i32>) -> ExitCode {
+    ExitCode::from(code.unwrap_or(1).clamp(0, 255) as u8)
+}
