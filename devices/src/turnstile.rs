@@ -37,6 +37,9 @@ pub struct Turnstile {
     subscribed: Arc<Notify>,
     ready: Arc<AtomicBool>,
     next_seq: AtomicU64,
+    /// Distinguishes this run's event ids from an earlier run's (a real turnstile keeps
+    /// its sequence number across restarts).
+    instance: u32,
     offline: AtomicBool,
     offline_queue: Mutex<Vec<Vec<u8>>>,
     /// Uses of each code while offline, to admit a single-entry code only once.
@@ -47,11 +50,10 @@ impl Turnstile {
     /// Connects and subscribes to its verdict and whitelist topics.
     pub async fn connect(addr: &str, zone: &str, id: &str, format: Format) -> Arc<Turnstile> {
         let status = format!("venue/{zone}/device/{id}/status");
-        let (client, mut eventloop) = crate::mqtt::connect(
-            addr,
-            &format!("sim-{id}-{}", std::process::id()),
-            Some(&status),
-        );
+        let instance = rand::random::<u32>() % 100_000;
+        // Unique per zone and run: a broker disconnects an older session with the same id.
+        let client_id = format!("sim-{zone}-{id}-{instance}");
+        let (client, mut eventloop) = crate::mqtt::connect(addr, &client_id, Some(&status));
         let t = Arc::new(Turnstile {
             id: id.to_owned(),
             zone: zone.to_owned(),
@@ -63,6 +65,7 @@ impl Turnstile {
             subscribed: Arc::new(Notify::new()),
             ready: Arc::new(AtomicBool::new(false)),
             next_seq: AtomicU64::new(1),
+            instance,
             offline: AtomicBool::new(false),
             offline_queue: Mutex::new(Vec::new()),
             offline_uses: Mutex::new(HashMap::new()),
@@ -135,9 +138,9 @@ impl Turnstile {
     pub fn next_event_id(&self) -> String {
         let n = self.next_seq.fetch_add(1, Ordering::Relaxed);
         match self.format {
-            Format::StdJson => format!("{}-{n:06}", self.id),
+            Format::StdJson => format!("{}-{:05}-{n:06}", self.id, self.instance),
             // TP1 devices number their scans; the number is their event id.
-            Format::Tp1 => format!("{}{n:06}", std::process::id() % 1000),
+            Format::Tp1 => format!("{:05}{n:06}", self.instance),
         }
     }
 

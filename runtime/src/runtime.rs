@@ -70,6 +70,9 @@ pub struct Running {
     broker: Option<EmbeddedBroker>,
 }
 
+/// How long start-up waits for the broker before serving anyway.
+const BROKER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The SQLite file inside the data folder.
 pub const STORE_FILE: &str = "venue-edge.sqlite3";
 /// The secret key file inside the data folder.
@@ -118,6 +121,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let back_tasks = TaskTracker::new();
     let client_id = format!("{}-{}", mqtt.client_id, venue.zone());
     let (bus, inbox) = Bus::connect(&host, port, &client_id, venue.zone(), back.clone());
+    if !bus.wait_connected(BROKER_WAIT).await {
+        // Serve HTTP anyway: tickets can be sold while the broker is down, and the client
+        // keeps reconnecting. /healthz says "degraded" meanwhile.
+        tracing::warn!(broker = %mqtt_addr, "the MQTT broker is not reachable yet; continuing and retrying");
+    }
 
     let tokens = {
         let loaded = store

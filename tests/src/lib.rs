@@ -1,1 +1,421 @@
+//! # venue-tests: the harness for end-to-end tests
+//!
+//! [`Edge`] starts the real `venue-edge` binary as a process (`venue-edge run --config`)
+//! on a fresh data folder, with the reference plugins compiled from `plugins/`, tokens
+//! created through `venue-edge token add`, and either its embedded broker or an external
+//! one. Every edge box gets a zone of its own, so tests can share one external broker.
+//!
+//! Build what the tests need first: `cargo xtask test` does (plugins and binaries).
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttc::{Event, Incoming, QoS};
+use venue_devices::formats::Format;
+use venue_devices::http::HttpClient;
+use venue_devices::turnstile::Turnstile;
+use venue_edge::demo;
+use venue_edge::plugin::{Grant, World};
+
+/// The external broker tests may use (the machine's mosquitto).
+pub const EXTERNAL_BROKER: &str = "127.0.0.1:1883";
+
+/// Which broker an edge box uses.
+#[derive(Debug, Clone)]
+pub enum Broker {
+    Embedded,
+    External(String),
+}
+
+/// The target folder of this workspace (where `cargo xtask test` built everything).
+pub fn target_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+}
+
+/// A built binary of the workspace.
+pub fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo xtask test`",
+        path.display()
+    );
+    path
+}
+
+/// The built plugins folder.
+pub fn built_plugins() -> PathBuf {
+    let dir = target_dir().join("wasm32-wasip2/plugin");
+    assert!(
+        dir.join("plugin_std_json_gate.wasm").exists(),
+        "the plugins are not built ({}): run `cargo xtask test`",
+        dir.display()
+    );
+    dir
+}
+
+static ZONES: AtomicU32 = AtomicU32::new(0);
+
+/// A zone id no other test in any process uses.
+pub fn unique_zone() -> String {
+    format!(
+        "t{}x{}",
+        std::process::id(),
+        ZONES.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// How to set up an edge box.
+#[derive(Debug, Clone)]
+pub struct EdgeOptions {
+    pub broker: Broker,
+    /// Extra TOML appended to the demo venue (more gates, products...).
+    pub extra_toml: String,
+    /// Keep the admission clock check (off by default so tests can scan on other days).
+    pub clock_check: bool,
+    /// Install the misbehaving test plugins as `mis-trap`, `mis-loop`, `mis-grow` and
+    /// `mis-garbage`, each serving a gate of the same name in the park.
+    pub misbehaving_plugins: bool,
+}
+
+impl Default for EdgeOptions {
+    fn default() -> Self {
+        EdgeOptions {
+            broker: Broker::Embedded,
+            extra_toml: String::new(),
+            clock_check: false,
+            misbehaving_plugins: false,
+        }
+    }
+}
+
+/// A running edge box process.
+pub struct Edge {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub zone: String,
+    pub http_addr: String,
+    pub mqtt_addr: String,
+    pub api: HttpClient,
+    pub tokens: HashMap<String, String>,
+    pub options: EdgeOptions,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+const MISBEHAVING: &[(&str, &str)] = &[
+    ("mis-trap", "trap"),
+    ("mis-loop", "loop"),
+    ("mis-grow", "grow"),
+    ("mis-garbage", "garbage"),
+];
+
+impl Edge {
+    pub async fn start(options: EdgeOptions) -> Edge {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let zone = unique_zone();
+        let config_path = dir.path().join("venue.toml");
+        std::fs::write(&config_path, config_text(dir.path(), &zone, &options))
+            .expect("write config");
+        let plugin_dir = dir.path().join("data/plugins");
+        demo::install_reference_plugins(&built_plugins(), &plugin_dir).expect("install plugins");
+        if options.misbehaving_plugins {
+            for (id, mode) in MISBEHAVING {
+                demo::install_plugin(
+                    &built_plugins().join("plugin_misbehave.wasm"),
+                    &plugin_dir,
+                    id,
+                    World::GateAdapter,
+                    &[Grant::Config],
+                    &[("mode", mode)],
+                )
+                .expect("install misbehaving plugin");
+                if *mode != "loop" {
+                    // Only the looping plugin is meant to meet its deadline; the others get
+                    // time enough to fail their own way even on a loaded machine.
+                    let path = plugin_dir.join(format!("{id}.plugin.toml"));
+                    let text = std::fs::read_to_string(&path).expect("manifest");
+                    std::fs::write(
+                        &path,
+                        text.replace("deadline_ms = 50", "deadline_ms = 5000"),
+                    )
+                    .expect("manifest");
+                }
+            }
+        }
+        let mut tokens = HashMap::new();
+        for role in [
+            "admin",
+            "ticketing",
+            "finance-reviewer",
+            "finance-payer",
+            "manager",
+            "auditor",
+            "integration",
+            "operator:p-coaster-co",
+        ] {
+            let out = Command::new(binary("venue-edge"))
+                .args(["token", "add", "--role", role, "--config"])
+                .arg(&config_path)
+                .output()
+                .expect("venue-edge token add");
+            assert!(
+                out.status.success(),
+                "token add failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            tokens.insert(
+                role.to_owned(),
+                text.lines().last().unwrap_or_default().trim().to_owned(),
+            );
+        }
+        let mut edge = Edge {
+            child: None,
+            dir,
+            config_path,
+            zone,
+            http_addr: String::new(),
+            mqtt_addr: String::new(),
+            api: HttpClient::new("127.0.0.1:1"),
+            tokens,
+            options,
+            log: Arc::default(),
+        };
+        edge.spawn().await;
+        edge
+    }
+
+    /// Starts the process (again) on the same data folder.
+    pub async fn spawn(&mut self) {
+        let mut child = Command::new(binary("venue-edge"))
+            .args(["run", "--config"])
+            .arg(&self.config_path)
+            .env("VENUE_EDGE_LOG", "info,rmqtt=warn,rmqtt_net=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start venue-edge");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = log.lock() {
+                    l.push(line);
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("venue-edge: HTTP on http://") {
+                    let _ = tx.send(rest.to_owned());
+                }
+            }
+        });
+        let ready = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!("venue-edge did not start; its log:\n{}", self.log_text());
+            });
+        let mut parts = ready.split("  MQTT on ");
+        self.http_addr = parts.next().unwrap_or_default().trim().to_owned();
+        self.mqtt_addr = parts.next().unwrap_or_default().trim().to_owned();
+        self.api = HttpClient::new(&self.http_addr);
+        self.child = Some(child);
+    }
+
+    /// Everything the process has logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    pub fn token(&self, role: &str) -> &str {
+        self.tokens.get(role).map(String::as_str).unwrap_or("")
+    }
+
+    /// A simulated turnstile for one of the box's gates.
+    pub async fn turnstile(&self, gate: &str, format: Format) -> Arc<Turnstile> {
+        Turnstile::connect(&self.mqtt_addr, &self.zone, gate, format).await
+    }
+
+    /// Listens to `venue/{zone}/alerts`.
+    pub async fn alerts(&self) -> AlertListener {
+        AlertListener::start(&self.mqtt_addr, &format!("venue/{}/alerts", self.zone)).await
+    }
+
+    /// Stops the process with SIGTERM and waits for it.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().expect("wait")
+    }
+
+    /// Kills the process with SIGKILL (no shutdown at all).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Today's business day in the demo venue's time zone.
+    pub fn today() -> String {
+        chrono::Utc::now()
+            .with_timezone(&shanghai())
+            .date_naive()
+            .to_string()
+    }
+
+    /// A day after today.
+    pub fn in_days(n: i64) -> String {
+        (chrono::Utc::now().with_timezone(&shanghai()).date_naive() + chrono::Duration::days(n))
+            .to_string()
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- venue-edge log (zone {}) ----\n{}\n---- end of log ----",
+                self.zone,
+                self.log_text()
+            );
+        }
+    }
+}
+
+fn shanghai() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
+    let (mqtt, url) = match &options.broker {
+        Broker::Embedded => ("listen = \"127.0.0.1:0\"".to_owned(), String::new()),
+        Broker::External(addr) => (String::new(), format!("url = \"mqtt://{addr}\"")),
+    };
+    let venue = demo::DEMO_VENUE.replace("zone = \"main\"", &format!("zone = \"{zone}\""));
+    let mut text = format!(
+        "[edge]\nid = \"edge-{zone}\"\ndata_dir = \"{}\"\nhttp = \"127.0.0.1:0\"\n\n[mqtt]\n{mqtt}\n{url}\nclient_id = \"edge-{zone}\"\n\n[admission]\nclock_skew_s_max = {}\n\n{venue}\n",
+        dir.join("data").display(),
+        if options.clock_check { 300 } else { 0 }
+    );
+    if options.misbehaving_plugins {
+        for (id, _) in MISBEHAVING {
+            text.push_str(&format!(
+                "\n[[gates]]\nid = \"{id}\"\narea = \"park\"\nplugin = \"{id}\"\n"
+            ));
+        }
+    }
+    text.push_str(&options.extra_toml);
+    text
+}
+
+/// Collects the JSON alerts published on a topic.
+pub struct AlertListener {
+    received: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl AlertListener {
+    async fn start(addr: &str, topic: &str) -> AlertListener {
+        let (client, mut eventloop) =
+            venue_devices::mqtt::connect(addr, &format!("alerts-{}", unique_zone()), None);
+        let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let sink = received.clone();
+        let topic = topic.to_owned();
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                        let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
+                    }
+                    Ok(Event::Incoming(Incoming::SubAck(_))) => {
+                        if let Some(tx) = ready.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Incoming::Publish(p))) => {
+                        if let Ok(v) = serde_json::from_slice(&p.payload)
+                            && let Ok(mut s) = sink.lock()
+                        {
+                            s.push(v);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
+        AlertListener { received }
+    }
+
+    /// Waits until an alert matches, up to `timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(found) = self
+                .received
+                .lock()
+                .ok()
+                .and_then(|r| r.iter().find(|a| pred(a)).cloned())
+            {
+                return Some(found);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn all(&self) -> Vec<serde_json::Value> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// An order body for `POST /api/v1/orders`.
+pub fn order(
+    order_ref: &str,
+    channel: &str,
+    visit_date: &str,
+    product: &str,
+    qty: u32,
+    real_name: bool,
+) -> serde_json::Value {
+    let visitors: Vec<serde_json::Value> = if real_name {
+        (0..qty)
+            .map(|i| serde_json::json!({"name": format!("游客{i}"), "id_type": "id_card", "id_number": format!("1101011990{:08}", i)}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    serde_json::json!({
+        "order_ref": order_ref, "channel": channel, "visit_date": visit_date,
+        "items": [{"product": product, "qty": qty, "visitors": visitors}],
+        "payment": {"method": "wechat", "ref": format!("wx-{order_ref}")},
+    })
+}

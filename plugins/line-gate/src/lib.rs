@@ -17,6 +17,7 @@ use venue_plugin_sdk::gate::venue::edge::types::{
     Decision, DecodeError, Direction, Reason, Scan, Verdict, WhitelistDelta,
 };
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct LineGate;
 
 fn err(code: &str, message: String, event_id: Option<&str>) -> DecodeError {
@@ -179,6 +180,7 @@ impl Guest for LineGate {
     }
 }
 
+// Exported only when built as a component; native builds are for unit tests.
 #[cfg(target_arch = "wasm32")]
 venue_plugin_sdk::gate::export_gate_adapter!(LineGate);
 

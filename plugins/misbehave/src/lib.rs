@@ -4,12 +4,15 @@
 //!
 //! Grants needed: `config`.
 
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use venue_plugin_sdk::gate::exports::venue::edge::gate::Guest;
 use venue_plugin_sdk::gate::venue::edge::config;
 use venue_plugin_sdk::gate::venue::edge::types::{
     DecodeError, Direction, Scan, Verdict, WhitelistDelta,
 };
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Misbehave;
 
 fn mode() -> String {
@@ -67,5 +70,6 @@ impl Guest for Misbehave {
     }
 }
 
+// Exported only when built as a component; native builds are for unit tests.
 #[cfg(target_arch = "wasm32")]
 venue_plugin_sdk::gate::export_gate_adapter!(Misbehave);

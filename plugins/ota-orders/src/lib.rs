@@ -23,6 +23,7 @@ use venue_plugin_sdk::ticketing::venue::edge::types::{
 };
 use venue_plugin_sdk::ticketing::venue::edge::{config, log};
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct OtaOrders;
 
 #[derive(Deserialize)]
@@ -166,6 +167,7 @@ impl Guest for OtaOrders {
     }
 }
 
+// Exported only when built as a component; native builds are for unit tests.
 #[cfg(target_arch = "wasm32")]
 venue_plugin_sdk::ticketing::export_ticketing_adapter!(OtaOrders);
 

@@ -11,6 +11,7 @@ use venue_plugin_sdk::gate::venue::edge::types::{
 };
 use venue_plugin_sdk::json::recover_event_id;
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct StdJsonGate;
 
 #[derive(Deserialize)]
@@ -170,6 +171,7 @@ impl Guest for StdJsonGate {
     }
 }
 
+// Exported only when built as a component; native builds are for unit tests.
 #[cfg(target_arch = "wasm32")]
 venue_plugin_sdk::gate::export_gate_adapter!(StdJsonGate);
 

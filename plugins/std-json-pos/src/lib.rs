@@ -11,6 +11,7 @@ use venue_plugin_sdk::pos::venue::edge::types::{
     Ack, AckStatus, DecodeError, Sale, SaleKind, SaleLine,
 };
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct StdJsonPos;
 
 #[derive(Deserialize)]
@@ -102,6 +103,7 @@ impl Guest for StdJsonPos {
     }
 }
 
+// Exported only when built as a component; native builds are for unit tests.
 #[cfg(target_arch = "wasm32")]
 venue_plugin_sdk::pos::export_pos_adapter!(StdJsonPos);
 

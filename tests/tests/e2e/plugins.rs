@@ -1,0 +1,340 @@
+//! Plugins that misbehave, that do not match their pin, that are replaced under load, and
+//! a partner's order push through the OTA plugin.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sha2::Digest;
+use venue_devices::formats::Format;
+use venue_tests::{Edge, EdgeOptions, built_plugins, order};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapping_looping_or_hoarding_plugin_fails_that_call_only() {
+    let edge = Edge::start(EdgeOptions {
+        misbehaving_plugins: true,
+        ..Default::default()
+    })
+    .await;
+    let alerts = edge.alerts().await;
+    let r = edge
+        .api
+        .post_json(
+            "/api/v1/orders",
+            Some(edge.token("ticketing")),
+            &order("m-1", "web", &Edge::today(), "shuttle-day", 1, false),
+        )
+        .await
+        .unwrap();
+    let code = r.json()["tickets"][0]["code"].as_str().unwrap().to_owned();
+    let good = edge.turnstile("g-shuttle-1", Format::StdJson).await;
+
+    for (gate, failure) in [
+        ("mis-trap", "trap"),
+        ("mis-loop", "timeout"),
+        ("mis-grow", "memory_limit"),
+    ] {
+        let t = edge.turnstile(gate, Format::StdJson).await;
+        let started = Instant::now();
+        t.publish_scan(b"TKANY".to_vec()).await.unwrap();
+        let alert = alerts
+            .wait_for(Duration::from_secs(10), |a| {
+                a["kind"] == "plugin_failure" && a["plugin"] == gate
+            })
+            .await
+            .unwrap_or_else(|| panic!("no plugin_failure alert for {gate}: {:?}", alerts.all()));
+        assert_eq!(alert["failure"], failure, "{alert}");
+        if gate == "mis-loop" {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the deadline (50 ms) stops a loop: {:?}",
+                started.elapsed()
+            );
+        }
+        assert!(
+            alerts
+                .wait_for(Duration::from_secs(5), |a| a["kind"] == "dead_letter"
+                    && a["device"] == gate)
+                .await
+                .is_some(),
+            "the payload is kept"
+        );
+        // Nothing else stopped: another gate still answers at once.
+        let v = good.scan(&code, true, 1, None).await.unwrap();
+        assert_eq!(v.decision, "admit", "after {gate}");
+    }
+
+    // A plugin that hands back a scan without an event id is refused like a bad payload.
+    let t = edge.turnstile("mis-garbage", Format::StdJson).await;
+    t.publish_scan(b"x".to_vec()).await.unwrap();
+    let a = alerts
+        .wait_for(Duration::from_secs(10), |a| {
+            a["kind"] == "dead_letter" && a["device"] == "mis-garbage"
+        })
+        .await
+        .expect("garbage output dead-lettered");
+    assert!(
+        a["reason"].as_str().unwrap().contains("bad_event_id"),
+        "{a}"
+    );
+
+    let metrics = edge.api.get("/metrics", None).await.unwrap().text();
+    assert!(
+        metrics.contains("venue_edge_plugin_memory_limits_total{plugin=\"mis-grow\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("venue_edge_plugin_timeouts_total{plugin=\"mis-loop\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasm_file_that_does_not_match_its_pin_is_refused() {
+    let mut edge = Edge::start(EdgeOptions {
+        extra_toml: "\n[[gates]]\nid = \"g-pinned\"\narea = \"park\"\nplugin = \"pinned\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let plugin_dir = edge.data_dir().join("plugins");
+    std::fs::copy(
+        built_plugins().join("plugin_std_json_gate.wasm"),
+        plugin_dir.join("pinned.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        plugin_dir.join("pinned.plugin.toml"),
+        format!("id = \"pinned\"\nworld = \"gate-adapter\"\nwasm = \"pinned.wasm\"\nsha256 = \"{}\"\ngrants = [\"log\"]\n", "0".repeat(64)),
+    )
+    .unwrap();
+    edge.stop();
+    edge.spawn().await;
+    let health = edge.api.get("/healthz", None).await.unwrap();
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert_eq!(health.json()["missing_plugins"][0], "pinned");
+    assert!(
+        edge.log_text().contains("refusing to load it"),
+        "{}",
+        edge.log_text()
+    );
+    let r = edge
+        .api
+        .get("/api/v1/plugins", Some(edge.token("admin")))
+        .await
+        .unwrap();
+    assert!(
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != "pinned")
+    );
+
+    // An upload whose hash is not the one given is refused and changes nothing.
+    let wasm = std::fs::read(built_plugins().join("plugin_std_json_gate.wasm")).unwrap();
+    let r = edge
+        .api
+        .send(
+            hyper::Method::PUT,
+            &format!("/api/v1/plugins/std-json-gate?sha256={}", "ab".repeat(32)),
+            Some(edge.token("admin")),
+            Some("application/wasm"),
+            wasm,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("sha256_mismatch"))
+    );
+}
+
+/// The same component with a custom section appended: valid, behaves the same, and has
+/// another sha256, like a vendor's rebuild.
+fn rebuilt(wasm: &[u8]) -> Vec<u8> {
+    let name = b"venue-test-build";
+    let payload = b"2";
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section
+    out.push((1 + name.len() + payload.len()) as u8);
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.extend_from_slice(payload);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_replaced_under_load_loses_no_scan_and_answers_none_twice() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let gate = edge.turnstile("g-shuttle-1", Format::StdJson).await;
+    let r = edge
+        .api
+        .post_json(
+            "/api/v1/orders",
+            Some(edge.token("ticketing")),
+            &order("hr-1", "web", &Edge::today(), "shuttle-day", 1, false),
+        )
+        .await
+        .unwrap();
+    let code = r.json()["tickets"][0]["code"].as_str().unwrap().to_owned();
+
+    let scans: Vec<_> = (0..300)
+        .map(|_| gate.scan_input(&code, true, 1, None))
+        .collect();
+    let sender = {
+        let gate = gate.clone();
+        let scans = scans.clone();
+        tokio::spawn(async move {
+            let mut verdicts = HashMap::new();
+            let mut waiting = Vec::new();
+            for s in scans {
+                let gate = gate.clone();
+                waiting.push(tokio::spawn(async move {
+                    (s.event_id.clone(), gate.send(&s).await)
+                }));
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            for w in waiting {
+                let (id, v) = w.await.unwrap();
+                verdicts.insert(id, v);
+            }
+            verdicts
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let new = rebuilt(&std::fs::read(built_plugins().join("plugin_std_json_gate.wasm")).unwrap());
+    let sha = hex::encode(sha2::Sha256::digest(&new));
+    let r = edge
+        .api
+        .send(
+            hyper::Method::PUT,
+            &format!("/api/v1/plugins/std-json-gate?sha256={sha}"),
+            Some(edge.token("admin")),
+            Some("application/wasm"),
+            new,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sha256"], sha.as_str());
+
+    let verdicts = sender.await.unwrap();
+    assert_eq!(verdicts.len(), 300);
+    let failed: Vec<_> = verdicts.iter().filter(|(_, v)| v.is_err()).collect();
+    assert!(failed.is_empty(), "every scan answered: {failed:?}");
+    assert!(
+        verdicts
+            .values()
+            .all(|v| v.as_ref().unwrap().decision == "admit"),
+        "shuttle-day: unlimited entries"
+    );
+
+    let db = rusqlite::Connection::open(edge.data_dir().join("venue-edge.sqlite3")).unwrap();
+    let journaled: i64 = db
+        .query_row("SELECT COUNT(*) FROM scans WHERE code = ?1", [&code], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(journaled, 300, "each scan journaled exactly once");
+    let entries: i64 = db
+        .query_row(
+            "SELECT entries_used FROM tickets WHERE code = ?1",
+            [&code],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(entries, 300);
+    let r = edge
+        .api
+        .get("/api/v1/plugins", Some(edge.token("admin")))
+        .await
+        .unwrap();
+    let listed = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "std-json-gate")
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["sha256"], sha.as_str());
+    let audit = edge
+        .api
+        .get("/api/v1/audit", Some(edge.token("auditor")))
+        .await
+        .unwrap();
+    assert!(audit.text().contains("plugin.replace"), "{}", audit.text());
+    // The new manifest is on disk: a restart keeps the new version.
+    let manifest =
+        std::fs::read_to_string(edge.data_dir().join("plugins/std-json-gate.plugin.toml")).unwrap();
+    assert!(manifest.contains(&sha));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ota_order_push_is_decoded_by_its_plugin_and_answered_in_the_partners_format() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let push = serde_json::json!({
+        "otaOrderNo": "OTA-778812", "travelDate": Edge::today().replace('-', ""),
+        "items": [{"skuCode": "YUNSHAN-DAY-ADULT", "quantity": 2, "guests": [
+            {"fullName": "张三", "certType": "ID", "certNo": "110101199001011234"},
+            {"fullName": "李四", "certType": "ID", "certNo": "110101199202022345"}]}],
+        "payAmountCent": 24000, "payChannel": "ALIPAY", "payNo": "2026112522001",
+    });
+    let path = "/api/v1/integrations/ota-orders/orders";
+    let r = edge
+        .api
+        .post_json(path, Some(edge.token("integration")), &push)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["code"], 0);
+    assert_eq!(answer["otaOrderNo"], "OTA-778812");
+    assert_eq!(answer["totalCent"], 24000);
+    let vouchers = answer["vouchers"].as_array().unwrap();
+    assert_eq!(vouchers.len(), 2);
+
+    let again = edge
+        .api
+        .post_json(path, Some(edge.token("integration")), &push)
+        .await
+        .unwrap();
+    assert_eq!(again.status, 200, "a repeated push is the same order");
+    assert_eq!(again.json()["venueOrderId"], answer["venueOrderId"]);
+
+    let gate = edge.turnstile("g-north-2", Format::StdJson).await;
+    let v = gate
+        .scan(vouchers[0]["voucherCode"].as_str().unwrap(), true, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(v.reason, "ok", "an OTA voucher opens the gate");
+
+    let mut unknown = push.clone();
+    unknown["otaOrderNo"] = "OTA-2".into();
+    unknown["items"][0]["skuCode"] = "NO-SUCH-SKU".into();
+    let r = edge
+        .api
+        .post_json(path, Some(edge.token("integration")), &unknown)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("bad_partner_order"))
+    );
+    assert!(r.text().contains("NO-SUCH-SKU"));
+    let r = edge
+        .api
+        .post_json(path, Some(edge.token("ticketing")), &push)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403, "only an integration token may push");
+    let r = edge
+        .api
+        .post_json(
+            "/api/v1/integrations/std-json-gate/orders",
+            Some(edge.token("integration")),
+            &push,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "a gate plugin takes no orders");
+}
