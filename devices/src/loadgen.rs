@@ -153,7 +153,7 @@ pub async fn run(spec: LoadSpec) -> LoadReport {
                     &ScanInput {
                         event_id: event_id.clone(),
                         code: code.clone(),
-                        direction_in: n % 2 == 0,
+                        direction_in: n.is_multiple_of(2),
                         at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
                         unix_ms: now.timestamp_millis(),
                         count: 1,

@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
                 );
                 serve_until_signal(running).await
             }
-            Command::Demo(args) => demo::run(args, |running| serve_until_signal(running)).await,
+            Command::Demo(args) => demo::run(args, serve_until_signal).await,
             Command::Token {
                 command:
                     TokenCommand::Add {

@@ -81,7 +81,6 @@ struct Entry {
 fn check_entry(
     venue: &Venue,
     lane: &Lane,
-    area: Option<&AreaConfig>,
     product: &ProductConfig,
     t: &TicketRow,
     scan: &Scan,
@@ -112,7 +111,7 @@ fn check_entry(
             return Err(Reason::RealnameMismatch);
         }
     }
-    let anti_passback = area.is_none_or(|a| a.anti_passback);
+    let anti_passback = venue.area(&lane.area).is_none_or(|a| a.anti_passback);
     if anti_passback && t.inside {
         return Err(Reason::Passback);
     }
@@ -199,7 +198,7 @@ fn judge_ticket(
         return Ok(Outcome::deny(scan, Reason::BadRequest, Some(t.ticket_id)));
     }
     let today = venue.clock.business_date(at).to_string();
-    let rule = check_entry(venue, lane, area, product, &t, scan, at, true);
+    let rule = check_entry(venue, lane, product, &t, scan, at, true);
     let (consumes, conflict_reason) = match rule {
         Ok(entry) => {
             if !scan.offline && !room_for(conn, area, 1)? {
@@ -277,7 +276,7 @@ fn judge_group(
         let Some(product) = venue.product(&t.product) else {
             continue;
         };
-        match check_entry(venue, lane, area, product, t, scan, at, false) {
+        match check_entry(venue, lane, product, t, scan, at, false) {
             Ok(entry) => able.push((t, entry.consumes)),
             Err(reason) => {
                 first_refusal.get_or_insert(reason);

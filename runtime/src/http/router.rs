@@ -86,18 +86,14 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::GET, ["products"]) => Ok(json_reply(StatusCode::OK, &ticketing::products(api))),
         (&Method::POST, ["orders"]) => ticketing::create_order(api, call).await,
         (&Method::GET, ["orders", id]) => ticketing::get_order(api, &call, id).await,
-        (&Method::POST, ["orders", id, "refunds"]) => {
-            ticketing::refund(api, call, &id.to_string()).await
-        }
-        (&Method::POST, ["tickets", id, "rebook"]) => {
-            ticketing::rebook(api, call, &id.to_string()).await
-        }
+        (&Method::POST, ["orders", id, "refunds"]) => ticketing::refund(api, call, id).await,
+        (&Method::POST, ["tickets", id, "rebook"]) => ticketing::rebook(api, call, id).await,
         (&Method::POST, ["integrations", plugin, "orders"]) => {
-            ticketing::integration_order(api, call, &plugin.to_string()).await
+            ticketing::integration_order(api, call, plugin).await
         }
         (&Method::GET, ["capacity"]) => ticketing::capacity(api, &call).await,
         (&Method::GET, ["plugins"]) => admin::list_plugins(api, &call),
-        (&Method::PUT, ["plugins", id]) => admin::replace_plugin(api, call, &id.to_string()).await,
+        (&Method::PUT, ["plugins", id]) => admin::replace_plugin(api, call, id).await,
         (&Method::GET, ["audit"]) => admin::audit(api, &call).await,
         (
             _,
