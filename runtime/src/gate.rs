@@ -135,8 +135,9 @@ impl Devices {
         let admitted = match judged {
             Ok(a) => a,
             Err(e) => {
-                // The store is failing: do not answer, do not acknowledge; the device's
-                // retry (or the broker's redelivery) tries again.
+                // The store is failing: no verdict is sent, so the turnstile retries with
+                // the same event_id (protocol.md, delivery rules) and gets its answer once
+                // the store is back.
                 tracing::error!(error = %e, device, "scan not journaled");
                 return;
             }

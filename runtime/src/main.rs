@@ -117,7 +117,7 @@ async fn serve_until_signal(running: runtime::Running) -> anyhow::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            _ = hup.recv() => running.reload_plugins(),
+            _ = hup.recv() => running.reload_plugins().await,
         }
     }
     println!("venue-edge: stopping");

@@ -100,7 +100,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         venue.clock,
         alert_tx.clone(),
     )?);
-    for (path, e) in plugins.load_dir(&plugin_dir) {
+    // Compiling plugins is CPU work (and the first load of a key-value space a store
+    // read): off the async threads.
+    let failed = {
+        let (plugins, dir) = (plugins.clone(), plugin_dir.clone());
+        tokio::task::spawn_blocking(move || plugins.load_dir(&dir))
+            .await
+            .unwrap_or_default()
+    };
+    for (path, e) in failed {
         tracing::error!(manifest = %path.display(), error = %e, "plugin not loaded; its devices are dead-lettered until it is fixed");
     }
 
@@ -207,9 +215,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 impl Running {
     /// Re-reads every plugin manifest (SIGHUP): changed plugins are replaced, calls in
     /// flight finish on the old versions.
-    pub fn reload_plugins(&self) {
+    pub async fn reload_plugins(&self) {
         let dir = self.venue.config.plugin_dir();
-        let errors = self.plugins.load_dir(&dir);
+        let plugins = self.plugins.clone();
+        let errors = tokio::task::spawn_blocking(move || plugins.load_dir(&dir))
+            .await
+            .unwrap_or_default();
         tracing::info!(errors = errors.len(), "plugins reloaded");
     }
 

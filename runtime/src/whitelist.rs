@@ -86,14 +86,15 @@ impl Publisher {
                 continue;
             };
             for chunk in chunks(&change) {
-                for gate in gates {
-                    let seq = match self.next_seq(&gate.id).await {
-                        Ok(seq) => seq,
-                        Err(e) => {
-                            tracing::error!(error = %e, gate = %gate.id, "cannot number a whitelist delta");
-                            continue;
-                        }
-                    };
+                let ids: Vec<String> = gates.iter().map(|g| g.id.clone()).collect();
+                let seqs = match self.next_seqs(ids).await {
+                    Ok(seqs) => seqs,
+                    Err(e) => {
+                        tracing::error!(error = %e, area, "cannot number whitelist deltas; not sent");
+                        continue;
+                    }
+                };
+                for (gate, seq) in gates.iter().zip(seqs) {
                     let delta = Delta {
                         gate: gate.id.clone(),
                         seq,
@@ -120,16 +121,19 @@ impl Publisher {
         }
     }
 
-    async fn next_seq(&self, gate: &str) -> Result<u64, StoreError> {
-        let gate = gate.to_owned();
+    /// The next delta number of each gate, in one store job.
+    async fn next_seqs(&self, gates: Vec<String>) -> Result<Vec<u64>, StoreError> {
         self.store
-            .write(move |c| -> Result<u64, StoreError> {
-                Ok(c.query_row(
+            .write(move |c| -> Result<Vec<u64>, StoreError> {
+                let mut stmt = c.prepare_cached(
                     "INSERT INTO whitelist_seq (gate, seq) VALUES (?1, 1)
                      ON CONFLICT (gate) DO UPDATE SET seq = seq + 1 RETURNING seq",
-                    [&gate],
-                    |r| r.get::<_, i64>(0),
-                )? as u64)
+                )?;
+                let mut out = Vec::with_capacity(gates.len());
+                for gate in &gates {
+                    out.push(stmt.query_row([gate], |r| r.get::<_, i64>(0))? as u64);
+                }
+                Ok(out)
             })
             .await
     }

@@ -40,9 +40,11 @@ pub fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
 }
 
-/// A built binary of the workspace.
+/// A built binary of the workspace (`debug`, or `release` when `VENUE_TEST_PROFILE=release`,
+/// as the benchmarks set it).
 pub fn binary(name: &str) -> PathBuf {
-    let path = target_dir().join("debug").join(name);
+    let profile = std::env::var("VENUE_TEST_PROFILE").unwrap_or_else(|_| "debug".into());
+    let path = target_dir().join(profile).join(name);
     assert!(
         path.exists(),
         "{} is not built: run `cargo xtask test`",
@@ -262,12 +264,26 @@ impl Edge {
         child.wait().expect("wait")
     }
 
+    /// Sends SIGHUP (reload plugin manifests).
+    pub fn hup(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-HUP", &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Kills the process with SIGKILL (no shutdown at all).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The process id of the running `venue-edge`.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn data_dir(&self) -> PathBuf {

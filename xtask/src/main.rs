@@ -5,8 +5,8 @@
 //! - `demo [ARGS]`: build the plugins and the runtime, then run `venue-edge demo ARGS`;
 //! - `test [ARGS]`: build the plugins and every binary, then run the whole test suite
 //!   (`cargo test --workspace ARGS`);
-//! - `bench [NAMES]`: build in release and run the benchmarks, writing their figures to
-//!   `target/bench/` (see BENCHMARKS.md).
+//! - `bench [NAME ARGS]`: build in release and run the benchmarks (`venue-bench`), printing
+//!   a table and appending to `target/bench/results.jsonl` (see BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -68,21 +68,16 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         "bench" => {
             build_plugins(&root)?;
-            cargo(&root, &["build", "--release", "--bins", "--benches"])?;
-            let mut bench_args: Vec<&str> = vec!["bench", "-p", "venue-tests"];
-            if !rest.is_empty() {
-                bench_args.push("--");
-                bench_args.extend(rest.iter().map(String::as_str));
-            }
-            let status = Command::new(cargo_bin())
-                .args(&bench_args)
+            cargo(&root, &["build", "--release", "--bins"])?;
+            let status = Command::new(root.join("target/release/venue-bench"))
+                .args(&rest)
                 .current_dir(&root)
                 .status()
-                .context("cannot run cargo bench")?;
+                .context("cannot run venue-bench")?;
             Ok(exit(status.code()))
         }
         _ => {
-            eprintln!("usage: cargo xtask <plugins | demo [ARGS] | test [ARGS] | bench [NAMES]>");
+            eprintln!("usage: cargo xtask <plugins | demo [ARGS] | test [ARGS] | bench [NAME]>");
             Ok(ExitCode::from(2))
         }
     }

@@ -142,7 +142,14 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Ap
     };
     write(&wasm_path, &wasm)?;
     // Load first: a component that does not load leaves the running version in place.
-    let loaded = api.plugins.install(manifest.clone()).map_err(|e| {
+    let installed = {
+        let (plugins, manifest) = (api.plugins.clone(), manifest.clone());
+        // Compiling is CPU work: off the async threads.
+        tokio::task::spawn_blocking(move || plugins.install(manifest))
+            .await
+            .map_err(|e| ApiError::internal(format!("plugin load task failed: {e}")))?
+    };
+    let loaded = installed.map_err(|e| {
         let _ = std::fs::remove_file(&wasm_path);
         ApiError::rule("plugin_rejected", e.to_string())
     })?;

@@ -265,3 +265,78 @@ fn commit_group(conn: &Connection, batch: &mut Vec<Job>) {
 fn finish(done: Done) {
     (done.reply)();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Refused;
+    impl From<StoreError> for Refused {
+        fn from(_: StoreError) -> Refused {
+            Refused
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_rolls_back_alone_and_the_others_in_its_group_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        store
+            .write(|c| -> Result<(), StoreError> {
+                Ok(c.execute_batch("CREATE TABLE t (n INTEGER)")?)
+            })
+            .await
+            .unwrap();
+        let mut jobs = Vec::new();
+        for n in 0..200i64 {
+            let store = store.clone();
+            jobs.push(tokio::spawn(async move {
+                store
+                    .write(move |c| -> Result<(), Refused> {
+                        c.execute("INSERT INTO t (n) VALUES (?1)", [n])
+                            .map_err(|_| Refused)?;
+                        if n % 10 == 0 { Err(Refused) } else { Ok(()) }
+                    })
+                    .await
+            }));
+        }
+        let mut failed = 0;
+        for j in jobs {
+            if j.await.unwrap().is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 20);
+        let (count, bad): (i64, i64) = store
+            .write(|c| -> Result<(i64, i64), StoreError> {
+                Ok(
+                    c.query_row("SELECT COUNT(*), SUM(n % 10 = 0) FROM t", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (count, bad),
+            (180, 0),
+            "only the failed jobs' rows are gone"
+        );
+    }
+
+    #[test]
+    fn a_database_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 999)
+            .unwrap();
+        match Store::open(&path) {
+            Err(StoreError::TooNew { found: 999, .. }) => {}
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
+    }
+}

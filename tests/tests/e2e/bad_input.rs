@@ -155,8 +155,19 @@ async fn a_replayed_event_id_gets_the_same_verdict_and_is_never_a_second_entry(b
     let again = gate.send(&scan).await.unwrap();
     assert_eq!(again, first, "the same event_id gets the same verdict");
 
-    // After a crash and a restart, too.
+    // After a crash and a restart, too; the restart loads the compiled plugins from the cache.
     edge.kill();
+    let cached = std::fs::read_dir(edge.data_dir().join("cache"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "cwasm")
+        })
+        .count();
+    assert_eq!(cached, 4, "one compiled artifact per reference plugin");
     edge.spawn().await;
     let gate = edge.turnstile("g-coaster-1", Format::StdJson).await;
     let after = gate.send(&scan).await.unwrap();

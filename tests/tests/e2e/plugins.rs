@@ -90,7 +90,7 @@ async fn a_trapping_looping_or_hoarding_plugin_fails_that_call_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wasm_file_that_does_not_match_its_pin_is_refused() {
-    let mut edge = Edge::start(EdgeOptions {
+    let edge = Edge::start(EdgeOptions {
         extra_toml: "\n[[gates]]\nid = \"g-pinned\"\narea = \"park\"\nplugin = \"pinned\"\n".into(),
         ..Default::default()
     })
@@ -106,8 +106,13 @@ async fn a_wasm_file_that_does_not_match_its_pin_is_refused() {
         format!("id = \"pinned\"\nworld = \"gate-adapter\"\nwasm = \"pinned.wasm\"\nsha256 = \"{}\"\ngrants = [\"log\"]\n", "0".repeat(64)),
     )
     .unwrap();
-    edge.stop();
-    edge.spawn().await;
+    edge.hup();
+    for _ in 0..100 {
+        if edge.log_text().contains("plugins reloaded") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let health = edge.api.get("/healthz", None).await.unwrap();
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(health.json()["missing_plugins"][0], "pinned");
