@@ -7,6 +7,7 @@
 //!   the baseline the gate round trip is compared with.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,16 +72,17 @@ pub async fn run(spec: LoadSpec) -> LoadReport {
         ),
         answered: Mutex::new(0),
     });
-    if spec.mode == Mode::Echo {
-        start_echo(&spec.mqtt, &spec.zone).await;
-    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let echo = match spec.mode {
+        Mode::Echo => Some(start_echo(&spec.mqtt, &spec.zone, stop.clone()).await),
+        Mode::Gate => None,
+    };
+    // Client ids unique to this run: a broker disconnects an older session with the same id.
+    let run_id: u32 = rand::random::<u32>() % 1_000_000;
     let mut clients = Vec::new();
     for (i, device) in spec.devices.iter().enumerate() {
-        let (client, mut eventloop) = crate::mqtt::connect(
-            &spec.mqtt,
-            &format!("load-{}-{i}", std::process::id()),
-            None,
-        );
+        let (client, mut eventloop) =
+            crate::mqtt::connect(&spec.mqtt, &format!("load-{run_id}-{i}"), None);
         let answer_topic = match spec.mode {
             Mode::Gate => format!("venue/{}/gate/{device}/verdict", spec.zone),
             Mode::Echo => format!("bench/{}/echo/{device}/resp", spec.zone),
@@ -88,6 +90,7 @@ pub async fn run(spec: LoadSpec) -> LoadReport {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = shared.clone();
         let sub_client = client.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let mut ready = Some(ready_tx);
             loop {
@@ -123,8 +126,12 @@ pub async fn run(spec: LoadSpec) -> LoadReport {
                         }
                     }
                     Ok(_) => {}
+                    Err(_) if stop.load(Ordering::Relaxed) => return,
                     Err(rumqttc::ConnectionError::RequestsDone) => return,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Err(e) => {
+                        eprintln!("load client: connection error: {e}; reconnecting");
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    }
                 }
             }
         });
@@ -187,6 +194,13 @@ pub async fn run(spec: LoadSpec) -> LoadReport {
         }
     }
     tokio::time::sleep(DRAIN).await;
+    stop.store(true, Ordering::Relaxed);
+    for (_, client) in &clients {
+        let _ = client.try_disconnect();
+    }
+    if let Some(echo) = echo {
+        let _ = echo.try_disconnect();
+    }
     let h = shared.histogram.lock().expect("histogram lock").clone();
     let answered = *shared.answered.lock().expect("counter lock");
     LoadReport {
@@ -210,18 +224,19 @@ fn answer_id(payload: &[u8]) -> Option<String> {
 }
 
 /// A bare echo responder: answers `bench/{zone}/echo/{device}/req` on `.../resp` with the
-/// same payload, as fast as the client library allows.
-pub async fn start_echo(mqtt: &str, zone: &str) {
-    let (client, mut eventloop) =
-        crate::mqtt::connect(mqtt, &format!("echo-{}", std::process::id()), None);
+/// same payload, as fast as the client library allows, until `stop` is set.
+pub async fn start_echo(mqtt: &str, zone: &str, stop: Arc<AtomicBool>) -> rumqttc::AsyncClient {
+    let id = format!("echo-{}", rand::random::<u32>() % 1_000_000);
+    let (client, mut eventloop) = crate::mqtt::connect(mqtt, &id, None);
     let filter = format!("bench/{zone}/echo/+/req");
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    let responder = client.clone();
     tokio::spawn(async move {
         let mut ready = Some(ready_tx);
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Incoming::ConnAck(_))) => {
-                    let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    let _ = responder.try_subscribe(filter.clone(), QoS::AtLeastOnce);
                 }
                 Ok(Event::Incoming(Incoming::SubAck(_))) => {
                     if let Some(tx) = ready.take() {
@@ -230,7 +245,7 @@ pub async fn start_echo(mqtt: &str, zone: &str) {
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) => {
                     let topic = p.topic.replace("/req", "/resp");
-                    let client = client.clone();
+                    let client = responder.clone();
                     tokio::spawn(async move {
                         let _ = client
                             .publish(topic, QoS::AtLeastOnce, false, p.payload.to_vec())
@@ -238,10 +253,15 @@ pub async fn start_echo(mqtt: &str, zone: &str) {
                     });
                 }
                 Ok(_) => {}
+                Err(_) if stop.load(Ordering::Relaxed) => return,
                 Err(rumqttc::ConnectionError::RequestsDone) => return,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => {
+                    eprintln!("echo responder: connection error: {e}; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
             }
         }
     });
     let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
+    client
 }

@@ -7,6 +7,10 @@ use rumqttc::{AsyncClient, EventLoop, LastWill, MqttOptions, NetworkOptions, QoS
 
 /// Requests a simulated device may queue towards its broker.
 pub const OUTBOX_MAX: usize = 1024;
+/// QoS 1 messages a simulated device may have unacknowledged at once. rumqttc's default
+/// (100) throttles a busy echo responder into queueing, which would measure the client's
+/// window instead of the broker.
+pub const INFLIGHT_MAX: u16 = 1000;
 
 /// Splits `host:port`, with or without `mqtt://`.
 pub fn split_addr(addr: &str) -> (String, u16) {
@@ -27,6 +31,7 @@ pub fn connect(
     let mut opts = MqttOptions::new(client_id, host, port);
     opts.set_keep_alive(Duration::from_secs(15))
         .set_clean_session(true)
+        .set_inflight(INFLIGHT_MAX)
         .set_max_packet_size(1024 * 1024, 1024 * 1024);
     if let Some(topic) = status_topic {
         opts.set_last_will(LastWill::new(topic, "offline", QoS::AtLeastOnce, true));

@@ -42,6 +42,99 @@ pub struct Config {
     pub gates: Vec<GateConfig>,
     #[serde(default)]
     pub products: Vec<ProductConfig>,
+    #[serde(default)]
+    pub merchants: Vec<MerchantConfig>,
+    #[serde(default)]
+    pub pos: Vec<PosConfig>,
+    #[serde(default)]
+    pub parties: Vec<PartyConfig>,
+    #[serde(default)]
+    pub contracts: Vec<ContractConfig>,
+}
+
+/// A business selling inside the venue through POS terminals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// The area its revenue is reported under.
+    pub area: Option<String>,
+}
+
+/// A POS terminal, PMS or fare box.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosConfig {
+    /// The device id in its MQTT topics.
+    pub id: String,
+    /// The merchant whose sales it records; a sale naming another merchant is rejected.
+    pub merchant: String,
+    /// The pos-adapter plugin that speaks its vendor's format.
+    pub plugin: String,
+}
+
+/// A ride operator or merchant the venue settles with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartyConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// The party's bank account for payouts.
+    #[serde(default)]
+    pub account: String,
+    /// The payment-connector plugin that pays it.
+    pub connector: Option<String>,
+}
+
+/// A settlement contract's first version (later versions come through the API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractConfig {
+    pub id: String,
+    pub party: String,
+    #[serde(default = "one_u32")]
+    pub version: u32,
+    /// `YYYY-MM-DD`: the first business day it applies to.
+    #[serde(default = "epoch_date")]
+    pub effective_from: String,
+    /// `revenue_share` or `commission`.
+    pub kind: String,
+    #[serde(default)]
+    pub products: Vec<String>,
+    #[serde(default)]
+    pub merchants: Vec<String>,
+    #[serde(default = "daily")]
+    pub cycle: String,
+    #[serde(default)]
+    pub cost_bp: u32,
+    #[serde(default)]
+    pub cost_fixed_fen: i64,
+    #[serde(default)]
+    pub share_bp: u32,
+    #[serde(default)]
+    pub rates: BTreeMap<String, u32>,
+    #[serde(default)]
+    pub default_rate_bp: u32,
+    #[serde(default = "half_up")]
+    pub rounding: String,
+    /// A settlement-rule plugin computing the lines instead.
+    pub plugin: Option<String>,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+fn epoch_date() -> String {
+    "2000-01-01".into()
+}
+fn daily() -> String {
+    "daily".into()
+}
+fn half_up() -> String {
+    "half_up".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -372,7 +465,83 @@ impl Config {
                 }
             }
         }
+        let merchants = unique_ids("merchants", self.merchants.iter().map(|m| m.id.as_str()))?;
+        unique_ids("pos", self.pos.iter().map(|p| p.id.as_str()))?;
+        let parties = unique_ids("parties", self.parties.iter().map(|p| p.id.as_str()))?;
+        for m in &self.merchants {
+            if let Some(area) = &m.area
+                && !areas.contains(area.as_str())
+            {
+                return bad(format!(
+                    "merchant {} names area {area:?}, which is not in [[areas]]",
+                    m.id
+                ));
+            }
+        }
+        for p in &self.pos {
+            if !is_topic_segment(&p.id) {
+                return bad(format!(
+                    "pos id {:?} must be a plain MQTT topic segment",
+                    p.id
+                ));
+            }
+            if !merchants.contains(p.merchant.as_str()) {
+                return bad(format!(
+                    "pos {} names merchant {:?}, which is not in [[merchants]]",
+                    p.id, p.merchant
+                ));
+            }
+            if self.gates.iter().any(|g| g.id == p.id) {
+                return bad(format!("device id {} is both a gate and a pos", p.id));
+            }
+        }
+        let mut versions = HashSet::new();
+        for c in &self.contracts {
+            if !parties.contains(c.party.as_str()) {
+                return bad(format!(
+                    "contract {} names party {:?}, which is not in [[parties]]",
+                    c.id, c.party
+                ));
+            }
+            if !versions.insert((c.id.as_str(), c.version)) {
+                return bad(format!(
+                    "contract {} version {} appears twice",
+                    c.id, c.version
+                ));
+            }
+            if let Err(e) = crate::settlement::ContractTerms::from_config(c) {
+                return bad(format!("contract {}: {e}", c.id));
+            }
+            for p in &c.products {
+                if self.product(p).is_none() {
+                    return bad(format!(
+                        "contract {} names product {p:?}, which is not in [[products]]",
+                        c.id
+                    ));
+                }
+            }
+            for m in &c.merchants {
+                if !merchants.contains(m.as_str()) {
+                    return bad(format!(
+                        "contract {} names merchant {m:?}, which is not in [[merchants]]",
+                        c.id
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    pub fn merchant(&self, id: &str) -> Option<&MerchantConfig> {
+        self.merchants.iter().find(|m| m.id == id)
+    }
+
+    pub fn pos_device(&self, id: &str) -> Option<&PosConfig> {
+        self.pos.iter().find(|p| p.id == id)
+    }
+
+    pub fn party(&self, id: &str) -> Option<&PartyConfig> {
+        self.parties.iter().find(|p| p.id == id)
     }
 
     pub fn timezone(&self) -> chrono_tz::Tz {

@@ -13,6 +13,9 @@
 //! | [`admission`] | the rules that admit or deny a scan, and the scan journal |
 //! | [`ticketing`] | orders, tickets, refunds, rebooking, capacity |
 //! | [`whitelist`] | per-gate whitelist deltas for offline fallback |
+//! | [`sales`] | the POS sales journal: checks, idempotency, revenue facts |
+//! | [`ledger`] | balanced double-entry transfers, trial balance |
+//! | [`settlement`] | contracts, bills, rounding, review |
 //! | [`alerts`] | alerts to `venue/{zone}/alerts` |
 //! | [`http`] | the HTTP API: routing, bearer tokens and roles, handlers |
 //! | [`auth`] | tokens and roles |
@@ -31,10 +34,13 @@ pub mod error;
 pub mod gate;
 pub mod http;
 pub mod ids;
+pub mod ledger;
 pub mod metrics;
 pub mod plugin;
 pub mod realname;
 pub mod runtime;
+pub mod sales;
+pub mod settlement;
 pub mod store;
 pub mod ticketing;
 pub mod venue;

@@ -9,6 +9,19 @@ use venue_edge::auth::{Role, create_token};
 use venue_edge::config::Config;
 use venue_edge::{demo, runtime};
 
+/// jemalloc returns freed memory to the system (glibc's malloc keeps the high-water mark of
+/// transient peaks, such as a 1,000-ticket order, resident for the life of the process).
+/// See BENCHMARKS.md, memory.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: a background thread returns pages freed more than a second ago even
+/// while the process is idle (without it, purging waits for the next allocations).
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8; 60] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 #[derive(Parser)]
 #[command(
     name = "venue-edge",

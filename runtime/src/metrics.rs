@@ -49,6 +49,7 @@ pub struct Metrics {
     plugin_failures: Family<PluginLabels, Counter>,
     plugin_timeouts: Family<PluginLabels, Counter>,
     plugin_memory_limits: Family<PluginLabels, Counter>,
+    sqlite_heap: Gauge,
 }
 
 impl Default for Metrics {
@@ -74,6 +75,7 @@ impl Metrics {
             plugin_failures: Family::default(),
             plugin_timeouts: Family::default(),
             plugin_memory_limits: Family::default(),
+            sqlite_heap: Gauge::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register(
@@ -127,6 +129,11 @@ impl Metrics {
                 "plugin_memory_limits",
                 "Plugin calls stopped at their memory limit",
                 m.plugin_memory_limits.clone(),
+            );
+            r.register(
+                "sqlite_heap_bytes",
+                "Memory held by SQLite's allocator",
+                m.sqlite_heap.clone(),
             );
         }
         m
@@ -196,6 +203,9 @@ impl Metrics {
                 .inner()
                 .store(s.memory_limits.load(Relaxed), Relaxed);
         }
+        // SAFETY: sqlite3_memory_used only reads SQLite's global allocation counter.
+        self.sqlite_heap
+            .set(unsafe { rusqlite::ffi::sqlite3_memory_used() });
         let mut out = String::new();
         if let Ok(r) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &r);

@@ -144,6 +144,118 @@ const MIGRATIONS: &[&str] = &[
         detail  TEXT NOT NULL
     );
     "#,
+    // 2: sales journal, revenue facts, ledger, contracts, bills, payouts.
+    r#"
+    CREATE TABLE pos_events (
+        device   TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        status   TEXT NOT NULL,               -- accepted | rejected
+        error    TEXT,
+        at       TEXT NOT NULL,
+        PRIMARY KEY (device, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sales (
+        event_id      TEXT PRIMARY KEY,
+        device        TEXT NOT NULL,
+        merchant      TEXT NOT NULL,
+        kind          TEXT NOT NULL,          -- sale | refund | void
+        refers_to     TEXT,
+        at            TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        payment       TEXT NOT NULL,
+        total_fen     INTEGER NOT NULL,
+        voided        INTEGER NOT NULL DEFAULT 0,
+        refunded_fen  INTEGER NOT NULL DEFAULT 0,
+        received_at   TEXT NOT NULL
+    );
+    CREATE INDEX sales_by_day ON sales(business_date, merchant);
+    CREATE TABLE sale_lines (
+        event_id       TEXT NOT NULL,
+        line_no        INTEGER NOT NULL,
+        sku            TEXT NOT NULL,
+        category       TEXT NOT NULL,
+        qty            INTEGER NOT NULL,
+        unit_price_fen INTEGER NOT NULL,
+        amount_fen     INTEGER NOT NULL,
+        PRIMARY KEY (event_id, line_no)
+    ) WITHOUT ROWID;
+    -- Every money fact settlement and reports count, one row per (fact, category).
+    CREATE TABLE revenue_facts (
+        id            INTEGER PRIMARY KEY,
+        source        TEXT NOT NULL,          -- ticket | pos
+        fact_id       TEXT NOT NULL,          -- ticket_id (tickets), event_id (pos)
+        kind          TEXT NOT NULL,          -- sale | refund
+        product       TEXT,
+        merchant      TEXT,
+        area          TEXT,
+        category      TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        amount_fen    INTEGER NOT NULL,
+        count         INTEGER NOT NULL,
+        voided        INTEGER NOT NULL DEFAULT 0,
+        bill_id       TEXT
+    );
+    CREATE INDEX facts_by_day ON revenue_facts(business_date);
+    CREATE INDEX facts_by_fact ON revenue_facts(fact_id);
+    CREATE TABLE ledger_transfers (
+        id            INTEGER PRIMARY KEY,
+        fact_kind     TEXT NOT NULL,
+        fact_id       TEXT NOT NULL,
+        at            TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        memo          TEXT NOT NULL,
+        UNIQUE (fact_kind, fact_id)
+    );
+    CREATE TABLE ledger_entries (
+        transfer_id INTEGER NOT NULL REFERENCES ledger_transfers(id),
+        account     TEXT NOT NULL,
+        debit_fen   INTEGER NOT NULL CHECK (debit_fen >= 0),
+        credit_fen  INTEGER NOT NULL CHECK (credit_fen >= 0)
+    );
+    CREATE INDEX ledger_by_account ON ledger_entries(account);
+    CREATE INDEX ledger_by_transfer ON ledger_entries(transfer_id);
+    CREATE TABLE contracts (
+        id             TEXT NOT NULL,
+        version        INTEGER NOT NULL,
+        party          TEXT NOT NULL,
+        effective_from TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        PRIMARY KEY (id, version)
+    );
+    CREATE TABLE bills (
+        bill_id          TEXT PRIMARY KEY,
+        party            TEXT NOT NULL,
+        contract         TEXT NOT NULL,
+        contract_version INTEGER NOT NULL,
+        kind             TEXT NOT NULL,
+        period_start     TEXT NOT NULL,
+        period_end       TEXT NOT NULL,
+        version          INTEGER NOT NULL,
+        status           TEXT NOT NULL,
+        amounts          TEXT NOT NULL,
+        approved_by      TEXT,
+        reason           TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        UNIQUE (party, period_start, period_end, version)
+    );
+    CREATE INDEX bills_by_status ON bills(status, party);
+    CREATE TABLE payouts (
+        payout_id    TEXT PRIMARY KEY,
+        bill_id      TEXT NOT NULL REFERENCES bills(bill_id),
+        attempt      INTEGER NOT NULL,
+        amount_fen   INTEGER NOT NULL,
+        account      TEXT NOT NULL,
+        status       TEXT NOT NULL,           -- requested | pending | succeeded | failed
+        provider_ref TEXT,
+        reason       TEXT,
+        requested_by TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (bill_id, attempt)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -27,6 +27,9 @@ pub const QUEUE_JOBS_MAX: usize = 8192;
 /// How long a writer waits for a lock held by another process before failing.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
+/// How often the checkpointer copies the write-ahead log into the database.
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store: {0}")]
@@ -68,10 +71,19 @@ impl Store {
     /// store thread.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = open_connection(path)?;
+        // Checkpoints (which fsync the database file) run on a connection of their own, so
+        // the writer never stalls on one: SQLite's automatic checkpoint would run inside
+        // the commit of whichever job crossed the threshold.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let alive = std::sync::Arc::new(());
+        start_checkpointer(path, std::sync::Arc::downgrade(&alive));
         let (tx, rx) = std_mpsc::sync_channel::<Msg>(QUEUE_JOBS_MAX);
         thread::Builder::new()
             .name("venue-store".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || {
+                run(conn, rx);
+                drop(alive);
+            })
             .map_err(|e| StoreError::Open {
                 path: path.to_owned(),
                 message: format!("cannot start the store thread: {e}"),
@@ -191,6 +203,37 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrations::migrate(&conn)?;
     Ok(conn)
+}
+
+/// Copies committed WAL frames into the database every [`CHECKPOINT_INTERVAL`]. PASSIVE:
+/// it never waits for, nor blocks, the writer; the WAL restarts from the top when a
+/// checkpoint has caught up, so it stays small.
+fn start_checkpointer(path: &Path, writer_alive: std::sync::Weak<()>) {
+    let path = path.to_owned();
+    let spawned = thread::Builder::new().name("venue-checkpoint".into()).spawn(move || {
+        let conn = match Connection::open(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "store: cannot open the checkpoint connection; the WAL will grow");
+                return;
+            }
+        };
+        let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
+        // Runs as long as the writer thread does; a last checkpoint after it stopped.
+        loop {
+            thread::sleep(CHECKPOINT_INTERVAL);
+            let stopping = writer_alive.upgrade().is_none();
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "store: checkpoint skipped");
+            }
+            if stopping {
+                return;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "store: cannot start the checkpointer");
+    }
 }
 
 fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>) {

@@ -75,7 +75,9 @@ struct Row {
 
 fn main() -> anyhow::Result<()> {
     // SAFETY: set before any thread is started.
-    unsafe { std::env::set_var("VENUE_TEST_PROFILE", "release") };
+    if std::env::var("VENUE_TEST_PROFILE").is_err() {
+        unsafe { std::env::set_var("VENUE_TEST_PROFILE", "release") };
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -216,6 +218,8 @@ async fn gate(seconds: u64, rate: u32, turnstiles: usize) -> anyhow::Result<Vec<
             warmup: Duration::from_secs(3),
         };
         let gate = loadgen::run(spec(Mode::Gate)).await;
+        let inside = decision_quantiles(&edge.api.get("/metrics", None).await?.text());
+        eprintln!("runtime's own scan decision latency ({broker_name}): {inside}");
         let echo = loadgen::run(spec(Mode::Echo)).await;
         eprintln!("gate  ({broker_name}): {}", serde_json::to_string(&gate)?);
         eprintln!("echo  ({broker_name}): {}", serde_json::to_string(&echo)?);
@@ -248,6 +252,32 @@ async fn gate(seconds: u64, rate: u32, turnstiles: usize) -> anyhow::Result<Vec<
         }
     }
     Ok(rows)
+}
+
+/// p50 and p99 of the runtime's `venue_edge_scan_seconds` histogram (bucket upper bounds).
+fn decision_quantiles(metrics: &str) -> String {
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with("venue_edge_scan_seconds_bucket"))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let count: f64 = l.rsplit(' ').next()?.parse().ok()?;
+            Some((le.parse().unwrap_or(f64::INFINITY), count))
+        })
+        .collect();
+    let total = buckets.last().map(|b| b.1).unwrap_or(0.0);
+    let q = |p: f64| {
+        buckets
+            .iter()
+            .find(|b| b.1 >= total * p)
+            .map(|b| b.0 * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
+    format!(
+        "p50 <= {:.2} ms, p99 <= {:.2} ms over {total} scans",
+        q(0.5),
+        q(0.99)
+    )
 }
 
 fn check_loss(gate: &LoadReport, echo: &LoadReport) {
@@ -525,6 +555,35 @@ async fn memory(tickets: u32) -> anyhow::Result<Vec<Row>> {
     let issue_s = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (full_rss, peak) = rss_kib(pid)?;
+    let metrics = edge.api.get("/metrics", None).await?.text();
+    let sqlite_heap = metrics
+        .lines()
+        .find(|l| l.starts_with("venue_edge_sqlite_heap_bytes "))
+        .unwrap_or("")
+        .to_owned();
+    eprintln!("memory: {sqlite_heap}");
+    // VENUE_BENCH_DEBUG=1: watch RSS settle and list the largest mappings.
+    if std::env::var("VENUE_BENCH_DEBUG").is_ok() {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            eprintln!("later RSS {:?}", rss_kib(pid)?);
+        }
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))?;
+        let mut maps: Vec<(u64, String)> = Vec::new();
+        let mut current = String::new();
+        for line in smaps.lines() {
+            if line.contains('-') && !line.starts_with(|c: char| c.is_ascii_uppercase()) {
+                current = line.to_owned();
+            } else if let Some(v) = line.strip_prefix("Rss:") {
+                let kb: u64 = v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0);
+                maps.push((kb, current.clone()));
+            }
+        }
+        maps.sort_by_key(|m| std::cmp::Reverse(m.0));
+        for (kb, m) in maps.iter().take(12) {
+            eprintln!("{kb:>8} kB  {m}");
+        }
+    }
     let db_bytes = std::fs::metadata(edge.data_dir().join("venue-edge.sqlite3"))
         .map(|m| m.len())
         .unwrap_or(0);

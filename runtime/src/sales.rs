@@ -1,0 +1,529 @@
+//! The sales journal: sales, refunds and voids from POS terminals (protocol.md, section 1),
+//! checked, journaled once per `event_id`, posted to the ledger, in one store job. The
+//! terminal's ack is sent only after that job committed.
+//!
+//! A rejected message is journaled too (in `pos_events`, with its reason), so a redelivery
+//! gets the same answer and the refusal can be audited.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::{self, Leg};
+use crate::venue::Venue;
+
+/// Lines one sale may carry at most.
+pub const LINES_PER_SALE_MAX: usize = 500;
+/// Quantity of one line at most (a typo guard: 10,000 cups of tea is a mistake).
+pub const LINE_QTY_MAX: u32 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleKind {
+    Sale,
+    Refund,
+    Void,
+}
+
+impl SaleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaleKind::Sale => "sale",
+            SaleKind::Refund => "refund",
+            SaleKind::Void => "void",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleLine {
+    pub sku: String,
+    pub category: String,
+    pub qty: u32,
+    pub unit_price_fen: i64,
+}
+
+/// A decoded POS message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sale {
+    pub event_id: String,
+    pub merchant: String,
+    pub kind: SaleKind,
+    pub refers_to: Option<String>,
+    pub at: String,
+    pub payment: String,
+    pub lines: Vec<SaleLine>,
+    pub total_fen: i64,
+}
+
+/// The answer for the terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    pub event_id: String,
+    /// None: accepted. Some: the reason it was rejected (`code: message`).
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Recorded {
+    pub ack: Ack,
+    /// The `event_id` was seen before: this is the journaled answer.
+    pub replay: bool,
+}
+
+struct Refusal(String);
+
+fn refuse<T>(code: &str, message: impl std::fmt::Display) -> Result<T, Refusal> {
+    Err(Refusal(format!("{code}: {message}")))
+}
+
+/// Checks and journals one POS message from `device` (whose merchant is `merchant`).
+/// Runs inside a store job.
+pub fn record(
+    conn: &Connection,
+    venue: &Venue,
+    device: &str,
+    merchant: &str,
+    sale: &Sale,
+) -> rusqlite::Result<Recorded> {
+    if let Some(error) = conn
+        .prepare_cached("SELECT error FROM pos_events WHERE device = ?1 AND event_id = ?2")?
+        .query_row(params![device, sale.event_id], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+    {
+        return Ok(Recorded {
+            ack: Ack {
+                event_id: sale.event_id.clone(),
+                error,
+            },
+            replay: true,
+        });
+    }
+    let now = venue.clock.now_rfc3339();
+    let outcome = match check_and_write(conn, venue, device, merchant, sale, &now)? {
+        Ok(()) => None,
+        Err(Refusal(reason)) => Some(reason),
+    };
+    conn.prepare_cached(
+        "INSERT INTO pos_events (device, event_id, status, error, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        device,
+        sale.event_id,
+        if outcome.is_none() {
+            "accepted"
+        } else {
+            "rejected"
+        },
+        outcome,
+        now
+    ])?;
+    Ok(Recorded {
+        ack: Ack {
+            event_id: sale.event_id.clone(),
+            error: outcome,
+        },
+        replay: false,
+    })
+}
+
+/// The outer `Result` is the store's; the inner one is the terminal's answer.
+fn check_and_write(
+    conn: &Connection,
+    venue: &Venue,
+    device: &str,
+    merchant: &str,
+    sale: &Sale,
+    now: &str,
+) -> rusqlite::Result<Result<(), Refusal>> {
+    let checked = match check(conn, venue, merchant, sale)? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    let area = venue.config.merchant(merchant).and_then(|m| m.area.clone());
+    conn.prepare_cached(
+        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        sale.event_id,
+        device,
+        merchant,
+        sale.kind.as_str(),
+        sale.refers_to,
+        sale.at,
+        checked.business_date,
+        sale.payment,
+        sale.total_fen,
+        now
+    ])?;
+    let mut line_stmt = conn.prepare_cached(
+        "INSERT INTO sale_lines (event_id, line_no, sku, category, qty, unit_price_fen, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (i, l) in sale.lines.iter().enumerate() {
+        line_stmt.execute(params![
+            sale.event_id,
+            i as i64,
+            l.sku,
+            l.category,
+            l.qty,
+            l.unit_price_fen,
+            l.unit_price_fen * l.qty as i64
+        ])?;
+    }
+    let revenue = format!("revenue:merchant:{merchant}");
+    let cash = format!(
+        "cash:{}",
+        if sale.payment.is_empty() {
+            "unknown"
+        } else {
+            sale.payment.as_str()
+        }
+    );
+    match sale.kind {
+        SaleKind::Sale | SaleKind::Refund => {
+            let mut fact = conn.prepare_cached(
+                "INSERT INTO revenue_facts (source, fact_id, kind, merchant, area, category, business_date, amount_fen, count)
+                 VALUES ('pos', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for (category, amount) in &checked.by_category {
+                let count = if sale.kind == SaleKind::Sale { 1 } else { 0 };
+                fact.execute(params![
+                    sale.event_id,
+                    sale.kind.as_str(),
+                    merchant,
+                    area,
+                    category,
+                    checked.business_date,
+                    amount,
+                    count
+                ])?;
+            }
+            let legs = if sale.kind == SaleKind::Sale {
+                vec![
+                    Leg::debit(cash, sale.total_fen),
+                    Leg::credit(revenue, sale.total_fen),
+                ]
+            } else {
+                vec![
+                    Leg::debit(revenue, sale.total_fen),
+                    Leg::credit(cash, sale.total_fen),
+                ]
+            };
+            post(
+                conn,
+                &format!("pos-{}", sale.kind.as_str()),
+                &sale.event_id,
+                &sale.at,
+                &checked.business_date,
+                &legs,
+            )?;
+            if sale.kind == SaleKind::Refund
+                && let Some(original) = &sale.refers_to
+            {
+                conn.prepare_cached(
+                    "UPDATE sales SET refunded_fen = refunded_fen + ?2 WHERE event_id = ?1",
+                )?
+                .execute(params![original, sale.total_fen])?;
+            }
+        }
+        SaleKind::Void => {
+            let original = sale.refers_to.as_deref().unwrap_or_default();
+            conn.prepare_cached("UPDATE sales SET voided = 1 WHERE event_id = ?1")?
+                .execute(params![original])?;
+            conn.prepare_cached(
+                "UPDATE revenue_facts SET voided = 1 WHERE source = 'pos' AND fact_id = ?1",
+            )?
+            .execute(params![original])?;
+            ledger::reverse(
+                conn,
+                "pos-sale",
+                original,
+                "pos-void",
+                &sale.at,
+                &checked.business_date,
+            )
+            .map_err(ledger_to_sqlite)?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn post(
+    conn: &Connection,
+    kind: &str,
+    id: &str,
+    at: &str,
+    day: &str,
+    legs: &[Leg],
+) -> rusqlite::Result<()> {
+    ledger::post(conn, kind, id, at, day, kind, legs)
+        .map(|_| ())
+        .map_err(ledger_to_sqlite)
+}
+
+/// A ledger failure inside a store job fails the job (and rolls it back).
+fn ledger_to_sqlite(e: ledger::LedgerError) -> rusqlite::Error {
+    match e {
+        ledger::LedgerError::Sqlite(e) => e,
+        other => rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(
+            other.to_string(),
+        ))),
+    }
+}
+
+struct Checked {
+    business_date: String,
+    by_category: BTreeMap<String, i64>,
+}
+
+fn check(
+    conn: &Connection,
+    venue: &Venue,
+    merchant: &str,
+    sale: &Sale,
+) -> rusqlite::Result<Result<Checked, Refusal>> {
+    Ok(check_inner(conn, venue, merchant, sale))
+}
+
+fn check_inner(
+    conn: &Connection,
+    venue: &Venue,
+    merchant: &str,
+    sale: &Sale,
+) -> Result<Checked, Refusal> {
+    if sale.merchant != merchant {
+        return refuse(
+            "merchant_mismatch",
+            format!(
+                "this terminal records sales of {merchant}, the message names {}",
+                sale.merchant
+            ),
+        );
+    }
+    let Some(at) = crate::clock::parse_rfc3339(&sale.at) else {
+        return refuse(
+            "bad_time",
+            format!("at {:?} is not an RFC 3339 time with an offset", sale.at),
+        );
+    };
+    let business_date = venue.clock.business_date(&at).to_string();
+    if sale.total_fen < 0 {
+        return refuse(
+            "bad_total",
+            "total_fen must not be negative (refunds are positive numbers)",
+        );
+    }
+    let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
+    if sale.kind != SaleKind::Void {
+        if sale.lines.is_empty() {
+            return refuse("no_lines", "a sale or refund needs at least one line");
+        }
+        if sale.lines.len() > LINES_PER_SALE_MAX {
+            return refuse(
+                "too_many_lines",
+                format!("at most {LINES_PER_SALE_MAX} lines"),
+            );
+        }
+        let mut sum: i64 = 0;
+        for (i, l) in sale.lines.iter().enumerate() {
+            if l.qty == 0 || l.qty > LINE_QTY_MAX {
+                return refuse(
+                    "bad_line",
+                    format!("line {i}: qty must be 1 to {LINE_QTY_MAX}"),
+                );
+            }
+            if l.unit_price_fen < 0 {
+                return refuse(
+                    "bad_line",
+                    format!("line {i}: unit_price_fen must not be negative"),
+                );
+            }
+            if l.category.trim().is_empty() || l.sku.trim().is_empty() {
+                return refuse(
+                    "bad_line",
+                    format!("line {i}: sku and category are required"),
+                );
+            }
+            let amount = l
+                .unit_price_fen
+                .checked_mul(l.qty as i64)
+                .ok_or_else(|| Refusal(format!("amount_overflow: line {i}")))?;
+            sum = sum
+                .checked_add(amount)
+                .ok_or_else(|| Refusal("amount_overflow: lines".into()))?;
+            *by_category.entry(l.category.clone()).or_default() += amount;
+        }
+        if sum != sale.total_fen {
+            return refuse(
+                "total_mismatch",
+                format!("lines sum to {sum}, total says {}", sale.total_fen),
+            );
+        }
+    }
+    if sale.kind == SaleKind::Sale {
+        if sale.refers_to.is_some() {
+            return refuse("bad_refers_to", "a sale refers to nothing");
+        }
+    } else {
+        let Some(original_id) = &sale.refers_to else {
+            return refuse(
+                "missing_refers_to",
+                format!(
+                    "a {} names the original sale's event_id in refers_to",
+                    sale.kind.as_str()
+                ),
+            );
+        };
+        let original =
+            original_sale(conn, original_id).map_err(|e| Refusal(format!("store: {e}")))?;
+        let Some(original) = original else {
+            return refuse(
+                "unknown_sale",
+                format!("no sale {original_id} is journaled"),
+            );
+        };
+        if original.merchant != merchant {
+            return refuse(
+                "foreign_sale",
+                format!("sale {original_id} belongs to another merchant"),
+            );
+        }
+        if original.voided {
+            return refuse("sale_voided", format!("sale {original_id} was voided"));
+        }
+        match sale.kind {
+            SaleKind::Refund => {
+                let left = original.total_fen - original.refunded_fen;
+                if sale.total_fen > left {
+                    return refuse(
+                        "refund_exceeds_sale",
+                        format!(
+                            "{left} fen of sale {original_id} is left to refund, the refund asks {}",
+                            sale.total_fen
+                        ),
+                    );
+                }
+            }
+            SaleKind::Void => {
+                if original.business_date != business_date {
+                    return refuse(
+                        "void_not_same_day",
+                        format!(
+                            "sale {original_id} is of {}, a void must be the same business day; refund it instead",
+                            original.business_date
+                        ),
+                    );
+                }
+                if original.refunded_fen > 0 {
+                    return refuse(
+                        "sale_refunded",
+                        format!("sale {original_id} was partly refunded; refund the rest instead"),
+                    );
+                }
+                if original.billed {
+                    return refuse(
+                        "sale_settled",
+                        format!("sale {original_id} is on an approved bill; refund it instead"),
+                    );
+                }
+            }
+            SaleKind::Sale => {}
+        }
+    }
+    Ok(Checked {
+        business_date,
+        by_category,
+    })
+}
+
+struct Original {
+    merchant: String,
+    business_date: String,
+    total_fen: i64,
+    refunded_fen: i64,
+    voided: bool,
+    billed: bool,
+}
+
+fn original_sale(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<Original>> {
+    conn.prepare_cached(
+        "SELECT merchant, business_date, total_fen, refunded_fen, voided,
+                EXISTS (SELECT 1 FROM revenue_facts f JOIN bills b ON b.bill_id = f.bill_id
+                        WHERE f.source = 'pos' AND f.fact_id = s.event_id AND b.status != 'draft')
+         FROM sales s WHERE event_id = ?1 AND kind = 'sale'",
+    )?
+    .query_row(params![event_id], |r| {
+        Ok(Original {
+            merchant: r.get(0)?,
+            business_date: r.get(1)?,
+            total_fen: r.get(2)?,
+            refunded_fen: r.get(3)?,
+            voided: r.get::<_, i64>(4)? != 0,
+            billed: r.get::<_, i64>(5)? != 0,
+        })
+    })
+    .optional()
+}
+
+/// A sale as `GET /api/v1/sales` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SaleView {
+    pub event_id: String,
+    pub device: String,
+    pub merchant: String,
+    pub kind: String,
+    pub refers_to: Option<String>,
+    pub at: String,
+    pub business_date: String,
+    pub payment: String,
+    pub total_fen: i64,
+    pub voided: bool,
+    pub refunded_fen: i64,
+    pub lines: Vec<SaleLine>,
+}
+
+/// The journaled sales, refunds and voids of a business day, in arrival order.
+pub fn of_day(conn: &Connection, day: &str, limit: u32) -> rusqlite::Result<Vec<SaleView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, voided, refunded_fen
+         FROM sales WHERE business_date = ?1 ORDER BY rowid LIMIT ?2",
+    )?;
+    let mut views: Vec<SaleView> = stmt
+        .query_map(params![day, limit], |r| {
+            Ok(SaleView {
+                event_id: r.get(0)?,
+                device: r.get(1)?,
+                merchant: r.get(2)?,
+                kind: r.get(3)?,
+                refers_to: r.get(4)?,
+                at: r.get(5)?,
+                business_date: r.get(6)?,
+                payment: r.get(7)?,
+                total_fen: r.get(8)?,
+                voided: r.get::<_, i64>(9)? != 0,
+                refunded_fen: r.get(10)?,
+                lines: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut lines = conn.prepare_cached(
+        "SELECT sku, category, qty, unit_price_fen FROM sale_lines WHERE event_id = ?1 ORDER BY line_no",
+    )?;
+    for v in &mut views {
+        v.lines = lines
+            .query_map(params![v.event_id], |r| {
+                Ok(SaleLine {
+                    sku: r.get(0)?,
+                    category: r.get(1)?,
+                    qty: r.get(2)?,
+                    unit_price_fen: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(views)
+}

@@ -1,0 +1,279 @@
+//! A bill's amounts from a cycle's totals, exactly per settlement.md (Bills). Pure
+//! functions: the store gathers the totals, these compute, the store writes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::money::{self, MoneyError, Rounding};
+
+/// The money terms of a contract version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Terms {
+    RevenueShare {
+        cost_bp: u32,
+        cost_fixed_fen: i64,
+        share_bp: u32,
+        rounding: Rounding,
+    },
+    Commission {
+        rates: BTreeMap<String, u32>,
+        default_rate_bp: u32,
+        rounding: Rounding,
+    },
+}
+
+/// What a party sold and gave back in one category within a cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryTotal {
+    pub category: String,
+    pub sales_fen: i64,
+    pub refunds_fen: i64,
+}
+
+/// One line of a bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// `category`, `cost`, `share`, `late`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub basis_fen: i64,
+    pub rate_bp: u32,
+    pub amount_fen: i64,
+    /// For `late` lines: the original business day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The amounts of a bill (field names as in protocol.md, Bills).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amounts {
+    pub gross_fen: i64,
+    pub refunds_fen: i64,
+    pub cost_fen: i64,
+    pub net_fen: i64,
+    pub share_fen: i64,
+    pub commission_fen: i64,
+    pub carry_in_fen: i64,
+    pub carry_out_fen: i64,
+    pub payable_fen: i64,
+    pub lines: Vec<Line>,
+}
+
+/// Revenue share: the party's share of its net income after operating cost.
+pub fn revenue_share(
+    cost_bp: u32,
+    cost_fixed_fen: i64,
+    share_bp: u32,
+    rounding: Rounding,
+    gross_fen: i64,
+    refunds_fen: i64,
+    carry_in_fen: i64,
+) -> Result<Amounts, MoneyError> {
+    let net_sales = money::sub(gross_fen, refunds_fen, "net sales")?;
+    let cost = money::add(
+        money::apply_rate(net_sales, cost_bp, rounding)?.max(0),
+        cost_fixed_fen,
+        "cost",
+    )?;
+    let net = money::add(money::sub(net_sales, cost, "net")?, carry_in_fen, "net")?;
+    let (share, carry_out) = if net > 0 {
+        let s = money::split(net, share_bp, rounding)?;
+        assert_eq!(s.party + s.rest, net, "a split sums to its total");
+        (s.party, 0)
+    } else {
+        (0, net.min(0))
+    };
+    Ok(Amounts {
+        gross_fen,
+        refunds_fen,
+        cost_fen: cost,
+        net_fen: net,
+        share_fen: share,
+        commission_fen: 0,
+        carry_in_fen,
+        carry_out_fen: carry_out,
+        payable_fen: share,
+        lines: vec![
+            Line {
+                kind: "cost".into(),
+                category: None,
+                basis_fen: net_sales,
+                rate_bp: cost_bp,
+                amount_fen: cost,
+                note: None,
+            },
+            Line {
+                kind: "share".into(),
+                category: None,
+                basis_fen: net,
+                rate_bp: share_bp,
+                amount_fen: share,
+                note: None,
+            },
+        ],
+    })
+}
+
+/// Commission: the party's sales back, minus the venue's commission per category.
+/// Categories are rounded each on its own (never per sale line).
+pub fn commission(
+    rates: &BTreeMap<String, u32>,
+    default_rate_bp: u32,
+    rounding: Rounding,
+    categories: &[CategoryTotal],
+    carry_in_fen: i64,
+) -> Result<Amounts, MoneyError> {
+    let mut lines = Vec::with_capacity(categories.len());
+    let (mut gross, mut refunds, mut basis_sum, mut commission_sum) = (0i64, 0i64, 0i64, 0i64);
+    for c in categories {
+        let basis = money::sub(c.sales_fen, c.refunds_fen, "category basis")?;
+        let rate = rates.get(&c.category).copied().unwrap_or(default_rate_bp);
+        let amount = money::apply_rate(basis, rate, rounding)?;
+        gross = money::add(gross, c.sales_fen, "gross")?;
+        refunds = money::add(refunds, c.refunds_fen, "refunds")?;
+        basis_sum = money::add(basis_sum, basis, "basis")?;
+        commission_sum = money::add(commission_sum, amount, "commission")?;
+        lines.push(Line {
+            kind: "category".into(),
+            category: Some(c.category.clone()),
+            basis_fen: basis,
+            rate_bp: rate,
+            amount_fen: amount,
+            note: None,
+        });
+    }
+    commission_from_lines(
+        gross,
+        refunds,
+        basis_sum,
+        commission_sum,
+        lines,
+        carry_in_fen,
+    )
+}
+
+/// Finishes a commission bill from its category lines (also for lines a settlement-rule
+/// plugin computed).
+pub fn commission_from_lines(
+    gross_fen: i64,
+    refunds_fen: i64,
+    basis_fen: i64,
+    commission_fen: i64,
+    lines: Vec<Line>,
+    carry_in_fen: i64,
+) -> Result<Amounts, MoneyError> {
+    let owed = money::add(
+        money::sub(basis_fen, commission_fen, "payable")?,
+        carry_in_fen,
+        "payable",
+    )?;
+    let (payable, carry_out) = if owed >= 0 { (owed, 0) } else { (0, owed) };
+    Ok(Amounts {
+        gross_fen,
+        refunds_fen,
+        cost_fen: 0,
+        net_fen: basis_fen,
+        share_fen: 0,
+        commission_fen,
+        carry_in_fen,
+        carry_out_fen: carry_out,
+        payable_fen: payable,
+        lines,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revenue_share_worked_examples() {
+        // settlement.md: cost_bp 1500, share_bp 7000, half_up.
+        let a = revenue_share(1500, 0, 7000, Rounding::HalfUp, 100_001, 0, 0).unwrap();
+        assert_eq!(
+            (a.cost_fen, a.net_fen, a.share_fen, a.net_fen - a.share_fen),
+            (15000, 85001, 59501, 25500)
+        );
+        assert_eq!((a.carry_out_fen, a.payable_fen), (0, 59501));
+        let a = revenue_share(1500, 0, 7000, Rounding::HalfUp, 200_000, 200_001, 0).unwrap();
+        assert_eq!(
+            (
+                a.cost_fen,
+                a.net_fen,
+                a.share_fen,
+                a.carry_out_fen,
+                a.payable_fen
+            ),
+            (0, -1, 0, -1, 0)
+        );
+        // cost_bp 0, share_bp 5000, net 85001.
+        assert_eq!(
+            revenue_share(0, 0, 5000, Rounding::HalfUp, 85001, 0, 0)
+                .unwrap()
+                .share_fen,
+            42501
+        );
+        assert_eq!(
+            revenue_share(0, 0, 5000, Rounding::HalfEven, 85001, 0, 0)
+                .unwrap()
+                .share_fen,
+            42500
+        );
+    }
+
+    #[test]
+    fn a_negative_carry_is_taken_from_the_next_bill() {
+        let a = revenue_share(1500, 0, 7000, Rounding::HalfUp, 100_001, 0, -1).unwrap();
+        assert_eq!((a.net_fen, a.share_fen), (85000, 59500));
+    }
+
+    #[test]
+    fn commission_worked_example() {
+        let rates: BTreeMap<String, u32> =
+            [("food".to_owned(), 1000), ("drink".to_owned(), 1200)].into();
+        let cats = [
+            CategoryTotal {
+                category: "food".into(),
+                sales_fen: 12345,
+                refunds_fen: 0,
+            },
+            CategoryTotal {
+                category: "drink".into(),
+                sales_fen: 9999,
+                refunds_fen: 0,
+            },
+            CategoryTotal {
+                category: "souvenir".into(),
+                sales_fen: 2000,
+                refunds_fen: 0,
+            },
+        ];
+        let up = commission(&rates, 1500, Rounding::HalfUp, &cats, 0).unwrap();
+        let amounts: Vec<i64> = up.lines.iter().map(|l| l.amount_fen).collect();
+        assert_eq!(amounts, vec![1235, 1200, 300]);
+        assert_eq!(
+            (up.gross_fen, up.commission_fen, up.payable_fen),
+            (24344, 2735, 21609)
+        );
+        let even = commission(&rates, 1500, Rounding::HalfEven, &cats, 0).unwrap();
+        let amounts: Vec<i64> = even.lines.iter().map(|l| l.amount_fen).collect();
+        assert_eq!(amounts, vec![1234, 1200, 300]);
+        assert_eq!((even.commission_fen, even.payable_fen), (2734, 21610));
+    }
+
+    #[test]
+    fn refunds_beyond_sales_carry_forward() {
+        let cats = [CategoryTotal {
+            category: "food".into(),
+            sales_fen: 0,
+            refunds_fen: 1000,
+        }];
+        let a = commission(&BTreeMap::new(), 1000, Rounding::HalfUp, &cats, 0).unwrap();
+        assert_eq!(
+            (a.commission_fen, a.payable_fen, a.carry_out_fen),
+            (-100, 0, -900)
+        );
+    }
+}

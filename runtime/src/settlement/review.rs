@@ -1,0 +1,222 @@
+//! Review: a finance reviewer approves or rejects a draft bill. Approval claims the bill's
+//! facts (so no later bill counts them again) and posts the settlement to the ledger; a
+//! rejected bill is replaced by a new draft version at the next settlement of its day.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params};
+
+use super::contracts::{self, Contract};
+use super::settle::{self, BillView, FactSum, cycle_containing};
+use crate::error::ApiError;
+use crate::ledger::{self, Leg};
+use crate::venue::Venue;
+
+/// Approves a draft bill. `approver` is recorded: whoever approved cannot pay it.
+pub fn approve(
+    conn: &Connection,
+    venue: &Venue,
+    bill_id: &str,
+    approver: &str,
+) -> Result<BillView, ApiError> {
+    let bill = settle::load_bill(conn, bill_id)?
+        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
+    if bill.status != "draft" {
+        return Err(ApiError::conflict(
+            "bill_not_draft",
+            format!(
+                "bill {bill_id} is {}, only a draft can be approved",
+                bill.status
+            ),
+        ));
+    }
+    let contract = contracts::all(conn)?
+        .into_iter()
+        .find(|c| c.id == bill.contract && c.version == bill.contract_version)
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "contract {} v{} vanished",
+                bill.contract, bill.contract_version
+            ))
+        })?;
+    let now = venue.clock.now_rfc3339();
+    let claimed = claim_facts(conn, &contract, &bill)?;
+    // The claimed facts must be exactly what the draft counted; if a fact arrived since
+    // the draft was made, the reviewer must re-run the settlement and look again.
+    let claimed_net: i64 = claimed.values().sum();
+    let counted = bill.amounts.gross_fen - bill.amounts.refunds_fen;
+    if claimed_net != counted {
+        return Err(ApiError::conflict(
+            "bill_outdated",
+            format!(
+                "sales changed since bill {bill_id} was drafted ({counted} fen counted, {claimed_net} fen now): settle the day again, then review"
+            ),
+        ));
+    }
+    post_settlement(conn, &bill, &claimed, &now)?;
+    conn.prepare_cached("UPDATE bills SET status = 'approved', approved_by = ?2, updated_at = ?3 WHERE bill_id = ?1")?
+        .execute(params![bill_id, approver, now])?;
+    crate::ticketing::audit(
+        conn,
+        &now,
+        approver,
+        "bill.approve",
+        bill_id,
+        &format!("payable_fen={}", bill.amounts.payable_fen),
+    )?;
+    settle::load_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+}
+
+/// Rejects a draft bill with a reason.
+pub fn reject(
+    conn: &Connection,
+    venue: &Venue,
+    bill_id: &str,
+    reviewer: &str,
+    reason: &str,
+) -> Result<BillView, ApiError> {
+    let bill = settle::load_bill(conn, bill_id)?
+        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
+    if bill.status != "draft" {
+        return Err(ApiError::conflict(
+            "bill_not_draft",
+            format!(
+                "bill {bill_id} is {}, only a draft can be rejected",
+                bill.status
+            ),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_reason",
+            "say why the bill is rejected",
+        ));
+    }
+    let now = venue.clock.now_rfc3339();
+    conn.prepare_cached("UPDATE bills SET status = 'rejected', reason = ?2, approved_by = ?3, updated_at = ?4 WHERE bill_id = ?1")?
+        .execute(params![bill_id, reason, reviewer, now])?;
+    crate::ticketing::audit(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
+    settle::load_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+}
+
+/// Stamps the bill's facts with its id; returns the net per revenue account.
+fn claim_facts(
+    conn: &Connection,
+    contract: &Contract,
+    bill: &BillView,
+) -> Result<BTreeMap<String, i64>, ApiError> {
+    let mut net: BTreeMap<String, i64> = BTreeMap::new();
+    let in_scope = |f: &FactSum| match f.source.as_str() {
+        "ticket" => f
+            .product
+            .as_ref()
+            .is_some_and(|p| contract.products.contains(p)),
+        _ => f
+            .merchant
+            .as_ref()
+            .is_some_and(|m| contract.merchants.contains(m)),
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, source, product, merchant, category, kind, business_date, amount_fen FROM revenue_facts
+         WHERE voided = 0 AND bill_id IS NULL AND business_date <= ?1",
+    )?;
+    let rows: Vec<(i64, FactSum)> = stmt
+        .query_map(params![bill.period_end], |r| {
+            Ok((
+                r.get(0)?,
+                FactSum {
+                    source: r.get(1)?,
+                    product: r.get(2)?,
+                    merchant: r.get(3)?,
+                    category: r.get(4)?,
+                    kind: r.get(5)?,
+                    business_date: r.get(6)?,
+                    amount_fen: r.get(7)?,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stamp = conn.prepare_cached("UPDATE revenue_facts SET bill_id = ?2 WHERE id = ?1")?;
+    for (id, f) in rows.iter().filter(|(_, f)| in_scope(f)) {
+        let in_period = f.business_date >= bill.period_start;
+        let late = !in_period && is_late(conn, contract, &bill.party, &f.business_date)?;
+        if !(in_period || late) {
+            continue;
+        }
+        stamp.execute(params![id, bill.bill_id])?;
+        let signed = if f.kind == "refund" {
+            -f.amount_fen
+        } else {
+            f.amount_fen
+        };
+        *net.entry(f.revenue_account()).or_default() += signed;
+    }
+    Ok(net)
+}
+
+fn is_late(
+    conn: &Connection,
+    contract: &Contract,
+    party: &str,
+    day: &str,
+) -> rusqlite::Result<bool> {
+    let Some(day) = crate::clock::parse_date(day) else {
+        return Ok(false);
+    };
+    let (s, e) = cycle_containing(contract.cycle, day);
+    let closed: Option<i64> = rusqlite::OptionalExtension::optional(
+        conn.prepare_cached(
+            "SELECT 1 FROM bills WHERE party = ?1 AND period_start = ?2 AND period_end = ?3
+             AND status IN ('approved', 'paying', 'paid', 'failed')",
+        )?
+        .query_row(params![party, s.to_string(), e.to_string()], |r| r.get(0)),
+    )?;
+    Ok(closed.is_some())
+}
+
+/// The settlement's transfer: the revenue accounts give up the bill's net sales; the party
+/// is owed its payable; the venue keeps the rest (commission, or cost plus its part); a
+/// negative carry moves between bills.
+fn post_settlement(
+    conn: &Connection,
+    bill: &BillView,
+    revenue: &BTreeMap<String, i64>,
+    now: &str,
+) -> Result<(), ApiError> {
+    let a = &bill.amounts;
+    let venue_keeps = if bill.kind == "revenue_share" {
+        a.cost_fen
+            + if a.net_fen > 0 {
+                a.net_fen - a.share_fen
+            } else {
+                0
+            }
+    } else {
+        a.commission_fen
+    };
+    let carry = a.carry_in_fen - a.carry_out_fen;
+    let mut legs: Vec<Leg> = revenue
+        .iter()
+        .map(|(account, fen)| Leg::debit(account.clone(), *fen))
+        .collect();
+    legs.push(Leg::credit(
+        format!("payable:{}", bill.party),
+        a.payable_fen,
+    ));
+    legs.push(Leg::credit(
+        format!("commission:{}", bill.party),
+        venue_keeps,
+    ));
+    legs.push(Leg::debit(format!("carry:{}", bill.party), carry));
+    ledger::post(
+        conn,
+        "bill",
+        &bill.bill_id,
+        now,
+        &bill.period_end,
+        &format!("settlement {}", bill.bill_id),
+        &legs,
+    )
+    .map_err(|e| ApiError::internal(format!("bill {} does not balance: {e}", bill.bill_id)))?;
+    Ok(())
+}

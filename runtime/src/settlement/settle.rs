@@ -1,0 +1,578 @@
+//! Settling a business day: one bill per party per cycle, from the revenue facts.
+//!
+//! - A daily contract gets a bill for the day; a weekly one when the day is a Sunday, for
+//!   Monday to Sunday.
+//! - Facts count on their own business day (cash basis): a refund on the day it happened.
+//! - A fact that arrived after its own cycle's bill left `draft` (an offline terminal
+//!   catching up) is settled in the party's next bill, as a `late` line naming its day.
+//! - Re-running a day gives the same bills: a draft is recomputed in place; an approved,
+//!   paying, paid or failed bill is never edited; a rejected bill gets a new draft version.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::bill::{self, Amounts, CategoryTotal, Line};
+use super::contracts::{self, Contract, Cycle};
+use crate::error::ApiError;
+use crate::ids;
+use crate::venue::Venue;
+
+/// Lines a settlement-rule plugin computed, by contract id.
+pub type PluginLines = HashMap<String, Vec<Line>>;
+
+/// A bill as the API shows it (protocol.md, Bills).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BillView {
+    pub bill_id: String,
+    pub party: String,
+    pub contract: String,
+    pub contract_version: u32,
+    pub kind: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub version: u32,
+    pub status: String,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+    pub approved_by: Option<String>,
+    pub reason: Option<String>,
+    pub payout: Option<serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The cycle of a contract that ends on `day`, if one does.
+pub fn cycle_ending(cycle: Cycle, day: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    match cycle {
+        Cycle::Daily => Some((day, day)),
+        Cycle::Weekly if day.weekday() == chrono::Weekday::Sun => {
+            Some((day - Duration::days(6), day))
+        }
+        Cycle::Weekly => None,
+    }
+}
+
+/// The cycle of a contract that contains `day`.
+pub fn cycle_containing(cycle: Cycle, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    match cycle {
+        Cycle::Daily => (day, day),
+        Cycle::Weekly => {
+            let monday = day - Duration::days(day.weekday().num_days_from_monday() as i64);
+            (monday, monday + Duration::days(6))
+        }
+    }
+}
+
+/// A revenue fact, summed by what settlement needs to tell apart.
+#[derive(Debug, Clone)]
+pub struct FactSum {
+    pub source: String,
+    pub product: Option<String>,
+    pub merchant: Option<String>,
+    pub category: String,
+    pub kind: String,
+    pub business_date: String,
+    pub amount_fen: i64,
+}
+
+impl FactSum {
+    fn in_scope(&self, c: &Contract) -> bool {
+        match self.source.as_str() {
+            "ticket" => self
+                .product
+                .as_ref()
+                .is_some_and(|p| c.products.contains(p)),
+            _ => self
+                .merchant
+                .as_ref()
+                .is_some_and(|m| c.merchants.contains(m)),
+        }
+    }
+
+    /// The ledger account its money sits in until settled.
+    pub fn revenue_account(&self) -> String {
+        match self.source.as_str() {
+            "ticket" => format!("revenue:ticket:{}", self.product.as_deref().unwrap_or("")),
+            _ => format!(
+                "revenue:merchant:{}",
+                self.merchant.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+fn fact_sums(
+    conn: &Connection,
+    sql_filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<FactSum>> {
+    let sql = format!(
+        "SELECT source, product, merchant, category, kind, business_date, SUM(amount_fen)
+         FROM revenue_facts WHERE voided = 0 AND {sql_filter}
+         GROUP BY source, product, merchant, category, kind, business_date"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, |r| {
+        Ok(FactSum {
+            source: r.get(0)?,
+            product: r.get(1)?,
+            merchant: r.get(2)?,
+            category: r.get(3)?,
+            kind: r.get(4)?,
+            business_date: r.get(5)?,
+            amount_fen: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The totals a contract's bill for `[start, end]` needs: in-period facts not on another
+/// bill, and late facts.
+pub struct CycleFacts {
+    pub categories: Vec<CategoryTotal>,
+    pub gross_fen: i64,
+    pub refunds_fen: i64,
+    /// Late facts by original day: (day, category, net amount).
+    pub late: Vec<(String, String, i64)>,
+}
+
+/// Gathers the facts of one party's cycle starting on `start`, from `period_facts` (the
+/// cycle's facts on no bill; a draft does not claim facts, approval does).
+pub fn cycle_facts(
+    conn: &Connection,
+    contract: &Contract,
+    start: &str,
+    period_facts: &[FactSum],
+) -> rusqlite::Result<CycleFacts> {
+    let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let (mut gross, mut refunds) = (0i64, 0i64);
+    let mut add = |f: &FactSum| {
+        let entry = categories.entry(f.category.clone()).or_default();
+        if f.kind == "refund" {
+            entry.1 += f.amount_fen;
+            refunds += f.amount_fen;
+        } else {
+            entry.0 += f.amount_fen;
+            gross += f.amount_fen;
+        }
+    };
+    for f in period_facts.iter().filter(|f| f.in_scope(contract)) {
+        add(f);
+    }
+    // Late: facts before the cycle, not on any bill, whose own cycle's bill has left draft.
+    let mut late = Vec::new();
+    let older = fact_sums(conn, "bill_id IS NULL AND business_date < ?1", &[&start])?;
+    for f in older.iter().filter(|f| f.in_scope(contract)) {
+        let Some(day) = crate::clock::parse_date(&f.business_date) else {
+            continue;
+        };
+        let (s, e) = cycle_containing(contract.cycle, day);
+        if !closed_bill_exists(conn, &contract.party, &s.to_string(), &e.to_string())? {
+            continue;
+        }
+        add(f);
+        let signed = if f.kind == "refund" {
+            -f.amount_fen
+        } else {
+            f.amount_fen
+        };
+        late.push((f.business_date.clone(), f.category.clone(), signed));
+    }
+    Ok(CycleFacts {
+        categories: categories
+            .into_iter()
+            .map(|(category, (sales, refunds))| CategoryTotal {
+                category,
+                sales_fen: sales,
+                refunds_fen: refunds,
+            })
+            .collect(),
+        gross_fen: gross,
+        refunds_fen: refunds,
+        late,
+    })
+}
+
+fn closed_bill_exists(
+    conn: &Connection,
+    party: &str,
+    start: &str,
+    end: &str,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM bills WHERE party = ?1 AND period_start = ?2 AND period_end = ?3
+             AND status IN ('approved', 'paying', 'paid', 'failed')",
+        )?
+        .query_row(params![party, start, end], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+struct Existing {
+    bill_id: String,
+    version: u32,
+    status: String,
+}
+
+fn latest_bill(
+    conn: &Connection,
+    party: &str,
+    start: &str,
+    end: &str,
+) -> rusqlite::Result<Option<Existing>> {
+    conn.prepare_cached(
+        "SELECT bill_id, version, status FROM bills WHERE party = ?1 AND period_start = ?2 AND period_end = ?3
+         ORDER BY version DESC LIMIT 1",
+    )?
+    .query_row(params![party, start, end], |r| Ok(Existing { bill_id: r.get(0)?, version: r.get(1)?, status: r.get(2)? }))
+    .optional()
+}
+
+/// The carry into a cycle: the carry out of the party's latest earlier bill that stands.
+fn carry_in(conn: &Connection, party: &str, start: &str) -> rusqlite::Result<i64> {
+    let amounts: Option<String> = conn
+        .prepare_cached(
+            "SELECT amounts FROM bills WHERE party = ?1 AND period_end < ?2 AND status != 'rejected'
+             ORDER BY period_end DESC, version DESC LIMIT 1",
+        )?
+        .query_row(params![party, start], |r| r.get(0))
+        .optional()?;
+    Ok(amounts
+        .and_then(|a| serde_json::from_str::<Amounts>(&a).ok())
+        .map(|a| a.carry_out_fen)
+        .unwrap_or(0))
+}
+
+/// Computes a contract's bill amounts for a cycle.
+pub fn compute(
+    contract: &Contract,
+    facts: &CycleFacts,
+    carry: i64,
+    plugin_lines: Option<&Vec<Line>>,
+) -> Result<Amounts, ApiError> {
+    let money_err =
+        |e: super::money::MoneyError| ApiError::internal(format!("contract {}: {e}", contract.id));
+    let mut amounts = match (contract.kind.as_str(), plugin_lines) {
+        ("revenue_share", _) => bill::revenue_share(
+            contract.cost_bp,
+            contract.cost_fixed_fen,
+            contract.share_bp,
+            contract.rounding,
+            facts.gross_fen,
+            facts.refunds_fen,
+            carry,
+        )
+        .map_err(money_err)?,
+        (_, Some(lines)) => checked_plugin_bill(contract, facts, lines, carry)?,
+        _ => bill::commission(
+            &contract.rates,
+            contract.default_rate_bp,
+            contract.rounding,
+            &facts.categories,
+            carry,
+        )
+        .map_err(money_err)?,
+    };
+    for (day, category, amount) in &facts.late {
+        amounts.lines.push(Line {
+            kind: "late".into(),
+            category: Some(category.clone()),
+            basis_fen: *amount,
+            rate_bp: 0,
+            amount_fen: *amount,
+            note: Some(format!(
+                "sold on {day}, arrived after that day's bill was approved"
+            )),
+        });
+    }
+    Ok(amounts)
+}
+
+/// A settlement-rule plugin's lines, checked by the host: one `category` line per category
+/// with the host's own basis, whole-fen amounts, and commission never above its basis.
+fn checked_plugin_bill(
+    contract: &Contract,
+    facts: &CycleFacts,
+    lines: &[Line],
+    carry: i64,
+) -> Result<Amounts, ApiError> {
+    let refuse = |m: String| {
+        ApiError::new(
+            502,
+            "plugin_lines_invalid",
+            format!("settlement rule of {}: {m}", contract.id),
+        )
+    };
+    let mut expected: BTreeMap<&str, i64> = facts
+        .categories
+        .iter()
+        .map(|c| (c.category.as_str(), c.sales_fen - c.refunds_fen))
+        .collect();
+    let mut commission = 0i64;
+    for line in lines {
+        if line.kind != "category" {
+            return Err(refuse(format!(
+                "line kind {:?}; only \"category\" lines are accepted",
+                line.kind
+            )));
+        }
+        let category = line.category.as_deref().unwrap_or("");
+        let Some(basis) = expected.remove(category) else {
+            return Err(refuse(format!(
+                "category {category:?} is not one of the cycle's or appears twice"
+            )));
+        };
+        if line.basis_fen != basis {
+            return Err(refuse(format!(
+                "category {category}: basis {} but the host counts {basis}",
+                line.basis_fen
+            )));
+        }
+        if basis >= 0 && (line.amount_fen < 0 || line.amount_fen > basis) {
+            return Err(refuse(format!(
+                "category {category}: commission {} outside 0..={basis}",
+                line.amount_fen
+            )));
+        }
+        commission = commission
+            .checked_add(line.amount_fen)
+            .ok_or_else(|| refuse("overflow".into()))?;
+    }
+    if let Some(missing) = expected.keys().next() {
+        return Err(refuse(format!("no line for category {missing}")));
+    }
+    let basis: i64 = facts
+        .categories
+        .iter()
+        .map(|c| c.sales_fen - c.refunds_fen)
+        .sum();
+    bill::commission_from_lines(
+        facts.gross_fen,
+        facts.refunds_fen,
+        basis,
+        commission,
+        lines.to_vec(),
+        carry,
+    )
+    .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Settles `day`: creates or refreshes the draft bills of every cycle ending on it, and
+/// returns every bill of those cycles. Runs inside a store job.
+pub fn settle_day(
+    conn: &Connection,
+    venue: &Venue,
+    day: NaiveDate,
+    plugin_lines: &PluginLines,
+    actor: &str,
+) -> Result<Vec<BillView>, ApiError> {
+    let day_s = day.to_string();
+    let now = venue.clock.now_rfc3339();
+    let mut bills = Vec::new();
+    let mut facts_cache: HashMap<(String, String), Vec<FactSum>> = HashMap::new();
+    for contract in contracts::in_force(conn, &day_s)? {
+        let Some((start, end)) = cycle_ending(contract.cycle, day) else {
+            continue;
+        };
+        let (start, end) = (start.to_string(), end.to_string());
+        let existing = latest_bill(conn, &contract.party, &start, &end)?;
+        if let Some(e) = &existing
+            && e.status != "draft"
+            && e.status != "rejected"
+        {
+            bills.extend(load_bill(conn, &e.bill_id)?);
+            continue;
+        }
+        let draft = existing
+            .as_ref()
+            .filter(|e| e.status == "draft")
+            .map(|e| e.bill_id.clone());
+        let period = facts_cache
+            .entry((start.clone(), end.clone()))
+            .or_insert_with(|| {
+                fact_sums(
+                    conn,
+                    "bill_id IS NULL AND business_date BETWEEN ?1 AND ?2",
+                    &[&start, &end],
+                )
+                .unwrap_or_default()
+            })
+            .clone();
+        let facts = cycle_facts(conn, &contract, &start, &period)?;
+        let carry = carry_in(conn, &contract.party, &start)?;
+        let lines = contract
+            .plugin
+            .as_ref()
+            .and_then(|_| plugin_lines.get(&contract.id));
+        if contract.plugin.is_some() && lines.is_none() {
+            return Err(ApiError::internal(format!(
+                "contract {} needs its settlement-rule plugin's lines",
+                contract.id
+            )));
+        }
+        let amounts = compute(&contract, &facts, carry, lines)?;
+        let body = serde_json::to_string(&amounts).unwrap_or_default();
+        let bill_id = match (&existing, draft) {
+            (_, Some(id)) => {
+                conn.prepare_cached(
+                    "UPDATE bills SET amounts = ?2, contract = ?3, contract_version = ?4, kind = ?5, updated_at = ?6 WHERE bill_id = ?1",
+                )?
+                .execute(params![id, body, contract.id, contract.version, contract.kind, now])?;
+                id
+            }
+            (previous, None) => {
+                let id = ids::new_id("bill");
+                let version = previous.as_ref().map(|p| p.version + 1).unwrap_or(1);
+                conn.prepare_cached(
+                    "INSERT INTO bills (bill_id, party, contract, contract_version, kind, period_start, period_end, version,
+                                        status, amounts, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, ?10, ?10)",
+                )?
+                .execute(params![id, contract.party, contract.id, contract.version, contract.kind, start, end, version, body, now])?;
+                crate::ticketing::audit(
+                    conn,
+                    &now,
+                    actor,
+                    "bill.draft",
+                    &id,
+                    &format!("{} {start}..{end} v{version}", contract.party),
+                )?;
+                id
+            }
+        };
+        bills.extend(load_bill(conn, &bill_id)?);
+    }
+    Ok(bills)
+}
+
+/// What a settlement-rule plugin is asked to compute lines for.
+pub struct PluginInput {
+    pub contract: Contract,
+    pub period_start: String,
+    pub period_end: String,
+    pub categories: Vec<CategoryTotal>,
+}
+
+/// Totals per category for contracts with a settlement-rule plugin, gathered before the
+/// plugin is called (outside the store job).
+pub fn plugin_inputs(conn: &Connection, day: NaiveDate) -> Result<Vec<PluginInput>, ApiError> {
+    let mut out = Vec::new();
+    for contract in contracts::in_force(conn, &day.to_string())? {
+        if contract.plugin.is_none() {
+            continue;
+        }
+        let Some((start, end)) = cycle_ending(contract.cycle, day) else {
+            continue;
+        };
+        let (start, end) = (start.to_string(), end.to_string());
+        let period = fact_sums(
+            conn,
+            "bill_id IS NULL AND business_date BETWEEN ?1 AND ?2",
+            &[&start, &end],
+        )?;
+        let facts = cycle_facts(conn, &contract, &start, &period)?;
+        out.push(PluginInput {
+            contract,
+            period_start: start,
+            period_end: end,
+            categories: facts.categories,
+        });
+    }
+    Ok(out)
+}
+
+pub fn load_bill(conn: &Connection, bill_id: &str) -> rusqlite::Result<Option<BillView>> {
+    let bill = conn
+        .prepare_cached(
+            "SELECT bill_id, party, contract, contract_version, kind, period_start, period_end, version, status, amounts,
+                    approved_by, reason, created_at, updated_at FROM bills WHERE bill_id = ?1",
+        )?
+        .query_row(params![bill_id], bill_from_row)
+        .optional()?;
+    let Some(mut bill) = bill else {
+        return Ok(None);
+    };
+    bill.payout = latest_payout(conn, bill_id)?;
+    Ok(Some(bill))
+}
+
+fn bill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BillView> {
+    let amounts: String = r.get(9)?;
+    Ok(BillView {
+        bill_id: r.get(0)?,
+        party: r.get(1)?,
+        contract: r.get(2)?,
+        contract_version: r.get(3)?,
+        kind: r.get(4)?,
+        period_start: r.get(5)?,
+        period_end: r.get(6)?,
+        version: r.get(7)?,
+        status: r.get(8)?,
+        amounts: serde_json::from_str(&amounts).unwrap_or_default(),
+        approved_by: r.get(10)?,
+        reason: r.get(11)?,
+        payout: None,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+fn latest_payout(conn: &Connection, bill_id: &str) -> rusqlite::Result<Option<serde_json::Value>> {
+    conn.prepare_cached(
+        "SELECT payout_id, attempt, amount_fen, account, status, provider_ref, reason, updated_at
+         FROM payouts WHERE bill_id = ?1 ORDER BY attempt DESC LIMIT 1",
+    )?
+    .query_row(params![bill_id], |r| {
+        Ok(serde_json::json!({
+            "payout_id": r.get::<_, String>(0)?, "attempt": r.get::<_, i64>(1)?, "amount_fen": r.get::<_, i64>(2)?,
+            "account": r.get::<_, String>(3)?, "status": r.get::<_, String>(4)?,
+            "provider_ref": r.get::<_, Option<String>>(5)?, "reason": r.get::<_, Option<String>>(6)?,
+            "updated_at": r.get::<_, String>(7)?,
+        }))
+    })
+    .optional()
+}
+
+/// Bills filtered by status and party, newest first.
+pub fn list_bills(
+    conn: &Connection,
+    status: Option<&str>,
+    party: Option<&str>,
+    limit: u32,
+) -> rusqlite::Result<Vec<BillView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT bill_id, party, contract, contract_version, kind, period_start, period_end, version, status, amounts,
+                approved_by, reason, created_at, updated_at FROM bills
+         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR party = ?2)
+         ORDER BY period_end DESC, party, version DESC LIMIT ?3",
+    )?;
+    let mut bills: Vec<BillView> = stmt
+        .query_map(params![status, party, limit], bill_from_row)?
+        .collect::<Result<_, _>>()?;
+    for b in &mut bills {
+        b.payout = latest_payout(conn, &b.bill_id)?;
+    }
+    Ok(bills)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weekly_cycles_end_on_sunday() {
+        let sun = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let wed = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(
+            cycle_ending(Cycle::Weekly, sun).unwrap().0.to_string(),
+            "2026-11-23"
+        );
+        assert_eq!(cycle_ending(Cycle::Weekly, wed), None);
+        assert_eq!(cycle_containing(Cycle::Weekly, wed).1, sun);
+        assert_eq!(cycle_ending(Cycle::Daily, wed), Some((wed, wed)));
+    }
+}
