@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`formats`] | the two turnstile vendors' wire formats: std-json and the compact `TP1` line format |
 //! | [`turnstile`] | a turnstile: publishes scans, waits for verdicts, keeps its whitelist, falls back to it offline |
+//! | [`pos`] | a POS terminal: publishes sales, refunds and voids, waits for acks |
 //! | [`http`] | a minimal JSON-over-HTTP client (a ticket office buying tickets) |
 //! | [`demo`] | the demo's traffic: visitors buying tickets and walking through gates |
 //! | [`loadgen`] | a load generator: many turnstiles at a fixed scan rate, with latency histograms |
@@ -16,4 +17,5 @@ pub mod formats;
 pub mod http;
 pub mod loadgen;
 pub mod mqtt;
+pub mod pos;
 pub mod turnstile;

@@ -244,16 +244,7 @@ pub async fn dispatch(
                     devices.handle_scan(device, &delivery.payload).await
                 }
                 crate::bus::Topic::Sale { device } => {
-                    devices
-                        .dead_letter(DeadLetter {
-                            topic: topics::sale(devices.venue.zone(), device),
-                            device,
-                            plugin: None,
-                            payload: &delivery.payload,
-                            reason: "sales are not handled by this version of the runtime".into(),
-                            event_id: None,
-                        })
-                        .await
+                    devices.handle_sale(device, &delivery.payload).await
                 }
                 crate::bus::Topic::Status { device } => {
                     devices.device_status(device, &delivery.payload)

@@ -13,6 +13,7 @@
 //! | [`admission`] | the rules that admit or deny a scan, and the scan journal |
 //! | [`ticketing`] | orders, tickets, refunds, rebooking, capacity |
 //! | [`whitelist`] | per-gate whitelist deltas for offline fallback |
+//! | [`pos`] | a POS terminal's sale through its plugin, the journal, and back as an ack |
 //! | [`sales`] | the POS sales journal: checks, idempotency, revenue facts |
 //! | [`ledger`] | balanced double-entry transfers, trial balance |
 //! | [`settlement`] | contracts, bills, rounding, review |
@@ -37,6 +38,7 @@ pub mod ids;
 pub mod ledger;
 pub mod metrics;
 pub mod plugin;
+pub mod pos;
 pub mod realname;
 pub mod runtime;
 pub mod sales;

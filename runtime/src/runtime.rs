@@ -135,6 +135,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tracing::warn!(broker = %mqtt_addr, "the MQTT broker is not reachable yet; continuing and retrying");
     }
 
+    {
+        let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());
+        let added = store
+            .write(move |c| -> Result<usize, crate::store::StoreError> {
+                Ok(crate::settlement::contracts::seed(c, &contracts, &now)?)
+            })
+            .await?;
+        if added > 0 {
+            tracing::info!(added, "contracts from the config stored");
+        }
+    }
     let tokens = {
         let loaded = store
             .write(|c| -> Result<Tokens, crate::store::StoreError> { Ok(Tokens::load(c)?) })

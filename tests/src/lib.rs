@@ -298,6 +298,12 @@ impl Edge {
             .to_string()
     }
 
+    /// Whether today is a Sunday in the demo venue's time zone (weekly cycles end then).
+    pub fn today_is_sunday() -> bool {
+        use chrono::Datelike;
+        chrono::Utc::now().with_timezone(&shanghai()).weekday() == chrono::Weekday::Sun
+    }
+
     /// A day after today.
     pub fn in_days(n: i64) -> String {
         (chrono::Utc::now().with_timezone(&shanghai()).date_naive() + chrono::Duration::days(n))

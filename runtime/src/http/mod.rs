@@ -2,6 +2,7 @@
 //! keep-alive, bearer tokens, errors as `{"error":{"code","message"}}`.
 
 mod admin;
+mod finance;
 mod router;
 mod ticketing;
 

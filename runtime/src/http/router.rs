@@ -3,7 +3,7 @@
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
-use super::{Api, Reply, admin, json_reply, ticketing};
+use super::{Api, Reply, admin, finance, json_reply, ticketing};
 use crate::auth::Role;
 use crate::error::ApiError;
 
@@ -95,11 +95,23 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::GET, ["plugins"]) => admin::list_plugins(api, &call),
         (&Method::PUT, ["plugins", id]) => admin::replace_plugin(api, call, id).await,
         (&Method::GET, ["audit"]) => admin::audit(api, &call).await,
+        (&Method::GET, ["sales"]) => finance::sales(api, &call).await,
+        (&Method::GET, ["contracts"]) => finance::list_contracts(api, &call).await,
+        (&Method::POST, ["contracts"]) => finance::create_contract(api, call).await,
+        (&Method::POST, ["settlements"]) => finance::settle(api, &call).await,
+        (&Method::GET, ["bills"]) => finance::list_bills(api, &call).await,
+        (&Method::GET, ["bills", id]) => finance::get_bill(api, &call, id).await,
+        (&Method::POST, ["bills", id, "approve"]) => finance::approve(api, &call, id).await,
+        (&Method::POST, ["bills", id, "reject"]) => finance::reject(api, call, id).await,
+        (&Method::GET, ["ledger", "trial-balance"]) => finance::trial_balance(api, &call).await,
+        (&Method::GET, ["ledger", "parties", party]) => {
+            finance::party_balance(api, &call, party).await
+        }
         (
             _,
             [
                 "products" | "orders" | "capacity" | "plugins" | "audit" | "tickets"
-                | "integrations",
+                | "integrations" | "sales" | "contracts" | "settlements" | "bills" | "ledger",
                 ..,
             ],
         ) => Err(ApiError::new(

@@ -173,3 +173,116 @@ pub fn confirmation_to_wit(o: &OrderView) -> wit::OrderConfirmation {
         group_code: o.group_code.clone(),
     }
 }
+
+/// A decoded sale, checked for what the journal cannot do without.
+pub fn sale_from_wit(s: wit::Sale) -> Result<crate::sales::Sale, DecodeError> {
+    if s.event_id.is_empty() || s.event_id.len() > ID_BYTES_MAX {
+        return Err(DecodeError {
+            code: "bad_event_id".into(),
+            message: format!("event_id must be 1 to {ID_BYTES_MAX} bytes"),
+            event_id: None,
+        });
+    }
+    Ok(crate::sales::Sale {
+        event_id: s.event_id,
+        merchant: s.merchant,
+        kind: match s.kind {
+            wit::SaleKind::Sale => crate::sales::SaleKind::Sale,
+            wit::SaleKind::Refund => crate::sales::SaleKind::Refund,
+            wit::SaleKind::Void => crate::sales::SaleKind::Void,
+        },
+        refers_to: s.refers_to,
+        at: s.at,
+        payment: s.payment,
+        lines: s
+            .lines
+            .into_iter()
+            .map(|l| crate::sales::SaleLine {
+                sku: l.sku,
+                category: l.category,
+                qty: l.qty,
+                unit_price_fen: l.unit_price_fen,
+            })
+            .collect(),
+        total_fen: s.total_fen,
+    })
+}
+
+pub fn ack_to_wit(a: &crate::sales::Ack) -> wit::Ack {
+    wit::Ack {
+        event_id: a.event_id.clone(),
+        status: match &a.error {
+            None => wit::AckStatus::Accepted,
+            Some(e) => wit::AckStatus::Rejected(e.clone()),
+        },
+    }
+}
+
+pub fn settlement_input_to_wit(
+    input: &crate::settlement::settle::PluginInput,
+) -> (
+    wit::Contract,
+    super::bindings::settlement::exports::venue::edge::rules::SettlementInput,
+) {
+    use super::bindings::settlement::exports::venue::edge::rules as r;
+    let c = &input.contract;
+    let contract = wit::Contract {
+        id: c.id.clone(),
+        party: c.party.clone(),
+        version: c.version,
+        effective_from: c.effective_from.clone(),
+        kind: if c.kind == "revenue_share" {
+            wit::ContractKind::RevenueShare
+        } else {
+            wit::ContractKind::Commission
+        },
+        products: c.products.clone(),
+        merchants: c.merchants.clone(),
+        cycle: match c.cycle {
+            crate::settlement::Cycle::Daily => wit::Cycle::Daily,
+            crate::settlement::Cycle::Weekly => wit::Cycle::Weekly,
+        },
+        cost_bp: c.cost_bp,
+        cost_fixed_fen: c.cost_fixed_fen,
+        share_bp: c.share_bp,
+        rates: c
+            .rates
+            .iter()
+            .map(|(category, rate)| wit::CategoryRate {
+                category: category.clone(),
+                rate_bp: *rate,
+            })
+            .collect(),
+        default_rate_bp: c.default_rate_bp,
+        rounding: match c.rounding {
+            crate::settlement::Rounding::HalfUp => wit::Rounding::HalfUp,
+            crate::settlement::Rounding::HalfEven => wit::Rounding::HalfEven,
+        },
+    };
+    let wit_input = r::SettlementInput {
+        period_start: input.period_start.clone(),
+        period_end: input.period_end.clone(),
+        categories: input
+            .categories
+            .iter()
+            .map(|t| r::CategoryTotal {
+                category: t.category.clone(),
+                sales_fen: t.sales_fen,
+                refunds_fen: t.refunds_fen,
+                count: 0,
+            })
+            .collect(),
+    };
+    (contract, wit_input)
+}
+
+pub fn line_from_wit(l: wit::BillLine) -> crate::settlement::Line {
+    crate::settlement::Line {
+        kind: l.kind,
+        category: l.category,
+        basis_fen: l.basis_fen,
+        rate_bp: l.rate_bp,
+        amount_fen: l.amount_fen,
+        note: l.note,
+    }
+}

@@ -133,10 +133,9 @@ enum Kind {
     Gate(bindings::gate::GateAdapterPre<HostState>),
     Pos(bindings::pos::PosAdapterPre<HostState>),
     Ticketing(bindings::ticketing::TicketingAdapterPre<HostState>),
-    // Settlement rules and payment connectors load and are checked against their
-    // worlds now; their calls are wired with settlement and payouts.
-    #[allow(dead_code)]
     Settlement(bindings::settlement::SettlementRulePre<HostState>),
+    // Payment connectors load and are checked against their world; their calls are wired
+    // with payouts.
     #[allow(dead_code)]
     Payment(bindings::payment::PaymentConnectorPre<HostState>),
 }
@@ -564,39 +563,64 @@ impl Loaded {
         })
     }
 
-    /// pos-adapter: decodes a POS terminal's payload into the unified sale (WIT shape).
+    /// pos-adapter: decodes a POS terminal's payload into the unified sale.
     pub async fn decode_sale(
         &self,
         device: &str,
         payload: &[u8],
-    ) -> Result<Result<bindings::types::Sale, DecodeError>, PluginError> {
+    ) -> Result<Result<crate::sales::Sale, DecodeError>, PluginError> {
         let Kind::Pos(pre) = &self.kind else {
             return Err(self.wrong_world(World::PosAdapter));
         };
         let raw = call_plugin!(self, pre, |store, inst| inst
             .venue_edge_pos()
             .call_decode_sale(&mut store, device, payload))?;
-        Ok(raw.map_err(convert::decode_error_from_wit))
+        Ok(match raw {
+            Ok(sale) => convert::sale_from_wit(sale),
+            Err(e) => Err(convert::decode_error_from_wit(e)),
+        })
     }
 
     /// pos-adapter: encodes an acknowledgement for the POS terminal.
     pub async fn encode_ack(
         &self,
         device: &str,
-        ack: &bindings::types::Ack,
+        ack: &crate::sales::Ack,
     ) -> Result<Vec<u8>, PluginError> {
         let Kind::Pos(pre) = &self.kind else {
             return Err(self.wrong_world(World::PosAdapter));
         };
+        let wit = convert::ack_to_wit(ack);
         let raw = call_plugin!(self, pre, |store, inst| inst
             .venue_edge_pos()
-            .call_encode_ack(&mut store, device, ack))?;
+            .call_encode_ack(&mut store, device, &wit))?;
         raw.map_err(|message| {
             self.failed(
                 FailureKind::BadOutput,
                 format!("encode-ack refused: {message}"),
             )
         })
+    }
+
+    /// settlement-rule: bill lines for a contract's cycle.
+    pub async fn compute_lines(
+        &self,
+        input: &crate::settlement::settle::PluginInput,
+    ) -> Result<Vec<crate::settlement::Line>, PluginError> {
+        let Kind::Settlement(pre) = &self.kind else {
+            return Err(self.wrong_world(World::SettlementRule));
+        };
+        let (contract, wit_input) = convert::settlement_input_to_wit(input);
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_rules()
+            .call_compute_lines(&mut store, &contract, &wit_input))?;
+        raw.map(|lines| lines.into_iter().map(convert::line_from_wit).collect())
+            .map_err(|message| {
+                self.failed(
+                    FailureKind::BadOutput,
+                    format!("compute-lines refused: {message}"),
+                )
+            })
     }
 
     /// ticketing-adapter: decodes a partner's order push into the unified order.

@@ -5,6 +5,7 @@
 mod bad_input;
 mod offline;
 mod plugins;
+mod settlement;
 mod tickets;
 
 /// Runs a scenario once on the embedded broker and once on the external mosquitto.

@@ -1,0 +1,279 @@
+//! Handlers for sales, contracts, settlements, bills and the ledger.
+
+use hyper::StatusCode;
+use serde::Deserialize;
+
+use super::router::Call;
+use super::{Api, BODY_BYTES_MAX, Reply, json_reply, parse_json, read_body, require};
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::settlement::{self, Contract, PluginLines, contracts};
+
+/// Sales one `GET /api/v1/sales` returns at most.
+const SALES_ROWS_MAX: u32 = 10_000;
+/// Bills one `GET /api/v1/bills` returns at most.
+const BILLS_ROWS_MAX: u32 = 1_000;
+
+const FINANCE: [Role; 2] = [Role::FinanceReviewer, Role::FinancePayer];
+
+fn finance_or(extra: &[Role]) -> Vec<Role> {
+    FINANCE
+        .iter()
+        .cloned()
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
+fn date_param(api: &Api, call: &Call) -> Result<chrono::NaiveDate, ApiError> {
+    match call.query("date") {
+        Some(d) => crate::clock::parse_date(d).ok_or_else(|| {
+            ApiError::bad_request("bad_date", format!("date {d:?} is not YYYY-MM-DD"))
+        }),
+        None => Ok(api.venue.clock.today()),
+    }
+}
+
+pub async fn sales(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    require(call.role()?, &finance_or(&[Role::Auditor]))?;
+    let day = date_param(api, call)?.to_string();
+    let d = day.clone();
+    let rows = api
+        .store
+        .write(move |c| -> Result<_, ApiError> { Ok(crate::sales::of_day(c, &d, SALES_ROWS_MAX)?) })
+        .await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        &serde_json::json!({ "date": day, "sales": rows }),
+    ))
+}
+
+pub async fn list_contracts(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    require(call.role()?, &finance_or(&[Role::Admin, Role::Auditor]))?;
+    let all = api
+        .store
+        .write(|c| -> Result<Vec<Contract>, ApiError> { Ok(contracts::all(c)?) })
+        .await?;
+    Ok(json_reply(StatusCode::OK, &all))
+}
+
+/// `POST /api/v1/contracts`: a new contract, or a new version of one (the version number
+/// is the next one; `effective_from` says from which business day it applies).
+pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::Admin])?;
+    let body = read_body(call.body, BODY_BYTES_MAX).await?;
+    let mut value: serde_json::Value = parse_json(&body)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("version".into(), serde_json::Value::from(1));
+    }
+    let mut contract: Contract = serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_request("bad_contract", format!("the contract is not valid: {e}"))
+    })?;
+    if api.venue.config.party(&contract.party).is_none() {
+        return Err(ApiError::bad_request(
+            "unknown_party",
+            format!("no party {:?} in the venue config", contract.party),
+        ));
+    }
+    for p in &contract.products {
+        if api.venue.product(p).is_none() {
+            return Err(ApiError::bad_request(
+                "unknown_product",
+                format!("no product {p:?}"),
+            ));
+        }
+    }
+    for m in &contract.merchants {
+        if api.venue.config.merchant(m).is_none() {
+            return Err(ApiError::bad_request(
+                "unknown_merchant",
+                format!("no merchant {m:?}"),
+            ));
+        }
+    }
+    let now = api.venue.clock.now_rfc3339();
+    let actor = role.as_string();
+    let stored = api
+        .store
+        .write(move |c| -> Result<Contract, ApiError> {
+            contract.version = contracts::latest_version(c, &contract.id)?.unwrap_or(0) + 1;
+            contract
+                .validate()
+                .map_err(|m| ApiError::bad_request("bad_contract", m))?;
+            contracts::insert(c, &contract, &now, false)?;
+            crate::ticketing::audit(
+                c,
+                &now,
+                &actor,
+                "contract.create",
+                &contract.id,
+                &format!("version {}", contract.version),
+            )?;
+            Ok(contract)
+        })
+        .await?;
+    Ok(json_reply(StatusCode::CREATED, &stored))
+}
+
+/// `POST /api/v1/settlements?date=`: draft bills for every cycle ending that day
+/// (idempotent per date).
+pub async fn settle(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::FinanceReviewer])?;
+    let day = date_param(api, call)?;
+    if day > api.venue.clock.today() {
+        return Err(ApiError::rule(
+            "day_not_over",
+            format!("{day} has not begun; settle a day that has"),
+        ));
+    }
+    let bills = settle_day(api, day, &role.as_string()).await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        &serde_json::json!({ "date": day.to_string(), "bills": bills }),
+    ))
+}
+
+/// Settles a day: settlement-rule plugins first (outside the store), then one store job.
+pub async fn settle_day(
+    api: &Api,
+    day: chrono::NaiveDate,
+    actor: &str,
+) -> Result<Vec<settlement::BillView>, ApiError> {
+    let inputs = api
+        .store
+        .write(move |c| settlement::settle::plugin_inputs(c, day))
+        .await?;
+    let mut lines = PluginLines::new();
+    for input in inputs {
+        let id = input.contract.plugin.clone().unwrap_or_default();
+        let plugin = api.plugins.get(&id)?;
+        lines.insert(
+            input.contract.id.clone(),
+            plugin.compute_lines(&input).await?,
+        );
+    }
+    let venue = api.venue.clone();
+    let actor = actor.to_owned();
+    api.store
+        .write(move |c| settlement::settle_day(c, &venue, day, &lines, &actor))
+        .await
+}
+
+/// The party an operator token may see, or None for finance and auditors.
+fn own_party(role: &Role) -> Result<Option<String>, ApiError> {
+    match role {
+        Role::Operator(p) => Ok(Some(p.clone())),
+        r if finance_or(&[Role::Auditor]).contains(r) => Ok(None),
+        r => Err(ApiError::forbidden(format!(
+            "bills are for finance, auditors and their own operator, not {}",
+            r.as_string()
+        ))),
+    }
+}
+
+pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    let own = own_party(call.role()?)?;
+    let status = call.query("status").map(str::to_owned);
+    let party = match (&own, call.query("party")) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ApiError::forbidden(
+                "an operator token reads its own bills only",
+            ));
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, asked) => asked.map(str::to_owned),
+    };
+    let bills = api
+        .store
+        .write(move |c| -> Result<_, ApiError> {
+            Ok(settlement::settle::list_bills(
+                c,
+                status.as_deref(),
+                party.as_deref(),
+                BILLS_ROWS_MAX,
+            )?)
+        })
+        .await?;
+    Ok(json_reply(StatusCode::OK, &bills))
+}
+
+pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
+    let own = own_party(call.role()?)?;
+    let id = bill_id.to_owned();
+    let bill = api
+        .store
+        .write(move |c| -> Result<_, ApiError> { Ok(settlement::settle::load_bill(c, &id)?) })
+        .await?;
+    match bill {
+        Some(b) if own.as_ref().is_none_or(|p| *p == b.party) => Ok(json_reply(StatusCode::OK, &b)),
+        // An operator learns nothing of other parties' bills, not even that they exist.
+        _ => Err(ApiError::not_found(
+            "bill_not_found",
+            format!("no bill {bill_id}"),
+        )),
+    }
+}
+
+pub async fn approve(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::FinanceReviewer])?;
+    let (venue, id, actor) = (api.venue.clone(), bill_id.to_owned(), role.as_string());
+    let bill = api
+        .store
+        .write(move |c| settlement::review::approve(c, &venue, &id, &actor))
+        .await?;
+    Ok(json_reply(StatusCode::OK, &bill))
+}
+
+#[derive(Deserialize)]
+struct RejectRequest {
+    reason: String,
+}
+
+pub async fn reject(api: &Api, call: Call, bill_id: &str) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::FinanceReviewer])?;
+    let body = read_body(call.body, BODY_BYTES_MAX).await?;
+    let req: RejectRequest = parse_json(&body)?;
+    let (venue, id, actor) = (api.venue.clone(), bill_id.to_owned(), role.as_string());
+    let bill = api
+        .store
+        .write(move |c| settlement::review::reject(c, &venue, &id, &actor, &req.reason))
+        .await?;
+    Ok(json_reply(StatusCode::OK, &bill))
+}
+
+pub async fn trial_balance(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    require(call.role()?, &finance_or(&[Role::Auditor]))?;
+    let prefix = call.query("prefix").map(str::to_owned);
+    let tb = api
+        .store
+        .write(move |c| {
+            crate::ledger::trial_balance(c, prefix.as_deref())
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    Ok(json_reply(StatusCode::OK, &tb))
+}
+
+pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply, ApiError> {
+    if let Some(own) = own_party(call.role()?)?
+        && own != party
+    {
+        return Err(ApiError::forbidden(
+            "an operator token reads its own balance only",
+        ));
+    }
+    let p = party.to_owned();
+    let balances = api
+        .store
+        .write(move |c| {
+            crate::ledger::party_balance(c, &p).map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        &serde_json::json!({ "party": party, "balances": balances }),
+    ))
+}
