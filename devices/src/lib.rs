@@ -6,12 +6,14 @@
 //! | [`turnstile`] | a turnstile: publishes scans, waits for verdicts, keeps its whitelist, falls back to it offline |
 //! | [`pos`] | a POS terminal: publishes sales, refunds and voids, waits for acks |
 //! | [`http`] | a minimal JSON-over-HTTP client (a ticket office buying tickets) |
+//! | [`bank`] | a payout bank: pays once per payout id, can fail, be slow, or time out |
 //! | [`demo`] | the demo's traffic: visitors buying tickets and walking through gates |
 //! | [`loadgen`] | a load generator: many turnstiles at a fixed scan rate, with latency histograms |
 //!
 //! These are written from the protocol documents, independently of the runtime's plugins,
 //! so that a test using them checks the plugins against the documented formats.
 
+pub mod bank;
 pub mod demo;
 pub mod formats;
 pub mod http;

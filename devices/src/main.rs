@@ -52,6 +52,11 @@ enum Command {
         #[arg(long)]
         id_number: Option<String>,
     },
+    /// The payout-bank simulator (see the `bank` module for its API).
+    Bank {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
     /// Many devices at a fixed rate; prints a JSON report of round-trip latencies.
     Load {
         #[arg(long, env = "VENUE_MQTT", default_value = "127.0.0.1:1883")]
@@ -95,6 +100,11 @@ async fn main() -> anyhow::Result<()> {
             let t = Turnstile::connect(&mqtt, &zone, &gate, format).await;
             let v = t.scan(&code, !out, count, id_number.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Command::Bank { listen } => {
+            let addr = venue_devices::bank::start(listen).await?;
+            println!("bank simulator on http://{addr}");
+            tokio::signal::ctrl_c().await?;
         }
         Command::Load {
             mqtt,

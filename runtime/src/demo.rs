@@ -172,7 +172,10 @@ pub fn install_plugin(
 
 /// Finds the built reference plugins.
 pub fn find_built_plugins(explicit: Option<&Path>) -> Result<PathBuf, DemoError> {
-    let has_all = |dir: &Path| REFERENCE_PLUGINS.iter().all(|p| dir.join(p.file).exists());
+    let has_all = |dir: &Path| {
+        REFERENCE_PLUGINS.iter().all(|p| dir.join(p.file).exists())
+            && dir.join("plugin_bank_transfer.wasm").exists()
+    };
     if let Some(dir) = explicit {
         return if has_all(dir) {
             Ok(dir.to_owned())
@@ -213,6 +216,27 @@ pub fn install_reference_plugins(built: &Path, plugin_dir: &Path) -> Result<(), 
         )?;
     }
     Ok(())
+}
+
+/// Installs the `bank-transfer` payment connector, pointed at the bank at `bank`.
+pub fn install_bank_connector(
+    built: &Path,
+    plugin_dir: &Path,
+    bank: SocketAddr,
+) -> Result<Manifest, DemoError> {
+    let base = format!("http://{bank}");
+    let mut manifest = install_plugin(
+        &built.join("plugin_bank_transfer.wasm"),
+        plugin_dir,
+        "bank-transfer",
+        World::PaymentConnector,
+        &[Grant::Config],
+        &[("base_url", base.as_str())],
+    )?;
+    manifest.allowed_hosts = vec![bank.to_string()];
+    let path = plugin_dir.join("bank-transfer.plugin.toml");
+    std::fs::write(&path, manifest.to_toml()).map_err(io(&path))?;
+    Ok(manifest)
 }
 
 /// Creates one token per role on the first run and writes them to `demo-tokens.json`;
@@ -265,6 +289,14 @@ where
     let config = demo_config(&args.data, args.http, args.mqtt, args.mqtt_url.clone())?;
     let built = find_built_plugins(args.plugins.as_deref())?;
     install_reference_plugins(&built, &config.plugin_dir())?;
+    // The demo's bank: a simulator in this process, so a newcomer can pay a bill end to end.
+    let bank = venue_devices::bank::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|source| DemoError::Io {
+            path: PathBuf::from("bank simulator"),
+            source,
+        })?;
+    install_bank_connector(&built, &config.plugin_dir(), bank)?;
     let running = runtime::start(config).await?;
     let tokens = ensure_tokens(&running, &args.data).await?;
     println!("venue-edge demo: 云山景区 (Cloud Mountain), zone main");
@@ -273,6 +305,7 @@ where
         running.http_addr, running.mqtt_addr
     );
     println!("  tokens:   {}", args.data.join(TOKENS_FILE).display());
+    println!("  bank:     http://{bank} (simulated; pays bills approved and paid through the API)");
     println!(
         "  try:      curl -s http://{}/api/v1/products -H \"Authorization: Bearer {}\"",
         running.http_addr,

@@ -15,6 +15,7 @@
 //! | [`whitelist`] | per-gate whitelist deltas for offline fallback |
 //! | [`pos`] | a POS terminal's sale through its plugin, the journal, and back as an ack |
 //! | [`sales`] | the POS sales journal: checks, idempotency, revenue facts |
+//! | [`payouts`] | paying bills through payment-connector plugins, never twice |
 //! | [`ledger`] | balanced double-entry transfers, trial balance |
 //! | [`settlement`] | contracts, bills, rounding, review |
 //! | [`alerts`] | alerts to `venue/{zone}/alerts` |
@@ -37,6 +38,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod metrics;
+pub mod payouts;
 pub mod plugin;
 pub mod pos;
 pub mod realname;

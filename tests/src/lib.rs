@@ -111,6 +111,8 @@ pub struct Edge {
     pub tokens: HashMap<String, String>,
     pub options: EdgeOptions,
     log: Arc<Mutex<Vec<String>>>,
+    /// The payout-bank simulator the box's `bank-transfer` connector talks to.
+    pub bank: HttpClient,
 }
 
 const MISBEHAVING: &[(&str, &str)] = &[
@@ -153,6 +155,11 @@ impl Edge {
                 }
             }
         }
+        let bank = venue_devices::bank::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bank simulator");
+        demo::install_bank_connector(&built_plugins(), &plugin_dir, bank)
+            .expect("install the bank connector");
         let mut tokens = HashMap::new();
         for role in [
             "admin",
@@ -191,6 +198,7 @@ impl Edge {
             tokens,
             options,
             log: Arc::default(),
+            bank: venue_devices::http::HttpClient::new(bank),
         };
         edge.spawn().await;
         edge

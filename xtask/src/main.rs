@@ -20,6 +20,7 @@ const PLUGIN_CRATES: &[&str] = &[
     "plugin-std-json-pos",
     "plugin-ota-orders",
     "plugin-misbehave",
+    "plugin-bank-transfer",
 ];
 
 fn main() -> ExitCode {

@@ -277,3 +277,17 @@ pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply,
         &serde_json::json!({ "party": party, "balances": balances }),
     ))
 }
+
+pub async fn pay(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
+    let role = call.role()?.clone();
+    require(&role, &[Role::FinancePayer])?;
+    let bill = crate::payouts::pay(
+        &api.venue,
+        &api.store,
+        &api.plugins,
+        bill_id,
+        &role.as_string(),
+    )
+    .await?;
+    Ok(json_reply(StatusCode::OK, &bill))
+}

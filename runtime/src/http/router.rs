@@ -103,6 +103,7 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::GET, ["bills", id]) => finance::get_bill(api, &call, id).await,
         (&Method::POST, ["bills", id, "approve"]) => finance::approve(api, &call, id).await,
         (&Method::POST, ["bills", id, "reject"]) => finance::reject(api, call, id).await,
+        (&Method::POST, ["bills", id, "pay"]) => finance::pay(api, &call, id).await,
         (&Method::GET, ["ledger", "trial-balance"]) => finance::trial_balance(api, &call).await,
         (&Method::GET, ["ledger", "parties", party]) => {
             finance::party_balance(api, &call, party).await

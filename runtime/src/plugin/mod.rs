@@ -134,8 +134,6 @@ enum Kind {
     Pos(bindings::pos::PosAdapterPre<HostState>),
     Ticketing(bindings::ticketing::TicketingAdapterPre<HostState>),
     Settlement(bindings::settlement::SettlementRulePre<HostState>),
-    // Payment connectors load and are checked against their world; their calls are wired
-    // with payouts.
     #[allow(dead_code)]
     Payment(bindings::payment::PaymentConnectorPre<HostState>),
 }
@@ -623,6 +621,59 @@ impl Loaded {
             })
     }
 
+    /// payment-connector: the request that pays `payout`.
+    pub async fn build_payout(
+        &self,
+        payout: &bindings::types::Payout,
+    ) -> Result<connector::HttpRequest, PluginError> {
+        let Kind::Payment(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PaymentConnector));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_connector()
+            .call_build_payout(&mut store, payout))?;
+        raw.map_err(|m| self.failed(FailureKind::BadOutput, format!("build-payout refused: {m}")))
+    }
+
+    /// payment-connector: the request that asks for `payout`'s status.
+    pub async fn build_status_query(
+        &self,
+        payout: &bindings::types::Payout,
+    ) -> Result<connector::HttpRequest, PluginError> {
+        let Kind::Payment(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PaymentConnector));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_connector()
+            .call_build_status_query(&mut store, payout))?;
+        raw.map_err(|m| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("build-status-query refused: {m}"),
+            )
+        })
+    }
+
+    /// payment-connector: what the provider's response says.
+    pub async fn read_response(
+        &self,
+        payout: &bindings::types::Payout,
+        response: &connector::HttpResponse,
+    ) -> Result<connector::PayoutStatus, PluginError> {
+        let Kind::Payment(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PaymentConnector));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_connector()
+            .call_read_response(&mut store, payout, response))?;
+        raw.map_err(|m| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("read-response refused: {m}"),
+            )
+        })
+    }
+
     /// ticketing-adapter: decodes a partner's order push into the unified order.
     pub async fn decode_order(
         &self,
@@ -662,6 +713,9 @@ impl Loaded {
 }
 
 pub use convert::Delta;
+
+/// The payment-connector's HTTP shapes.
+pub use bindings::payment::exports::venue::edge::connector;
 
 /// Sorts a call's error into a kind and a message for people.
 fn classify(e: &wasmtime::Error, m: &Manifest) -> (FailureKind, String) {

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod offline;
+mod payouts;
 mod plugins;
 mod settlement;
 mod tickets;

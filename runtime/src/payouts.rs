@@ -1,0 +1,335 @@
+//! Paying a bill (settlement.md, Paying): the party's payment-connector plugin turns the
+//! payout into the provider's request, the host performs it (only to the hosts the
+//! manifest lists), and the provider's answer is recorded on the bill.
+//!
+//! - The payout id is the idempotency key the provider sees.
+//! - A timeout is resolved by asking the provider for the payout's status, never by paying
+//!   again; a bill that stays `paying` is resolved the same way by the next `pay` call.
+//! - Only a definite failure allows a new attempt (a new payout id): never two payments.
+//! - Whoever approved a bill cannot pay it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::ApiError;
+use crate::ledger::{self, Leg};
+use crate::plugin::bindings::types::Payout;
+use crate::plugin::connector::{HttpRequest, HttpResponse, PayoutStatus};
+use crate::plugin::{Loaded, PluginHost};
+use crate::settlement::settle::{self, BillView};
+use crate::store::Store;
+use crate::venue::Venue;
+
+/// How long the host waits for the provider's answer before asking for the status.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A provider's response body at most.
+pub const RESPONSE_BYTES_MAX: usize = 256 * 1024;
+/// The venue's account payouts leave from, in the ledger.
+pub const VENUE_BANK_ACCOUNT: &str = "bank:venue";
+
+/// What a pay call starts from.
+struct Attempt {
+    payout: Payout,
+    connector: String,
+    fresh: bool,
+}
+
+/// Pays (or resolves the pending payment of) a bill.
+pub async fn pay(
+    venue: &Venue,
+    store: &Store,
+    plugins: &PluginHost,
+    bill_id: &str,
+    payer: &str,
+) -> Result<BillView, ApiError> {
+    let attempt = {
+        let (venue_cfg, id, payer) = (venue_clone(venue), bill_id.to_owned(), payer.to_owned());
+        store
+            .write(move |c| start(c, &venue_cfg, &id, &payer))
+            .await?
+    };
+    let connector = plugins.get(&attempt.connector)?;
+    let outcome = if attempt.fresh {
+        match send(&connector, &connector.build_payout(&attempt.payout).await?).await {
+            Ok(response) => connector.read_response(&attempt.payout, &response).await?,
+            Err(e) => {
+                tracing::warn!(payout = %attempt.payout.payout_id, error = %e, "payout request unanswered; asking for its status");
+                status_of(&connector, &attempt.payout).await?
+            }
+        }
+    } else {
+        status_of(&connector, &attempt.payout).await?
+    };
+    // The provider has never seen this payout (the request never arrived): send it again,
+    // with the same payout id, so at most one payment can result.
+    let outcome = match outcome {
+        PayoutStatus::Unknown => {
+            match send(&connector, &connector.build_payout(&attempt.payout).await?).await {
+                Ok(response) => connector.read_response(&attempt.payout, &response).await?,
+                Err(_) => PayoutStatus::Pending,
+            }
+        }
+        other => other,
+    };
+    let now = venue.clock.now_rfc3339();
+    let payout_id = attempt.payout.payout_id.clone();
+    let id = bill_id.to_owned();
+    store
+        .write(move |c| finish(c, &id, &payout_id, outcome, &now))
+        .await
+}
+
+fn venue_clone(v: &Venue) -> VenueFacts {
+    VenueFacts {
+        parties: v
+            .config
+            .parties
+            .iter()
+            .map(|p| (p.id.clone(), p.account.clone(), p.connector.clone()))
+            .collect(),
+        now: v.clock.now_rfc3339(),
+    }
+}
+
+/// The parts of the venue the store job needs.
+struct VenueFacts {
+    parties: Vec<(String, String, Option<String>)>,
+    now: String,
+}
+
+async fn status_of(connector: &Loaded, payout: &Payout) -> Result<PayoutStatus, ApiError> {
+    match send(connector, &connector.build_status_query(payout).await?).await {
+        Ok(response) => Ok(connector.read_response(payout, &response).await?),
+        Err(e) => {
+            tracing::warn!(payout = %payout.payout_id, error = %e, "payout status unanswered; the bill stays paying");
+            Ok(PayoutStatus::Pending)
+        }
+    }
+}
+
+/// Opens (or reopens) a payout attempt in one store job.
+fn start(
+    c: &Connection,
+    venue: &VenueFacts,
+    bill_id: &str,
+    payer: &str,
+) -> Result<Attempt, ApiError> {
+    let bill = settle::load_bill(c, bill_id)?
+        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
+    if bill.approved_by.as_deref() == Some(payer) {
+        return Err(ApiError::forbidden(format!(
+            "{payer} approved bill {bill_id} and cannot also pay it"
+        )));
+    }
+    let Some((_, account, connector)) = venue
+        .parties
+        .iter()
+        .find(|(id, _, _)| *id == bill.party)
+        .cloned()
+    else {
+        return Err(ApiError::rule(
+            "unknown_party",
+            format!("party {} is not in the venue config", bill.party),
+        ));
+    };
+    let Some(connector) = connector else {
+        return Err(ApiError::rule(
+            "no_connector",
+            format!("party {} has no payment connector configured", bill.party),
+        ));
+    };
+    let last: Option<(String, i64, String)> = c
+        .prepare_cached("SELECT payout_id, attempt, status FROM payouts WHERE bill_id = ?1 ORDER BY attempt DESC LIMIT 1")?
+        .query_row(params![bill_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let payout = |payout_id: String| Payout {
+        payout_id,
+        bill_id: bill_id.to_owned(),
+        party: bill.party.clone(),
+        amount_fen: bill.amounts.payable_fen,
+        account: account.clone(),
+        memo: format!(
+            "Venue Edge settlement {} {}..{}",
+            bill.bill_id, bill.period_start, bill.period_end
+        ),
+    };
+    match bill.status.as_str() {
+        // A payment under way is resolved, never repeated.
+        "paying" => {
+            let Some((payout_id, _, _)) = last else {
+                return Err(ApiError::internal(format!(
+                    "bill {bill_id} is paying without a payout"
+                )));
+            };
+            return Ok(Attempt {
+                payout: payout(payout_id),
+                connector,
+                fresh: false,
+            });
+        }
+        "approved" | "failed" => {}
+        other => {
+            return Err(ApiError::conflict(
+                "bill_not_payable",
+                format!("bill {bill_id} is {other}; only approved or failed bills are paid"),
+            ));
+        }
+    }
+    if bill.amounts.payable_fen <= 0 {
+        return Err(ApiError::rule(
+            "nothing_to_pay",
+            format!("bill {bill_id} has nothing payable"),
+        ));
+    }
+    if account.is_empty() {
+        return Err(ApiError::rule(
+            "no_account",
+            format!("party {} has no bank account configured", bill.party),
+        ));
+    }
+    let attempt = last.map(|(_, n, _)| n + 1).unwrap_or(1);
+    let payout_id = format!("{bill_id}-p{attempt}");
+    c.prepare_cached(
+        "INSERT INTO payouts (payout_id, bill_id, attempt, amount_fen, account, status, requested_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'requested', ?6, ?7, ?7)",
+    )?
+    .execute(params![payout_id, bill_id, attempt, bill.amounts.payable_fen, account, payer, venue.now])?;
+    c.prepare_cached("UPDATE bills SET status = 'paying', updated_at = ?2 WHERE bill_id = ?1")?
+        .execute(params![bill_id, venue.now])?;
+    crate::ticketing::audit(
+        c,
+        &venue.now,
+        payer,
+        "bill.pay",
+        bill_id,
+        &format!("payout {payout_id} of {} fen", bill.amounts.payable_fen),
+    )?;
+    Ok(Attempt {
+        payout: payout(payout_id),
+        connector,
+        fresh: true,
+    })
+}
+
+/// Records the provider's answer on the payout and the bill.
+fn finish(
+    c: &Connection,
+    bill_id: &str,
+    payout_id: &str,
+    outcome: PayoutStatus,
+    now: &str,
+) -> Result<BillView, ApiError> {
+    let (payout_status, bill_status, reference, reason) = match &outcome {
+        PayoutStatus::Succeeded(r) => ("succeeded", "paid", Some(r.clone()), None),
+        PayoutStatus::Failed(r) => ("failed", "failed", None, Some(r.clone())),
+        PayoutStatus::Pending | PayoutStatus::Unknown => ("pending", "paying", None, None),
+    };
+    c.prepare_cached("UPDATE payouts SET status = ?2, provider_ref = ?3, reason = ?4, updated_at = ?5 WHERE payout_id = ?1")?
+        .execute(params![payout_id, payout_status, reference, reason, now])?;
+    c.prepare_cached("UPDATE bills SET status = ?2, updated_at = ?3 WHERE bill_id = ?1")?
+        .execute(params![bill_id, bill_status, now])?;
+    if let PayoutStatus::Succeeded(_) = outcome {
+        let bill =
+            settle::load_bill(c, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))?;
+        let legs = [
+            Leg::debit(format!("payable:{}", bill.party), bill.amounts.payable_fen),
+            Leg::credit(VENUE_BANK_ACCOUNT, bill.amounts.payable_fen),
+        ];
+        ledger::post(
+            c,
+            "payout",
+            payout_id,
+            now,
+            &now[..10.min(now.len())],
+            "payout",
+            &legs,
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    crate::ticketing::audit(
+        c,
+        now,
+        "bank",
+        &format!("payout.{payout_status}"),
+        bill_id,
+        &reason.unwrap_or_default(),
+    )?;
+    settle::load_bill(c, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{0} is not in the connector's allowed_hosts")]
+    NotAllowed(String),
+    #[error("bad request from the connector: {0}")]
+    Bad(String),
+    #[error("no answer within {PROVIDER_TIMEOUT:?}")]
+    Timeout,
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// Performs a connector's request, only to a host its manifest allows.
+async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, SendError> {
+    let uri: hyper::Uri = req
+        .url
+        .parse()
+        .map_err(|e| SendError::Bad(format!("url {:?}: {e}", req.url)))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(SendError::Bad(format!(
+            "only http:// URLs are supported by this host, not {:?}",
+            req.url
+        )));
+    }
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
+    if !connector.manifest.allowed_hosts.contains(&authority) {
+        return Err(SendError::NotAllowed(authority));
+    }
+    let method = hyper::Method::from_bytes(req.method.as_bytes())
+        .map_err(|e| SendError::Bad(e.to_string()))?;
+    let mut builder = hyper::Request::builder().method(method).uri(uri);
+    for h in &req.headers {
+        builder = builder.header(h.name.as_str(), h.value.as_str());
+    }
+    let request = builder
+        .body(Full::new(Bytes::from(req.body.clone())))
+        .map_err(|e| SendError::Bad(e.to_string()))?;
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let response = tokio::time::timeout(PROVIDER_TIMEOUT, client.request(request))
+        .await
+        .map_err(|_| SendError::Timeout)?
+        .map_err(|e| SendError::Transport(e.to_string()))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| crate::plugin::connector::Header {
+            name: k.to_string(),
+            value: v.to_str().unwrap_or("").to_owned(),
+        })
+        .collect();
+    let body = tokio::time::timeout(
+        PROVIDER_TIMEOUT,
+        Limited::new(response.into_body(), RESPONSE_BYTES_MAX).collect(),
+    )
+    .await
+    .map_err(|_| SendError::Timeout)?
+    .map_err(|e| SendError::Transport(e.to_string()))?
+    .to_bytes()
+    .to_vec();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
