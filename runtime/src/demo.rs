@@ -107,6 +107,13 @@ pub const REFERENCE_PLUGINS: &[ReferencePlugin] = &[
         config: &[],
     },
     ReferencePlugin {
+        id: "hotel-pms",
+        world: World::PosAdapter,
+        file: "plugin_hotel_pms.wasm",
+        grants: &[Grant::Log],
+        config: &[],
+    },
+    ReferencePlugin {
         id: "ota-orders",
         world: World::TicketingAdapter,
         file: "plugin_ota_orders.wasm",

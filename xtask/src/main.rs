@@ -21,6 +21,7 @@ const PLUGIN_CRATES: &[&str] = &[
     "plugin-ota-orders",
     "plugin-misbehave",
     "plugin-bank-transfer",
+    "plugin-hotel-pms",
 ];
 
 fn main() -> ExitCode {

@@ -271,8 +271,43 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     );
     assert!(photo.send(&photo_sale).await.unwrap().accepted());
 
-    let (s, sales) = get(&edge, &format!("/api/v1/sales?date={today}"), "auditor").await;
-    assert_eq!(s, 200);
+    // The lodge's PMS posts a folio in its own format; lodging lands in the same journal.
+    let pms = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pms-hotel-1", "m-hotel").await;
+    let time = &now_at()[11..19];
+    let posting = format!(
+        r#"{{"msgType":"FOLIO_POST","postingId":"P-{}","postDate":"{today}","postTime":"{time}",
+            "charges":[{{"code":"RN","qty":2,"amountCent":58000}},{{"code":"MB","qty":1,"amountCent":3500}}],
+            "settlement":{{"method":"CARD"}}}}"#,
+        edge.zone
+    );
+    pms.publish(posting.into_bytes()).await.unwrap();
+
+    let mut sales = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (s, got) = get(&edge, &format!("/api/v1/sales?date={today}"), "auditor").await;
+        assert_eq!(s, 200);
+        sales = got;
+        if sales["sales"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["merchant"] == "m-hotel")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let folio = sales["sales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["merchant"] == "m-hotel")
+        .expect("the folio is journaled");
+    assert_eq!(
+        (folio["total_fen"].as_i64(), folio["payment"].as_str()),
+        (Some(61500), Some("card"))
+    );
+    assert_eq!(folio["lines"][0]["category"], "lodging");
     let journaled = sales["sales"].as_array().unwrap();
     assert_eq!(
         journaled
