@@ -44,6 +44,18 @@ enum Command {
     /// Run the demo venue 云山景区: embedded broker, SQLite, reference plugins and
     /// simulated turnstiles, with one bearer token per role in DIR/demo-tokens.json.
     Demo(demo::DemoArgs),
+    /// Settle a range of business days (draft bills, as `POST /api/v1/settlements` does
+    /// for one day), with a progress bar. Safe while the box runs.
+    Settle {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        /// First business day, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last business day, YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -95,6 +107,7 @@ fn main() -> anyhow::Result<()> {
                 serve_until_signal(running).await
             }
             Command::Demo(args) => demo::run(args, serve_until_signal).await,
+            Command::Settle { config, from, to } => settle(config, from, to).await,
             Command::Token {
                 command:
                     TokenCommand::Add {
@@ -119,6 +132,50 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `venue-edge settle`: one day after the other, each idempotent.
+async fn settle(
+    config: PathBuf,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    let config = Config::load(&config)?;
+    let data = config.edge.data_dir.clone();
+    let store = venue_edge::store::Store::open(&data.join(runtime::STORE_FILE))?;
+    let vault = venue_edge::realname::IdVault::open(&data.join(runtime::SECRET_FILE))?;
+    let plugin_dir = config.plugin_dir();
+    let venue = venue_edge::venue::Venue::new(config, vault);
+    let (alerts, _) = tokio::sync::mpsc::channel(16);
+    let plugins =
+        venue_edge::plugin::PluginHost::new(&data.join("cache"), None, venue.clock, alerts)?;
+    for (path, e) in plugins.load_dir(&plugin_dir) {
+        eprintln!("plugin {} not loaded: {e}", path.display());
+    }
+    let days = (to - from).num_days() as u64 + 1;
+    let bar = indicatif::ProgressBar::new(days).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (mut bills, mut day) = (0usize, from);
+    while day <= to {
+        bar.set_message(day.to_string());
+        bills += venue_edge::settlement::settle_with_plugins(
+            &venue,
+            &store,
+            &plugins,
+            day,
+            "cli:settle",
+        )
+        .await?
+        .len();
+        bar.inc(1);
+        day += chrono::Duration::days(1);
+    }
+    bar.finish_with_message(format!("{bills} bills"));
+    println!("settled {days} days: {bills} bills (drafts to review through the API)");
+    Ok(())
 }
 
 /// Serves until SIGINT or SIGTERM, reloading plugins on SIGHUP, then stops in order.

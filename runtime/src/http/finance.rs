@@ -7,7 +7,7 @@ use super::router::Call;
 use super::{Api, BODY_BYTES_MAX, Reply, json_reply, parse_json, read_body, require};
 use crate::auth::Role;
 use crate::error::ApiError;
-use crate::settlement::{self, Contract, PluginLines, contracts};
+use crate::settlement::{self, Contract, contracts};
 
 /// Sales one `GET /api/v1/sales` returns at most.
 const SALES_ROWS_MAX: u32 = 10_000;
@@ -134,30 +134,13 @@ pub async fn settle(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     ))
 }
 
-/// Settles a day: settlement-rule plugins first (outside the store), then one store job.
+/// Settles a day (see [`settlement::settle_with_plugins`]).
 pub async fn settle_day(
     api: &Api,
     day: chrono::NaiveDate,
     actor: &str,
 ) -> Result<Vec<settlement::BillView>, ApiError> {
-    let inputs = api
-        .store
-        .write(move |c| settlement::settle::plugin_inputs(c, day))
-        .await?;
-    let mut lines = PluginLines::new();
-    for input in inputs {
-        let id = input.contract.plugin.clone().unwrap_or_default();
-        let plugin = api.plugins.get(&id)?;
-        lines.insert(
-            input.contract.id.clone(),
-            plugin.compute_lines(&input).await?,
-        );
-    }
-    let venue = api.venue.clone();
-    let actor = actor.to_owned();
-    api.store
-        .write(move |c| settlement::settle_day(c, &venue, day, &lines, &actor))
-        .await
+    settlement::settle_with_plugins(&api.venue, &api.store, &api.plugins, day, actor).await
 }
 
 /// The party an operator token may see, or None for finance and auditors.

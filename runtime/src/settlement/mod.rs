@@ -18,3 +18,28 @@ pub use bill::{Amounts, CategoryTotal, Line, Terms};
 pub use contracts::{Contract, ContractTerms, Cycle};
 pub use money::Rounding;
 pub use settle::{BillView, PluginLines, settle_day};
+
+/// Settles a day: settlement-rule plugins compute their contracts' lines first (outside
+/// the store), then one store job writes every bill.
+pub async fn settle_with_plugins(
+    venue: &crate::venue::SharedVenue,
+    store: &crate::store::Store,
+    plugins: &crate::plugin::PluginHost,
+    day: chrono::NaiveDate,
+    actor: &str,
+) -> Result<Vec<BillView>, crate::error::ApiError> {
+    let inputs = store.write(move |c| settle::plugin_inputs(c, day)).await?;
+    let mut lines = PluginLines::new();
+    for input in inputs {
+        let id = input.contract.plugin.clone().unwrap_or_default();
+        let plugin = plugins.get(&id)?;
+        lines.insert(
+            input.contract.id.clone(),
+            plugin.compute_lines(&input).await?,
+        );
+    }
+    let (venue, actor) = (venue.clone(), actor.to_owned());
+    store
+        .write(move |c| settle_day(c, &venue, day, &lines, &actor))
+        .await
+}

@@ -483,3 +483,68 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     .await;
     assert_eq!(s, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settle_command_settles_a_range_of_days_while_the_box_runs() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let tea = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-tea-1", "m-tea-house").await;
+    let sale = tea.message(
+        "sale",
+        None,
+        &now_at(),
+        "cash",
+        &[line("tea-01", "food", 2, 1800)],
+    );
+    assert!(tea.send(&sale).await.unwrap().accepted());
+    let out = std::process::Command::new(venue_tests::binary("venue-edge"))
+        .args([
+            "settle",
+            "--from",
+            &Edge::in_days(-2),
+            "--to",
+            &Edge::today(),
+            "--config",
+        ])
+        .arg(&edge.config_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("settled 3 days"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (_, bills) = get(&edge, "/api/v1/bills?party=p-tea-house", "auditor").await;
+    let bills = bills.as_array().unwrap();
+    assert_eq!(bills.len(), 3, "one daily bill per day: {bills:?}");
+    let today = bills
+        .iter()
+        .find(|b| b["period_start"] == Edge::today().as_str())
+        .unwrap();
+    // 3600 food at 10%: commission 360, payable 3240.
+    assert_eq!(
+        (
+            today["commission_fen"].as_i64(),
+            today["payable_fen"].as_i64()
+        ),
+        (Some(360), Some(3240))
+    );
+    let bad = std::process::Command::new(venue_tests::binary("venue-edge"))
+        .args([
+            "settle",
+            "--from",
+            &Edge::today(),
+            "--to",
+            &Edge::in_days(-1),
+            "--config",
+        ])
+        .arg(&edge.config_path)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is after"));
+}
