@@ -1,5 +1,6 @@
-//! The demo's traffic: a ticket office selling tickets for today, and visitors walking
-//! through the demo's turnstiles (both vendors' formats), in and out again. It prints one
+//! The demo's traffic: a ticket office selling tickets for today, visitors walking through
+//! the demo's turnstiles (both vendors' formats), in and out again, and POS terminals selling
+//! tea, souvenirs and ride photos. It prints one
 //! line per scan so a newcomer sees admissions as they happen.
 
 use std::net::SocketAddr;
@@ -32,6 +33,16 @@ impl DemoTraffic {
             ("g-coaster-1", Format::StdJson, "coaster-ride"),
             ("g-shuttle-1", Format::StdJson, "shuttle-day"),
         ];
+        let shops = [
+            ("pos-tea-1", "m-tea-house", "tea-01", "food", 1800),
+            ("pos-tea-1", "m-tea-house", "oolong", "drink", 2200),
+            ("pos-gift-1", "m-gift-shop", "fan", "souvenir", 3500),
+            ("pos-photo-1", "m-coaster-photo", "photo", "photo", 2500),
+        ];
+        let mut tills = Vec::new();
+        for (id, merchant, sku, category, price) in shops {
+            tills.push((crate::pos::PosTerminal::connect(&self.mqtt, &self.zone, id, merchant).await, sku, category, price));
+        }
         let mut turnstiles: Vec<(Arc<Turnstile>, &str)> = Vec::new();
         for (id, format, product) in gates {
             turnstiles.push((
@@ -91,6 +102,17 @@ impl DemoTraffic {
                 }
                 Ok(r) => println!("  ticket office: order refused {}: {}", r.status, r.text()),
                 Err(e) => println!("  ticket office: {e}"),
+            }
+            // Someone buys something.
+            let (till, sku, category, price) = &tills[rand::rng().random_range(0..tills.len())];
+            let at = chrono::Utc::now()
+                .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+            let qty = rand::rng().random_range(1..4);
+            let sale = till.message("sale", None, &at, "wechat", &[crate::pos::line(sku, category, qty, *price)]);
+            match till.send(&sale).await {
+                Ok(ack) => println!("  {:<12} sale {:>3} x {:<8} {:>6} fen  {}", till.id, qty, sku, *price * qty as i64, ack.status),
+                Err(e) => println!("  {:<12} sale: {e}", till.id),
             }
             tokio::time::sleep(VISITOR_INTERVAL).await;
         }
