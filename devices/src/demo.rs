@@ -41,7 +41,12 @@ impl DemoTraffic {
         ];
         let mut tills = Vec::new();
         for (id, merchant, sku, category, price) in shops {
-            tills.push((crate::pos::PosTerminal::connect(&self.mqtt, &self.zone, id, merchant).await, sku, category, price));
+            tills.push((
+                crate::pos::PosTerminal::connect(&self.mqtt, &self.zone, id, merchant).await,
+                sku,
+                category,
+                price,
+            ));
         }
         let mut turnstiles: Vec<(Arc<Turnstile>, &str)> = Vec::new();
         for (id, format, product) in gates {
@@ -109,9 +114,22 @@ impl DemoTraffic {
                 .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
             let qty = rand::rng().random_range(1..4);
-            let sale = till.message("sale", None, &at, "wechat", &[crate::pos::line(sku, category, qty, *price)]);
+            let sale = till.message(
+                "sale",
+                None,
+                &at,
+                "wechat",
+                &[crate::pos::line(sku, category, qty, *price)],
+            );
             match till.send(&sale).await {
-                Ok(ack) => println!("  {:<12} sale {:>3} x {:<8} {:>6} fen  {}", till.id, qty, sku, *price * qty as i64, ack.status),
+                Ok(ack) => println!(
+                    "  {:<12} sale {:>3} x {:<8} {:>6} fen  {}",
+                    till.id,
+                    qty,
+                    sku,
+                    *price * qty as i64,
+                    ack.status
+                ),
                 Err(e) => println!("  {:<12} sale: {e}", till.id),
             }
             tokio::time::sleep(VISITOR_INTERVAL).await;

@@ -185,6 +185,80 @@ pub fn commission_from_lines(
 }
 
 #[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn rounding() -> impl Strategy<Value = Rounding> {
+        prop_oneof![Just(Rounding::HalfUp), Just(Rounding::HalfEven)]
+    }
+
+    const FEN: std::ops::Range<i64> = -1_000_000_000_000..1_000_000_000_000;
+
+    proptest! {
+        #[test]
+        fn every_split_sums_to_its_total(total in FEN, bp in 0u32..=10_000, r in rounding()) {
+            let s = money::split(total, bp, r).unwrap();
+            prop_assert_eq!(s.party + s.rest, total);
+            prop_assert!((s.party.abs() as i128) <= (total.abs() as i128));
+        }
+
+        #[test]
+        fn a_revenue_share_bill_reconciles(
+            gross in 0i64..1_000_000_000_000, refunds in 0i64..1_000_000_000_000,
+            cost_bp in 0u32..=10_000, fixed in 0i64..10_000_000, share_bp in 0u32..=10_000,
+            carry_in in -1_000_000_000i64..=0, r in rounding(),
+        ) {
+            let a = revenue_share(cost_bp, fixed, share_bp, r, gross, refunds, carry_in).unwrap();
+            let net_sales = gross - refunds;
+            prop_assert_eq!(a.net_fen, net_sales - a.cost_fen + carry_in);
+            prop_assert!(a.cost_fen >= fixed);
+            if a.net_fen > 0 {
+                prop_assert!(a.share_fen >= 0 && a.share_fen <= a.net_fen);
+                prop_assert_eq!(a.carry_out_fen, 0);
+            } else {
+                prop_assert_eq!((a.share_fen, a.carry_out_fen), (0, a.net_fen));
+            }
+            prop_assert_eq!(a.payable_fen, a.share_fen);
+            // What the ledger posts on approval balances: revenue out = payable + kept + carry.
+            let kept = a.cost_fen + if a.net_fen > 0 { a.net_fen - a.share_fen } else { 0 };
+            prop_assert_eq!(net_sales, a.payable_fen + kept - (a.carry_in_fen - a.carry_out_fen));
+        }
+
+        #[test]
+        fn a_commission_bill_reconciles(
+            cats in prop::collection::vec((0usize..4, 0i64..100_000_000, 0i64..100_000_000), 0..8),
+            default_bp in 0u32..=10_000, food_bp in 0u32..=10_000,
+            carry_in in -1_000_000i64..=0, r in rounding(),
+        ) {
+            let names = ["food", "drink", "souvenir", "lodging"];
+            let mut totals: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+            for (i, s, f) in cats {
+                let e = totals.entry(names[i]).or_default();
+                e.0 += s;
+                e.1 += f;
+            }
+            let categories: Vec<CategoryTotal> = totals
+                .into_iter()
+                .map(|(c, (s, f))| CategoryTotal { category: c.into(), sales_fen: s, refunds_fen: f })
+                .collect();
+            let rates: BTreeMap<String, u32> = [("food".to_owned(), food_bp)].into();
+            let a = commission(&rates, default_bp, r, &categories, carry_in).unwrap();
+            let basis: i64 = categories.iter().map(|c| c.sales_fen - c.refunds_fen).sum();
+            prop_assert_eq!(a.net_fen, basis);
+            prop_assert_eq!(a.commission_fen, a.lines.iter().map(|l| l.amount_fen).sum::<i64>());
+            prop_assert_eq!(basis - a.commission_fen + carry_in, a.payable_fen + a.carry_out_fen);
+            prop_assert!(a.payable_fen >= 0 && a.carry_out_fen <= 0);
+            for l in &a.lines {
+                let exact = money::exact_rate(l.basis_fen, l.rate_bp).unwrap();
+                prop_assert!((rust_decimal::Decimal::from(l.amount_fen) - exact).abs() <= rust_decimal::Decimal::new(5, 1), "rounded once, by at most half a fen");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
