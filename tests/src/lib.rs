@@ -272,6 +272,38 @@ impl Edge {
         child.wait().expect("wait")
     }
 
+    /// POSTs JSON with the token of `role`; returns status and JSON body.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        role: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .api
+            .post_json(path, Some(self.token(role)), &body)
+            .await
+            .expect("HTTP request");
+        (r.status, r.json())
+    }
+
+    /// GETs with the token of `role`; returns status and JSON body.
+    pub async fn get_as(&self, path: &str, role: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .api
+            .get(path, Some(self.token(role)))
+            .await
+            .expect("HTTP request");
+        (r.status, r.json())
+    }
+
+    /// Now in the demo venue's offset, as a POS or turnstile stamps it.
+    pub fn now_at() -> String {
+        chrono::Utc::now()
+            .with_timezone(&shanghai())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    }
+
     /// Sends SIGHUP (reload plugin manifests).
     pub fn hup(&self) {
         if let Some(child) = &self.child {

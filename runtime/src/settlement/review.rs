@@ -19,17 +19,7 @@ pub fn approve(
     bill_id: &str,
     approver: &str,
 ) -> Result<BillView, ApiError> {
-    let bill = settle::load_bill(conn, bill_id)?
-        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
-    if bill.status != "draft" {
-        return Err(ApiError::conflict(
-            "bill_not_draft",
-            format!(
-                "bill {bill_id} is {}, only a draft can be approved",
-                bill.status
-            ),
-        ));
-    }
+    let bill = load_draft(conn, bill_id, "approved")?;
     let contract = contracts::all(conn)?
         .into_iter()
         .find(|c| c.id == bill.contract && c.version == bill.contract_version)
@@ -75,17 +65,7 @@ pub fn reject(
     reviewer: &str,
     reason: &str,
 ) -> Result<BillView, ApiError> {
-    let bill = settle::load_bill(conn, bill_id)?
-        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
-    if bill.status != "draft" {
-        return Err(ApiError::conflict(
-            "bill_not_draft",
-            format!(
-                "bill {bill_id} is {}, only a draft can be rejected",
-                bill.status
-            ),
-        ));
-    }
+    load_draft(conn, bill_id, "rejected")?;
     if reason.trim().is_empty() {
         return Err(ApiError::bad_request(
             "missing_reason",
@@ -97,6 +77,22 @@ pub fn reject(
         .execute(params![bill_id, reason, reviewer, now])?;
     crate::ticketing::audit(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
     settle::load_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+}
+
+/// A bill that must be a draft to be `done` (approved or rejected).
+fn load_draft(conn: &Connection, bill_id: &str, done: &str) -> Result<BillView, ApiError> {
+    let bill = settle::load_bill(conn, bill_id)?
+        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
+    if bill.status != "draft" {
+        return Err(ApiError::conflict(
+            "bill_not_draft",
+            format!(
+                "bill {bill_id} is {}, only a draft can be {done}",
+                bill.status
+            ),
+        ));
+    }
+    Ok(bill)
 }
 
 /// Stamps the bill's facts with its id; returns the net per revenue account.

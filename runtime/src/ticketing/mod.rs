@@ -289,3 +289,60 @@ pub fn audit(
     .execute(params![at, actor, action, subject, detail])?;
     Ok(())
 }
+
+/// Tickets sold or refunded as revenue facts (category `ticket`) and one ledger transfer:
+/// a sale moves cash in and credits each product's revenue, a refund the reverse.
+pub(crate) fn record_ticket_revenue(
+    conn: &Connection,
+    venue: &Venue,
+    tickets: &[&TicketRow],
+    refund: bool,
+    (fact_kind, fact_id): (&str, &str),
+    method: &str,
+    at: &str,
+    day: &str,
+) -> Result<(), ApiError> {
+    let kind = if refund { "refund" } else { "sale" };
+    let mut fact = conn.prepare_cached(
+        "INSERT INTO revenue_facts (source, fact_id, kind, product, area, category, business_date, amount_fen, count)
+         VALUES ('ticket', ?1, ?2, ?3, ?4, 'ticket', ?5, ?6, ?7)",
+    )?;
+    let mut by_product: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for t in tickets {
+        let area = venue
+            .product(&t.product)
+            .and_then(|p| p.grants.first().cloned());
+        fact.execute(params![
+            t.ticket_id,
+            kind,
+            t.product,
+            area,
+            day,
+            t.price_fen,
+            if refund { 0 } else { 1 }
+        ])?;
+        *by_product.entry(t.product.as_str()).or_default() += t.price_fen;
+    }
+    let sign = if refund { -1 } else { 1 };
+    let total: i64 = by_product.values().sum();
+    let mut legs = vec![crate::ledger::Leg::debit(
+        format!("cash:{method}"),
+        sign * total,
+    )];
+    legs.extend(
+        by_product
+            .iter()
+            .map(|(p, fen)| crate::ledger::Leg::credit(format!("revenue:ticket:{p}"), sign * fen)),
+    );
+    crate::ledger::post(
+        conn,
+        fact_kind,
+        fact_id,
+        at,
+        day,
+        &format!("ticket {kind}"),
+        &legs,
+    )
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(())
+}

@@ -206,7 +206,18 @@ pub fn place_order(
             });
         }
     }
-    record_revenue(conn, venue, &order_id, &req.payment.method, &now, &today)?;
+    let tickets = super::tickets_of_order(conn, &order_id)?;
+    let sold: Vec<&super::TicketRow> = tickets.iter().collect();
+    super::record_ticket_revenue(
+        conn,
+        venue,
+        &sold,
+        false,
+        ("order", &order_id),
+        &req.payment.method,
+        &now,
+        &today,
+    )?;
     audit(
         conn,
         &now,
@@ -227,41 +238,6 @@ pub fn place_order(
         created: true,
         whitelist: whitelist.into_values().collect(),
     })
-}
-
-/// Each ticket of a new order is a revenue fact of its product (category `ticket`), and the
-/// order is one ledger transfer: cash in, revenue per product.
-fn record_revenue(
-    conn: &Connection,
-    venue: &Venue,
-    order_id: &str,
-    method: &str,
-    at: &str,
-    day: &str,
-) -> Result<(), ApiError> {
-    let tickets = super::tickets_of_order(conn, order_id)?;
-    let mut fact = conn.prepare_cached(
-        "INSERT INTO revenue_facts (source, fact_id, kind, product, area, category, business_date, amount_fen, count)
-         VALUES ('ticket', ?1, 'sale', ?2, ?3, 'ticket', ?4, ?5, 1)",
-    )?;
-    let mut by_product: BTreeMap<String, i64> = BTreeMap::new();
-    for t in &tickets {
-        let area = venue
-            .product(&t.product)
-            .and_then(|p| p.grants.first().cloned());
-        fact.execute(params![t.ticket_id, t.product, area, day, t.price_fen])?;
-        *by_product.entry(t.product.clone()).or_default() += t.price_fen;
-    }
-    let total: i64 = by_product.values().sum();
-    let mut legs = vec![crate::ledger::Leg::debit(format!("cash:{method}"), total)];
-    legs.extend(
-        by_product
-            .iter()
-            .map(|(p, fen)| crate::ledger::Leg::credit(format!("revenue:ticket:{p}"), *fen)),
-    );
-    crate::ledger::post(conn, "order", order_id, at, day, "ticket order", &legs)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(())
 }
 
 struct PlannedItem {

@@ -165,42 +165,16 @@ pub fn refund_order(
     let method: String = conn
         .prepare_cached("SELECT payment_method FROM orders WHERE order_id = ?1")?
         .query_row(params![order_id], |r| r.get(0))?;
-    let mut fact = conn.prepare_cached(
-        "INSERT INTO revenue_facts (source, fact_id, kind, product, area, category, business_date, amount_fen, count)
-         VALUES ('ticket', ?1, 'refund', ?2, ?3, 'ticket', ?4, ?5, 0)",
-    )?;
-    let mut by_product: BTreeMap<String, i64> = BTreeMap::new();
-    for t in &chosen {
-        let area = venue
-            .product(&t.product)
-            .and_then(|p| p.grants.first().cloned());
-        fact.execute(params![
-            t.ticket_id,
-            t.product,
-            area,
-            today.to_string(),
-            t.price_fen
-        ])?;
-        *by_product.entry(t.product.clone()).or_default() += t.price_fen;
-    }
-    let mut legs: Vec<crate::ledger::Leg> = by_product
-        .iter()
-        .map(|(p, fen)| crate::ledger::Leg::debit(format!("revenue:ticket:{p}"), *fen))
-        .collect();
-    legs.push(crate::ledger::Leg::credit(
-        format!("cash:{method}"),
-        amount_fen,
-    ));
-    crate::ledger::post(
+    super::record_ticket_revenue(
         conn,
-        "refund",
-        &refund_id,
+        venue,
+        &chosen,
+        true,
+        ("refund", &refund_id),
+        &method,
         &now,
         &today.to_string(),
-        "ticket refund",
-        &legs,
-    )
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    )?;
     let mut whitelist: BTreeMap<String, WhitelistChange> = BTreeMap::new();
     for t in &chosen {
         conn.prepare_cached(

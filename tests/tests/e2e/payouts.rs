@@ -3,12 +3,6 @@
 use venue_devices::pos::{PosTerminal, line};
 use venue_tests::{Edge, EdgeOptions};
 
-fn now_at() -> String {
-    chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
-
 async fn post(
     edge: &Edge,
     path: &str,
@@ -59,19 +53,19 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
         let sale = pos.message(
             "sale",
             None,
-            &now_at(),
+            &Edge::now_at(),
             "cash",
             &[line("x", "food", 1, amount)],
         );
         assert!(pos.send(&sale).await.unwrap().accepted());
     }
-    let (s, bills) = post(
-        &edge,
-        &format!("/api/v1/settlements?date={}", Edge::today()),
-        "finance-reviewer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, bills) = edge
+        .post_as(
+            &format!("/api/v1/settlements?date={}", Edge::today()),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 200);
     let id_of = |party: &str| {
         bills["bills"]
@@ -90,64 +84,64 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
         id_of("p-coaster-co"),
     );
 
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea}/pay"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 409, "a draft is not paid");
     for id in [&tea, &gift, &coaster] {
-        let (s, _) = post(
-            &edge,
-            &format!("/api/v1/bills/{id}/approve"),
+        let (s, _) = edge
+            .post_as(
+                &format!("/api/v1/bills/{id}/approve"),
+                "finance-reviewer",
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea}/pay"),
             "finance-reviewer",
             serde_json::json!({}),
         )
         .await;
-        assert_eq!(s, 200);
-    }
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea}/pay"),
-        "finance-reviewer",
-        serde_json::json!({}),
-    )
-    .await;
     assert_eq!(s, 403, "the reviewer who approved does not pay");
 
     // Tea house: paid at once; 10000 food at 10% commission leaves 9000.
-    let (s, paid) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea}/pay"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, paid) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!((s, paid["status"].as_str()), (200, Some("paid")), "{paid}");
     assert_eq!(paid["payout"]["status"], "succeeded");
     assert_eq!(paid["payout"]["amount_fen"], 9000);
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea}/pay"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 409, "a paid bill is not paid again");
     assert_eq!(moved(&edge, &tea).await.len(), 1);
 
     // Gift shop: the bank refuses, the bill fails with the reason; retried once the account
     // works, paid with a new payout id; one payment in all.
     bank_mode(&edge, "6222-0003-GIFT", "fail").await;
-    let (_, failed) = post(
-        &edge,
-        &format!("/api/v1/bills/{gift}/pay"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (_, failed) = edge
+        .post_as(
+            &format!("/api/v1/bills/{gift}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(
         (
             failed["status"].as_str(),
@@ -156,13 +150,13 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
         (Some("failed"), Some("account frozen"))
     );
     bank_mode(&edge, "6222-0003-GIFT", "ok").await;
-    let (_, retried) = post(
-        &edge,
-        &format!("/api/v1/bills/{gift}/pay"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (_, retried) = edge
+        .post_as(
+            &format!("/api/v1/bills/{gift}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(
         (
             retried["status"].as_str(),
@@ -176,13 +170,13 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
 
     // Coaster Co.: the bank pays but does not answer in time; the status query finds it paid.
     bank_mode(&edge, "6222-0001-COASTER", "timeout").await;
-    let (_, resolved) = post(
-        &edge,
-        &format!("/api/v1/bills/{coaster}/pay"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (_, resolved) = edge
+        .post_as(
+            &format!("/api/v1/bills/{coaster}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(resolved["status"], "paid", "{resolved}");
     assert_eq!(
         moved(&edge, &coaster).await.len(),

@@ -4,12 +4,6 @@
 use venue_devices::pos::{PosTerminal, line};
 use venue_tests::{Edge, EdgeOptions, order};
 
-fn now_at() -> String {
-    chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
-
 fn yesterday_noon() -> String {
     format!("{}T12:00:00+08:00", Edge::in_days(-1))
 }
@@ -25,11 +19,6 @@ async fn post(
         .post_json(path, Some(edge.token(role)), &body)
         .await
         .unwrap();
-    (r.status, r.json())
-}
-
-async fn get(edge: &Edge, path: &str, role: &str) -> (u16, serde_json::Value) {
-    let r = edge.api.get(path, Some(edge.token(role))).await.unwrap();
     (r.status, r.json())
 }
 
@@ -57,25 +46,25 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     .await;
 
     // Yesterday's tea-house bill, empty, approved; a sale of yesterday then arrives late.
-    let (s, y) = post(
-        &edge,
-        &format!("/api/v1/settlements?date={}", Edge::in_days(-1)),
-        "finance-reviewer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, y) = edge
+        .post_as(
+            &format!("/api/v1/settlements?date={}", Edge::in_days(-1)),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 200, "{y}");
     let yesterday_tea = bill_of(&y, "p-tea-house")["bill_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{yesterday_tea}/approve"),
-        "finance-reviewer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{yesterday_tea}/approve"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 200);
     let late = tea.message(
         "sale",
@@ -90,7 +79,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let sale = tea.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "wechat",
         &[
             line("tea-01", "food", 1, 12345),
@@ -110,7 +99,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let mut wrong_total = tea.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[line("tea-01", "food", 2, 1800)],
     );
@@ -123,7 +112,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let mut foreign_merchant = tea.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[line("x", "food", 1, 100)],
     );
@@ -139,7 +128,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let orphan = tea.message(
         "refund",
         Some("pos-tea-1-nope"),
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[line("x", "food", 1, 100)],
     );
@@ -151,7 +140,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
             .unwrap()
             .starts_with("unknown_sale")
     );
-    let no_lines = tea.message("sale", None, &now_at(), "cash", &[]);
+    let no_lines = tea.message("sale", None, &Edge::now_at(), "cash", &[]);
     assert!(
         tea.send(&no_lines)
             .await
@@ -176,7 +165,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let a_sale = gift.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "alipay",
         &[line("vase", "souvenir", 2, 3500)],
     );
@@ -185,7 +174,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let b_sale = gift.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[
             line("card", "souvenir", 1, 1250),
@@ -193,12 +182,18 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
         ],
     );
     assert!(gift.send(&b_sale).await.unwrap().accepted());
-    let void = gift.message("void", b_sale["event_id"].as_str(), &now_at(), "cash", &[]);
+    let void = gift.message(
+        "void",
+        b_sale["event_id"].as_str(),
+        &Edge::now_at(),
+        "cash",
+        &[],
+    );
     assert!(gift.send(&void).await.unwrap().accepted());
     let too_much = gift.message(
         "refund",
         Some(a_id),
-        &now_at(),
+        &Edge::now_at(),
         "alipay",
         &[line("vase", "souvenir", 2, 4000)],
     );
@@ -209,7 +204,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let refund = gift.message(
         "refund",
         Some(a_id),
-        &now_at(),
+        &Edge::now_at(),
         "alipay",
         &[line("vase", "souvenir", 1, 3500)],
     );
@@ -217,7 +212,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let foreign = gift.message(
         "refund",
         sale["event_id"].as_str(),
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[line("tea-01", "food", 1, 100)],
     );
@@ -240,7 +235,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     let void_old = gift.message(
         "void",
         old_sale["event_id"].as_str(),
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[],
     );
@@ -254,18 +249,18 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     );
 
     // Coaster Co.: two ride tickets and a photo, revenue share 85% after 15% cost, 70% share.
-    let (s, _) = post(
-        &edge,
-        "/api/v1/orders",
-        "ticketing",
-        order("cc-1", "web", &today, "coaster-ride", 2, false),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            order("cc-1", "web", &today, "coaster-ride", 2, false),
+        )
+        .await;
     assert_eq!(s, 201);
     let photo_sale = photo.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "card",
         &[line("photo", "photo", 1, 2500)],
     );
@@ -273,7 +268,7 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
 
     // The lodge's PMS posts a folio in its own format; lodging lands in the same journal.
     let pms = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pms-hotel-1", "m-hotel").await;
-    let time = &now_at()[11..19];
+    let time = &Edge::now_at()[11..19];
     let posting = format!(
         r#"{{"msgType":"FOLIO_POST","postingId":"P-{}","postDate":"{today}","postTime":"{time}",
             "charges":[{{"code":"RN","qty":2,"amountCent":58000}},{{"code":"MB","qty":1,"amountCent":3500}}],
@@ -284,7 +279,9 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
 
     let mut sales = serde_json::Value::Null;
     for _ in 0..100 {
-        let (s, got) = get(&edge, &format!("/api/v1/sales?date={today}"), "auditor").await;
+        let (s, got) = edge
+            .get_as(&format!("/api/v1/sales?date={today}"), "auditor")
+            .await;
         assert_eq!(s, 200);
         sales = got;
         if sales["sales"]
@@ -319,7 +316,9 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     );
 
     let path = format!("/api/v1/settlements?date={today}");
-    let (s, bills) = post(&edge, &path, "finance-reviewer", serde_json::json!({})).await;
+    let (s, bills) = edge
+        .post_as(&path, "finance-reviewer", serde_json::json!({}))
+        .await;
     assert_eq!(s, 200, "{bills}");
     let tea_bill = bill_of(&bills, "p-tea-house");
     // 12345 food at 10% = 1234.5 -> 1235; 9999 drink at 12% = 1199.88 -> 1200; 2000 souvenir at
@@ -387,57 +386,61 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     );
 
     // Settling again gives the same bills.
-    let (_, again) = post(&edge, &path, "finance-reviewer", serde_json::json!({})).await;
+    let (_, again) = edge
+        .post_as(&path, "finance-reviewer", serde_json::json!({}))
+        .await;
     assert_eq!(again["bills"], bills["bills"]);
 
     // Review: approve tea; reject coaster; re-run makes version 2.
     let tea_id = tea_bill["bill_id"].as_str().unwrap();
-    let (s, approved) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea_id}/approve"),
-        "finance-reviewer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, approved) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea_id}/approve"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(
         (s, approved["status"].as_str()),
         (200, Some("approved")),
         "{approved}"
     );
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea_id}/approve"),
-        "finance-reviewer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea_id}/approve"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 409, "an approved bill is never approved again");
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{tea_id}/approve"),
-        "finance-payer",
-        serde_json::json!({}),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea_id}/approve"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, 403);
     let coaster_id = coaster["bill_id"].as_str().unwrap();
-    let (s, _) = post(
-        &edge,
-        &format!("/api/v1/bills/{coaster_id}/reject"),
-        "finance-reviewer",
-        serde_json::json!({"reason": ""}),
-    )
-    .await;
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{coaster_id}/reject"),
+            "finance-reviewer",
+            serde_json::json!({"reason": ""}),
+        )
+        .await;
     assert_eq!(s, 400, "a rejection says why");
-    let (s, rejected) = post(
-        &edge,
-        &format!("/api/v1/bills/{coaster_id}/reject"),
-        "finance-reviewer",
-        serde_json::json!({"reason": "photo count disputed"}),
-    )
-    .await;
+    let (s, rejected) = edge
+        .post_as(
+            &format!("/api/v1/bills/{coaster_id}/reject"),
+            "finance-reviewer",
+            serde_json::json!({"reason": "photo count disputed"}),
+        )
+        .await;
     assert_eq!((s, rejected["status"].as_str()), (200, Some("rejected")));
-    let (_, third) = post(&edge, &path, "finance-reviewer", serde_json::json!({})).await;
+    let (_, third) = edge
+        .post_as(&path, "finance-reviewer", serde_json::json!({}))
+        .await;
     let coaster2 = bill_of(&third, "p-coaster-co");
     assert_eq!(
         (coaster2["version"].as_i64(), coaster2["status"].as_str()),
@@ -451,15 +454,17 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
     );
 
     // The ledger balances, and the tea house is owed exactly its payable.
-    let (s, tb) = get(&edge, "/api/v1/ledger/trial-balance", "auditor").await;
+    let (s, tb) = edge.get_as("/api/v1/ledger/trial-balance", "auditor").await;
     assert_eq!(s, 200, "{tb}");
     assert_eq!(tb["debit_fen"], tb["credit_fen"]);
-    let (_, bal) = get(&edge, "/api/v1/ledger/parties/p-tea-house", "finance-payer").await;
+    let (_, bal) = edge
+        .get_as("/api/v1/ledger/parties/p-tea-house", "finance-payer")
+        .await;
     assert_eq!(bal["balances"]["payable:p-tea-house"], -(21609 + 900));
     assert_eq!(bal["balances"]["commission:p-tea-house"], -(2735 + 100));
 
     // An operator sees its own bills only.
-    let (s, own) = get(&edge, "/api/v1/bills", "operator:p-coaster-co").await;
+    let (s, own) = edge.get_as("/api/v1/bills", "operator:p-coaster-co").await;
     assert_eq!(s, 200);
     assert!(
         own.as_array()
@@ -468,19 +473,13 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
             .all(|b| b["party"] == "p-coaster-co")
             && !own.as_array().unwrap().is_empty()
     );
-    let (s, _) = get(
-        &edge,
-        &format!("/api/v1/bills/{tea_id}"),
-        "operator:p-coaster-co",
-    )
-    .await;
+    let (s, _) = edge
+        .get_as(&format!("/api/v1/bills/{tea_id}"), "operator:p-coaster-co")
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = get(
-        &edge,
-        "/api/v1/bills?party=p-tea-house",
-        "operator:p-coaster-co",
-    )
-    .await;
+    let (s, _) = edge
+        .get_as("/api/v1/bills?party=p-tea-house", "operator:p-coaster-co")
+        .await;
     assert_eq!(s, 403);
 }
 
@@ -491,7 +490,7 @@ async fn the_settle_command_settles_a_range_of_days_while_the_box_runs() {
     let sale = tea.message(
         "sale",
         None,
-        &now_at(),
+        &Edge::now_at(),
         "cash",
         &[line("tea-01", "food", 2, 1800)],
     );
@@ -518,7 +517,9 @@ async fn the_settle_command_settles_a_range_of_days_while_the_box_runs() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let (_, bills) = get(&edge, "/api/v1/bills?party=p-tea-house", "auditor").await;
+    let (_, bills) = edge
+        .get_as("/api/v1/bills?party=p-tea-house", "auditor")
+        .await;
     let bills = bills.as_array().unwrap();
     assert_eq!(bills.len(), 3, "one daily bill per day: {bills:?}");
     let today = bills
