@@ -292,15 +292,21 @@ pub fn audit(
 
 /// Tickets sold or refunded as revenue facts (category `ticket`) and one ledger transfer:
 /// a sale moves cash in and credits each product's revenue, a refund the reverse.
+/// What caused a ticket money movement: the ledger fact, the payment method, when.
+pub(crate) struct TicketPosting<'a> {
+    pub fact_kind: &'a str,
+    pub fact_id: &'a str,
+    pub method: &'a str,
+    pub at: &'a str,
+    pub day: &'a str,
+}
+
 pub(crate) fn record_ticket_revenue(
     conn: &Connection,
     venue: &Venue,
     tickets: &[&TicketRow],
     refund: bool,
-    (fact_kind, fact_id): (&str, &str),
-    method: &str,
-    at: &str,
-    day: &str,
+    posting: &TicketPosting<'_>,
 ) -> Result<(), ApiError> {
     let kind = if refund { "refund" } else { "sale" };
     let mut fact = conn.prepare_cached(
@@ -317,7 +323,7 @@ pub(crate) fn record_ticket_revenue(
             kind,
             t.product,
             area,
-            day,
+            posting.day,
             t.price_fen,
             if refund { 0 } else { 1 }
         ])?;
@@ -326,7 +332,7 @@ pub(crate) fn record_ticket_revenue(
     let sign = if refund { -1 } else { 1 };
     let total: i64 = by_product.values().sum();
     let mut legs = vec![crate::ledger::Leg::debit(
-        format!("cash:{method}"),
+        format!("cash:{}", posting.method),
         sign * total,
     )];
     legs.extend(
@@ -336,10 +342,10 @@ pub(crate) fn record_ticket_revenue(
     );
     crate::ledger::post(
         conn,
-        fact_kind,
-        fact_id,
-        at,
-        day,
+        posting.fact_kind,
+        posting.fact_id,
+        posting.at,
+        posting.day,
         &format!("ticket {kind}"),
         &legs,
     )

@@ -213,10 +213,13 @@ pub fn place_order(
         venue,
         &sold,
         false,
-        ("order", &order_id),
-        &req.payment.method,
-        &now,
-        &today,
+        &super::TicketPosting {
+            fact_kind: "order",
+            fact_id: &order_id,
+            method: &req.payment.method,
+            at: &now,
+            day: &today,
+        },
     )?;
     audit(
         conn,

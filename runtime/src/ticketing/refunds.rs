@@ -165,15 +165,19 @@ pub fn refund_order(
     let method: String = conn
         .prepare_cached("SELECT payment_method FROM orders WHERE order_id = ?1")?
         .query_row(params![order_id], |r| r.get(0))?;
+    let day = today.to_string();
     super::record_ticket_revenue(
         conn,
         venue,
         &chosen,
         true,
-        ("refund", &refund_id),
-        &method,
-        &now,
-        &today.to_string(),
+        &super::TicketPosting {
+            fact_kind: "refund",
+            fact_id: &refund_id,
+            method: &method,
+            at: &now,
+            day: &day,
+        },
     )?;
     let mut whitelist: BTreeMap<String, WhitelistChange> = BTreeMap::new();
     for t in &chosen {

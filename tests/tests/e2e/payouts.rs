@@ -3,20 +3,6 @@
 use venue_devices::pos::{PosTerminal, line};
 use venue_tests::{Edge, EdgeOptions};
 
-async fn post(
-    edge: &Edge,
-    path: &str,
-    role: &str,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    let r = edge
-        .api
-        .post_json(path, Some(edge.token(role)), &body)
-        .await
-        .unwrap();
-    (r.status, r.json())
-}
-
 async fn bank_mode(edge: &Edge, account: &str, mode: &str) {
     let r = edge
         .bank

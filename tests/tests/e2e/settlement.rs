@@ -8,20 +8,6 @@ fn yesterday_noon() -> String {
     format!("{}T12:00:00+08:00", Edge::in_days(-1))
 }
 
-async fn post(
-    edge: &Edge,
-    path: &str,
-    role: &str,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    let r = edge
-        .api
-        .post_json(path, Some(edge.token(role)), &body)
-        .await
-        .unwrap();
-    (r.status, r.json())
-}
-
 fn bill_of<'a>(bills: &'a serde_json::Value, party: &str) -> &'a serde_json::Value {
     bills["bills"]
         .as_array()
