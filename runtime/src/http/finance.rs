@@ -155,9 +155,61 @@ fn own_party(role: &Role) -> Result<Option<String>, ApiError> {
     }
 }
 
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Bills as JSON, or as CSV / XLSX when asked (`?format=csv|xlsx` or `Accept`).
+fn bills_reply(call: &Call, bills: &[settlement::BillView], name: &str) -> Result<Reply, ApiError> {
+    let format = call
+        .query("format")
+        .unwrap_or(if call.accept.contains("text/csv") {
+            "csv"
+        } else if call.accept.contains(XLSX) {
+            "xlsx"
+        } else {
+            "json"
+        });
+    let mut reply = match format {
+        "json" => return Ok(json_reply(StatusCode::OK, &bills)),
+        "csv" => super::bytes_reply(
+            StatusCode::OK,
+            settlement::export::csv(bills).into_bytes(),
+            "text/csv; charset=utf-8",
+        ),
+        "xlsx" => {
+            let bytes = settlement::export::xlsx(bills)
+                .map_err(|e| ApiError::internal(format!("cannot write the workbook: {e}")))?;
+            super::bytes_reply(StatusCode::OK, bytes, XLSX)
+        }
+        other => {
+            return Err(ApiError::bad_request(
+                "bad_format",
+                format!("format {other:?}: use json, csv or xlsx"),
+            ));
+        }
+    };
+    if let Ok(v) =
+        hyper::header::HeaderValue::from_str(&format!("attachment; filename=\"{name}.{format}\""))
+    {
+        reply
+            .headers_mut()
+            .insert(hyper::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(reply)
+}
+
 pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     let own = own_party(call.role()?)?;
     let status = call.query("status").map(str::to_owned);
+    let day = match call.query("date") {
+        Some(d) => Some(
+            crate::clock::parse_date(d)
+                .ok_or_else(|| {
+                    ApiError::bad_request("bad_date", format!("date {d:?} is not YYYY-MM-DD"))
+                })?
+                .to_string(),
+        ),
+        None => None,
+    };
     let party = match (&own, call.query("party")) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(ApiError::forbidden(
@@ -178,7 +230,12 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
             )?)
         })
         .await?;
-    Ok(json_reply(StatusCode::OK, &bills))
+    let bills: Vec<_> = bills
+        .into_iter()
+        .filter(|b| day.as_ref().is_none_or(|d| b.period_end == *d))
+        .collect();
+    let name = format!("bills-{}", day.as_deref().unwrap_or("all"));
+    bills_reply(call, &bills, &name)
 }
 
 pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
@@ -189,7 +246,17 @@ pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, Ap
         .write(move |c| -> Result<_, ApiError> { Ok(settlement::settle::load_bill(c, &id)?) })
         .await?;
     match bill {
-        Some(b) if own.as_ref().is_none_or(|p| *p == b.party) => Ok(json_reply(StatusCode::OK, &b)),
+        Some(b) if own.as_ref().is_none_or(|p| *p == b.party) => {
+            if call.query("format").is_some()
+                || call.accept.contains("text/csv")
+                || call.accept.contains(XLSX)
+            {
+                let name = b.bill_id.clone();
+                bills_reply(call, std::slice::from_ref(&b), &name)
+            } else {
+                Ok(json_reply(StatusCode::OK, &b))
+            }
+        }
         // An operator learns nothing of other parties' bills, not even that they exist.
         _ => Err(ApiError::not_found(
             "bill_not_found",

@@ -14,6 +14,7 @@ pub struct Call {
     pub query: Vec<(String, String)>,
     pub role: Option<Role>,
     pub content_type: String,
+    pub accept: String,
     pub body: Incoming,
 }
 
@@ -60,6 +61,7 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         query,
         role: None,
         content_type: header(hyper::header::CONTENT_TYPE),
+        accept: header(hyper::header::ACCEPT),
         body,
     };
     let seg: Vec<&str> = call.segments.iter().map(String::as_str).collect();

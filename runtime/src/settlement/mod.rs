@@ -7,9 +7,11 @@
 //! | [`contracts`] | versioned contracts: from config, from the API, the one in force on a day |
 //! | [`settle`] | the store job that turns a business day's facts into draft bills |
 //! | [`review`] | approve and reject, with their ledger postings |
+//! | [`export`] | bills as CSV and as an XLSX workbook |
 
 pub mod bill;
 pub mod contracts;
+pub mod export;
 pub mod money;
 pub mod review;
 pub mod settle;

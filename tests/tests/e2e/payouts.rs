@@ -208,4 +208,44 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
         "succeeded",
         "the party sees its payout's result"
     );
+
+    // Exports for finance: a day's bills as CSV and as an XLSX workbook.
+    let r = edge
+        .api
+        .get(
+            &format!("/api/v1/bills?date={}&format=csv", Edge::today()),
+            Some(edge.token("finance-reviewer")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (200, "text/csv; charset=utf-8")
+    );
+    let csv = r.text();
+    assert!(csv.starts_with("bill_id,party,contract,"), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&tea) && l.contains(",9000,category,food,10000,1000,1000,")),
+        "{csv}"
+    );
+    let r = edge
+        .api
+        .get(
+            &format!("/api/v1/bills/{tea}?format=xlsx"),
+            Some(edge.token("auditor")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with(b"PK"), "an XLSX file is a zip archive");
+    let r = edge
+        .api
+        .get(
+            &format!("/api/v1/bills/{tea}?format=pdf"),
+            Some(edge.token("auditor")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
 }
