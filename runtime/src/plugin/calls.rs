@@ -1,0 +1,221 @@
+//! The calls of each world: decode and encode for gates and POS terminals, order pushes,
+//! bill lines, payouts. Every call runs on a fresh instance through `call_plugin!`.
+
+use std::time::Instant;
+
+use super::{
+    DecodeError, FailureKind, Kind, Loaded, PluginError, World, bindings, connector, convert,
+};
+use crate::admission::{Scan, Verdict};
+
+impl Loaded {
+    /// gate-adapter: decodes a turnstile's payload.
+    pub async fn decode_scan(
+        &self,
+        device: &str,
+        payload: &[u8],
+    ) -> Result<Result<Scan, DecodeError>, PluginError> {
+        let Kind::Gate(pre) = &self.kind else {
+            return Err(self.wrong_world(World::GateAdapter));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_gate()
+            .call_decode_scan(&mut store, device, payload))?;
+        Ok(match raw {
+            Ok(scan) => convert::scan_from_wit(scan),
+            Err(e) => Err(convert::decode_error_from_wit(e)),
+        })
+    }
+
+    /// gate-adapter: encodes a verdict for the turnstile.
+    pub async fn encode_verdict(
+        &self,
+        device: &str,
+        verdict: &Verdict,
+    ) -> Result<Vec<u8>, PluginError> {
+        let Kind::Gate(pre) = &self.kind else {
+            return Err(self.wrong_world(World::GateAdapter));
+        };
+        let wit = convert::verdict_to_wit(verdict);
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_gate()
+            .call_encode_verdict(&mut store, device, &wit))?;
+        raw.map_err(|message| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("encode-verdict refused: {message}"),
+            )
+        })
+    }
+
+    /// gate-adapter: encodes a whitelist delta for the turnstile.
+    pub async fn encode_whitelist(
+        &self,
+        device: &str,
+        delta: &convert::Delta,
+    ) -> Result<Vec<u8>, PluginError> {
+        let Kind::Gate(pre) = &self.kind else {
+            return Err(self.wrong_world(World::GateAdapter));
+        };
+        let wit = convert::delta_to_wit(delta);
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_gate()
+            .call_encode_whitelist(&mut store, device, &wit))?;
+        raw.map_err(|message| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("encode-whitelist refused: {message}"),
+            )
+        })
+    }
+
+    /// pos-adapter: decodes a POS terminal's payload into the unified sale.
+    pub async fn decode_sale(
+        &self,
+        device: &str,
+        payload: &[u8],
+    ) -> Result<Result<crate::sales::Sale, DecodeError>, PluginError> {
+        let Kind::Pos(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PosAdapter));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_pos()
+            .call_decode_sale(&mut store, device, payload))?;
+        Ok(match raw {
+            Ok(sale) => convert::sale_from_wit(sale),
+            Err(e) => Err(convert::decode_error_from_wit(e)),
+        })
+    }
+
+    /// pos-adapter: encodes an acknowledgement for the POS terminal.
+    pub async fn encode_ack(
+        &self,
+        device: &str,
+        ack: &crate::sales::Ack,
+    ) -> Result<Vec<u8>, PluginError> {
+        let Kind::Pos(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PosAdapter));
+        };
+        let wit = convert::ack_to_wit(ack);
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_pos()
+            .call_encode_ack(&mut store, device, &wit))?;
+        raw.map_err(|message| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("encode-ack refused: {message}"),
+            )
+        })
+    }
+
+    /// settlement-rule: bill lines for a contract's cycle.
+    pub async fn compute_lines(
+        &self,
+        input: &crate::settlement::settle::PluginInput,
+    ) -> Result<Vec<crate::settlement::Line>, PluginError> {
+        let Kind::Settlement(pre) = &self.kind else {
+            return Err(self.wrong_world(World::SettlementRule));
+        };
+        let (contract, wit_input) = convert::settlement_input_to_wit(input);
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_rules()
+            .call_compute_lines(&mut store, &contract, &wit_input))?;
+        raw.map(|lines| lines.into_iter().map(convert::line_from_wit).collect())
+            .map_err(|message| {
+                self.failed(
+                    FailureKind::BadOutput,
+                    format!("compute-lines refused: {message}"),
+                )
+            })
+    }
+
+    /// payment-connector: the request that pays `payout`.
+    pub async fn build_payout(
+        &self,
+        payout: &bindings::types::Payout,
+    ) -> Result<connector::HttpRequest, PluginError> {
+        let Kind::Payment(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PaymentConnector));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_connector()
+            .call_build_payout(&mut store, payout))?;
+        raw.map_err(|m| self.failed(FailureKind::BadOutput, format!("build-payout refused: {m}")))
+    }
+
+    /// payment-connector: the request that asks for `payout`'s status.
+    pub async fn build_status_query(
+        &self,
+        payout: &bindings::types::Payout,
+    ) -> Result<connector::HttpRequest, PluginError> {
+        let Kind::Payment(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PaymentConnector));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_connector()
+            .call_build_status_query(&mut store, payout))?;
+        raw.map_err(|m| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("build-status-query refused: {m}"),
+            )
+        })
+    }
+
+    /// payment-connector: what the provider's response says.
+    pub async fn read_response(
+        &self,
+        payout: &bindings::types::Payout,
+        response: &connector::HttpResponse,
+    ) -> Result<connector::PayoutStatus, PluginError> {
+        let Kind::Payment(pre) = &self.kind else {
+            return Err(self.wrong_world(World::PaymentConnector));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_connector()
+            .call_read_response(&mut store, payout, response))?;
+        raw.map_err(|m| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("read-response refused: {m}"),
+            )
+        })
+    }
+
+    /// ticketing-adapter: decodes a partner's order push into the unified order.
+    pub async fn decode_order(
+        &self,
+        payload: &[u8],
+        content_type: &str,
+    ) -> Result<Result<crate::ticketing::OrderRequest, DecodeError>, PluginError> {
+        let Kind::Ticketing(pre) = &self.kind else {
+            return Err(self.wrong_world(World::TicketingAdapter));
+        };
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_ticketing()
+            .call_decode_order(&mut store, payload, content_type))?;
+        Ok(raw
+            .map(convert::order_from_wit)
+            .map_err(convert::decode_error_from_wit))
+    }
+
+    /// ticketing-adapter: encodes the venue's confirmation in the partner's format.
+    pub async fn encode_confirmation(
+        &self,
+        order: &crate::ticketing::OrderView,
+    ) -> Result<Vec<u8>, PluginError> {
+        let Kind::Ticketing(pre) = &self.kind else {
+            return Err(self.wrong_world(World::TicketingAdapter));
+        };
+        let wit = convert::confirmation_to_wit(order);
+        let raw = call_plugin!(self, pre, |store, inst| inst
+            .venue_edge_ticketing()
+            .call_encode_confirmation(&mut store, &wit))?;
+        raw.map_err(|message| {
+            self.failed(
+                FailureKind::BadOutput,
+                format!("encode-confirmation refused: {message}"),
+            )
+        })
+    }
+}
