@@ -114,6 +114,13 @@ pub const REFERENCE_PLUGINS: &[ReferencePlugin] = &[
         config: &[],
     },
     ReferencePlugin {
+        id: "tiered-commission",
+        world: World::SettlementRule,
+        file: "plugin_tiered_commission.wasm",
+        grants: &[Grant::Config],
+        config: &[("tiers", "0:1500,100000:1200,500000:1000")],
+    },
+    ReferencePlugin {
         id: "ota-orders",
         world: World::TicketingAdapter,
         file: "plugin_ota_orders.wasm",

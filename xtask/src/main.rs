@@ -22,6 +22,7 @@ const PLUGIN_CRATES: &[&str] = &[
     "plugin-misbehave",
     "plugin-bank-transfer",
     "plugin-hotel-pms",
+    "plugin-tiered-commission",
 ];
 
 fn main() -> ExitCode {

@@ -167,7 +167,7 @@ async fn a_replayed_event_id_gets_the_same_verdict_and_is_never_a_second_entry(b
                 .is_some_and(|x| x == "cwasm")
         })
         .count();
-    assert_eq!(cached, 6, "one compiled artifact per installed plugin");
+    assert_eq!(cached, 7, "one compiled artifact per installed plugin");
     edge.spawn().await;
     let gate = edge.turnstile("g-coaster-1", Format::StdJson).await;
     let after = gate.send(&scan).await.unwrap();

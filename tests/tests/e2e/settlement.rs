@@ -535,3 +535,63 @@ async fn the_settle_command_settles_a_range_of_days_while_the_box_runs() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is after"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_version_with_a_settlement_rule_plugin_bills_by_its_tiers() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let tiered = serde_json::json!({
+        "id": "c-gift", "party": "p-gift-shop", "effective_from": Edge::today(), "kind": "commission",
+        "merchants": ["m-gift-shop"], "cycle": "daily", "rounding": "half_up", "plugin": "tiered-commission",
+    });
+    let (s, created) = edge
+        .post_as("/api/v1/contracts", "admin", tiered.clone())
+        .await;
+    assert_eq!(
+        (s, created["version"].as_i64()),
+        (201, Some(2)),
+        "{created}"
+    );
+    let (s, _) = edge
+        .post_as("/api/v1/contracts", "finance-reviewer", tiered)
+        .await;
+    assert_eq!(s, 403, "contracts are written by admins");
+
+    let gift = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-gift-1", "m-gift-shop").await;
+    let sale = gift.message(
+        "sale",
+        None,
+        &Edge::now_at(),
+        "card",
+        &[
+            line("jade", "souvenir", 1, 150_000),
+            line("tea", "food", 1, 12_345),
+        ],
+    );
+    assert!(gift.send(&sale).await.unwrap().accepted());
+    let (s, bills) = edge
+        .post_as(
+            &format!("/api/v1/settlements?date={}", Edge::today()),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{bills}");
+    let bill = bill_of(&bills, "p-gift-shop");
+    // Cycle net 162,345 fen is past the 100,000 tier: 12% on each category, rounded once:
+    // souvenir 150,000 -> 18,000; food 12,345 -> 1,481.4 -> 1,481.
+    assert_eq!(bill["contract_version"], 2);
+    assert_eq!(
+        (
+            bill["commission_fen"].as_i64(),
+            bill["payable_fen"].as_i64()
+        ),
+        (Some(19_481), Some(142_864))
+    );
+    assert!(
+        bill["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["rate_bp"] == 1200)
+    );
+}
