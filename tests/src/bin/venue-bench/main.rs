@@ -1,0 +1,170 @@
+//! `venue-bench`: the benchmarks of BENCHMARKS.md, each against a baseline measured in the
+//! same run. `cargo xtask bench` builds everything in release and runs them all; one can be
+//! run alone with `cargo xtask bench gate` (or `plugin`, `orders`, `memory`).
+//!
+//! Results are printed as a Markdown table and appended as JSON lines to
+//! `target/bench/results.jsonl`.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use venue_devices::loadgen::{self, LoadReport, LoadSpec, Mode};
+use venue_edge::admission::{Decision, Reason, Verdict};
+use venue_edge::demo;
+use venue_edge::plugin::{Grant, PluginHost, World};
+use venue_tests::{Broker, Edge, EdgeOptions, built_plugins, order, target_dir};
+
+mod gate;
+mod memory;
+mod orders;
+mod plugin;
+mod settlement;
+
+use gate::gate;
+use memory::memory;
+use orders::orders;
+use plugin::plugin;
+use settlement::settlement;
+
+#[derive(Parser)]
+#[command(
+    name = "venue-bench",
+    about = "Venue Edge benchmarks (see BENCHMARKS.md)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    pub(crate) bench: Option<Bench>,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum Bench {
+    /// Gate round trip through the embedded broker and mosquitto, against a bare echo.
+    Gate {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 200)]
+        turnstiles: usize,
+    },
+    /// decode-scan + encode-verdict through the std-json plugin, against native Rust.
+    Plugin {
+        #[arg(long, default_value_t = 20_000)]
+        iterations: u32,
+    },
+    /// Single-ticket orders over keep-alive HTTP, against GET /api/v1/products.
+    Orders {
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+    },
+    /// Runtime RSS with six plugins and 1,000,000 issued tickets, against the same runtime empty.
+    Memory {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: u32,
+    },
+    /// Settling one day of 1,000,000 sales across 50 parties, against a bare GROUP BY.
+    Settlement {
+        #[arg(long, default_value_t = 1_000_000)]
+        sales: u32,
+        #[arg(long, default_value_t = 50)]
+        parties: u32,
+    },
+    /// Every benchmark with its default settings.
+    All,
+}
+
+#[derive(serde::Serialize)]
+pub(crate) struct Row {
+    pub(crate) bench: String,
+    pub(crate) measure: String,
+    pub(crate) value: f64,
+    pub(crate) unit: String,
+    pub(crate) baseline: String,
+    pub(crate) baseline_value: f64,
+    pub(crate) ratio: f64,
+    pub(crate) target: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    // SAFETY: set before any thread is started.
+    if std::env::var("VENUE_TEST_PROFILE").is_err() {
+        unsafe { std::env::set_var("VENUE_TEST_PROFILE", "release") };
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bench = Cli::parse().bench.unwrap_or(Bench::All);
+    let rows = rt.block_on(async move {
+        let mut rows = Vec::new();
+        let all = matches!(bench, Bench::All);
+        if let Bench::Plugin { iterations } = bench {
+            rows.extend(plugin(iterations).await?);
+        } else if all {
+            rows.extend(plugin(20_000).await?);
+        }
+        if let Bench::Orders { seconds, clients } = bench {
+            rows.extend(orders(seconds, clients).await?);
+        } else if all {
+            rows.extend(orders(20, 32).await?);
+        }
+        if let Bench::Memory { tickets } = bench {
+            rows.extend(memory(tickets).await?);
+        } else if all {
+            rows.extend(memory(1_000_000).await?);
+        }
+        if let Bench::Settlement { sales, parties } = bench {
+            rows.extend(settlement(sales, parties).await?);
+        } else if all {
+            rows.extend(settlement(1_000_000, 50).await?);
+        }
+        if let Bench::Gate {
+            seconds,
+            rate,
+            turnstiles,
+        } = bench
+        {
+            rows.extend(gate(seconds, rate, turnstiles).await?);
+        } else if all {
+            rows.extend(gate(60, 1000, 200).await?);
+        }
+        anyhow::Ok(rows)
+    })?;
+    report(&rows)?;
+    Ok(())
+}
+
+fn report(rows: &[Row]) -> anyhow::Result<()> {
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("results.jsonl"))?;
+    let at = chrono::Utc::now().to_rfc3339();
+    println!(
+        "\n| bench | measure | value | baseline | ratio | target |\n|---|---|---|---|---|---|"
+    );
+    for r in rows {
+        writeln!(file, "{}", serde_json::json!({ "at": at, "row": r }))?;
+        println!(
+            "| {} | {} | {:.2} {} | {}: {:.2} {} | {:.2} | {} |",
+            r.bench,
+            r.measure,
+            r.value,
+            r.unit,
+            r.baseline,
+            r.baseline_value,
+            r.unit,
+            r.ratio,
+            r.target
+        );
+    }
+    Ok(())
+}
