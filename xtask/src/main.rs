@@ -87,12 +87,37 @@ fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn build_plugins(root: &Path) -> anyhow::Result<()> {
+    ensure_wasm_target(root)?;
     let mut args: Vec<&str> = vec!["build", "--target", "wasm32-wasip2", "--profile", "plugin"];
     for p in PLUGIN_CRATES {
         args.extend(["-p", p]);
     }
     cargo(root, &args)
         .context("building the plugins for wasm32-wasip2 (rust-toolchain.toml installs the target)")
+}
+
+/// rustup installs a `rust-toolchain.toml` target only together with the toolchain; on a
+/// machine that already had 1.95.0 the target may be missing, so add it here.
+fn ensure_wasm_target(root: &Path) -> anyhow::Result<()> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(root)
+        .output()
+        .context("cannot run rustc")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
+        return Ok(());
+    }
+    eprintln!("xtask: adding the wasm32-wasip2 target (rustup target add wasm32-wasip2)");
+    let status = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .current_dir(root)
+        .status()
+        .context("cannot run rustup to add the wasm32-wasip2 target")?;
+    if !status.success() {
+        bail!("rustup target add wasm32-wasip2 failed");
+    }
+    Ok(())
 }
 
 fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {

@@ -13,6 +13,8 @@ pub mod bill;
 pub mod contracts;
 pub mod export;
 pub mod money;
+#[cfg(test)]
+mod properties;
 pub mod review;
 pub mod settle;
 
