@@ -249,3 +249,169 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
         .unwrap();
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let gift = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-gift-1", "m-gift-shop").await;
+    let yesterday = Edge::in_days(-1);
+    let sold = gift.message(
+        "sale",
+        None,
+        &format!("{yesterday}T15:00:00+08:00"),
+        "alipay",
+        &[line("vase", "souvenir", 1, 10000)],
+    );
+    assert!(gift.send(&sold).await.unwrap().accepted());
+    let sold_id = sold["event_id"].as_str().unwrap();
+
+    // Yesterday: 10000 souvenir at 18% leaves 8200 for the shop, approved and paid.
+    let (s, bills) = edge
+        .post_as(
+            &format!("/api/v1/settlements?date={yesterday}"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{bills}");
+    let first = bills["bills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["party"] == "p-gift-shop")
+        .unwrap()
+        .clone();
+    assert_eq!(first["payable_fen"], 8200);
+    let first_id = first["bill_id"].as_str().unwrap().to_owned();
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{first_id}/approve"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, paid) = edge
+        .post_as(
+            &format!("/api/v1/bills/{first_id}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+
+    // Today: part of yesterday's sale comes back, and a new sale is made. A void of a sale
+    // on a paid bill is refused (a refund is the way), and so is a refund beyond what is left.
+    let void = gift.message("void", Some(sold_id), &Edge::now_at(), "alipay", &[]);
+    let refused = gift.send(&void).await.unwrap().error.unwrap();
+    assert!(refused.starts_with("void_not_same_day"), "{refused}");
+    let refund = gift.message(
+        "refund",
+        Some(sold_id),
+        &Edge::now_at(),
+        "alipay",
+        &[line("vase", "souvenir", 1, 4000)],
+    );
+    assert!(gift.send(&refund).await.unwrap().accepted());
+    let too_much = gift.message(
+        "refund",
+        Some(sold_id),
+        &Edge::now_at(),
+        "alipay",
+        &[line("vase", "souvenir", 1, 6001)],
+    );
+    assert_eq!(
+        gift.send(&too_much).await.unwrap().error.as_deref(),
+        Some(
+            format!("refund_exceeds_sale: 6000 fen of sale {sold_id} is left to refund, the refund asks 6001")
+                .as_str()
+        )
+    );
+    let today_sale = gift.message(
+        "sale",
+        None,
+        &Edge::now_at(),
+        "cash",
+        &[line("card", "souvenir", 5, 2000)],
+    );
+    assert!(gift.send(&today_sale).await.unwrap().accepted());
+
+    // The refund counts today: souvenir 10000 - 4000 = 6000 at 18% = 1080; 4920 payable.
+    let (s, bills) = edge
+        .post_as(
+            &format!("/api/v1/settlements?date={}", Edge::today()),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{bills}");
+    let next = bills["bills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["party"] == "p-gift-shop")
+        .unwrap();
+    assert_eq!(
+        (
+            next["gross_fen"].as_i64(),
+            next["refunds_fen"].as_i64(),
+            next["commission_fen"].as_i64(),
+            next["payable_fen"].as_i64()
+        ),
+        (Some(10000), Some(4000), Some(1080), Some(4920)),
+        "{next}"
+    );
+    assert_ne!(next["bill_id"], first["bill_id"]);
+
+    // The paid bill is untouched, and the ledger shows it settled.
+    let r = edge
+        .api
+        .get(
+            &format!("/api/v1/bills/{first_id}"),
+            Some(edge.token("auditor")),
+        )
+        .await
+        .unwrap();
+    let after = r.json();
+    assert_eq!(
+        (
+            after["status"].as_str(),
+            after["payable_fen"].as_i64(),
+            after["refunds_fen"].as_i64()
+        ),
+        (Some("paid"), Some(8200), Some(0))
+    );
+    let r = edge
+        .api
+        .get(
+            "/api/v1/ledger/parties/p-gift-shop",
+            Some(edge.token("auditor")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.json()["balances"]["payable:p-gift-shop"], 0, "{}", r.json());
+    let next_id = next["bill_id"].as_str().unwrap().to_owned();
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{next_id}/approve"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let r = edge
+        .api
+        .get(
+            "/api/v1/ledger/parties/p-gift-shop",
+            Some(edge.token("auditor")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.json()["balances"]["payable:p-gift-shop"], -4920, "{}", r.json());
+    let r = edge
+        .api
+        .get("/api/v1/ledger/trial-balance", Some(edge.token("auditor")))
+        .await
+        .unwrap();
+    assert_eq!(r.json()["debit_fen"], r.json()["credit_fen"]);
+}
