@@ -17,6 +17,7 @@ pub mod bank;
 pub mod demo;
 pub mod formats;
 pub mod http;
+pub mod link;
 pub mod loadgen;
 pub mod mqtt;
 pub mod pos;

@@ -50,6 +50,63 @@ pub struct Config {
     pub parties: Vec<PartyConfig>,
     #[serde(default)]
     pub contracts: Vec<ContractConfig>,
+    /// Upload to HQ; absent: records wait in the outbox until an uplink is configured.
+    pub uplink: Option<UplinkConfig>,
+}
+
+/// Where and how the outbox is uploaded to HQ (protocol.md, section 3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UplinkConfig {
+    /// HQ's base URL, `http://host:port` or `https://host:port`.
+    pub url: String,
+    /// This box's bearer token at HQ (`venue-hq token add --edge ID`).
+    pub token: String,
+    /// A batch is sent when it holds this many records...
+    #[serde(default = "default_batch_records")]
+    pub batch_records: u32,
+    /// ...or when its oldest record has waited this long.
+    #[serde(default = "default_batch_age_ms")]
+    pub batch_age_ms: u64,
+    /// First retry delay after a failure; doubles up to `backoff_max_ms`, with jitter.
+    #[serde(default = "default_backoff_min_ms")]
+    pub backoff_min_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// How long one upload may take before it counts as failed.
+    #[serde(default = "default_upload_timeout_s")]
+    pub timeout_s: u64,
+    /// For `https://`: a PEM file with the one CA HQ's certificate must chain to (pinned;
+    /// the system's roots are not used).
+    pub ca_file: Option<PathBuf>,
+    /// Alert `uplink_backlog` when more records than this wait...
+    #[serde(default = "default_backlog_alert_records")]
+    pub backlog_alert_records: u64,
+    /// ...or when the oldest has waited longer than this. Nothing is ever dropped.
+    #[serde(default = "default_backlog_alert_age_s")]
+    pub backlog_alert_age_s: u64,
+}
+
+fn default_batch_records() -> u32 {
+    2000
+}
+fn default_batch_age_ms() -> u64 {
+    1000
+}
+fn default_backoff_min_ms() -> u64 {
+    500
+}
+fn default_backoff_max_ms() -> u64 {
+    60_000
+}
+fn default_upload_timeout_s() -> u64 {
+    30
+}
+fn default_backlog_alert_records() -> u64 {
+    1_000_000
+}
+fn default_backlog_alert_age_s() -> u64 {
+    6 * 3600
 }
 
 /// A business selling inside the venue through POS terminals.
@@ -378,6 +435,32 @@ impl Config {
     /// Checks every cross-reference and value range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(u) = &self.uplink {
+            if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
+                return bad(format!(
+                    "uplink.url {:?} must start with http:// or https://",
+                    u.url
+                ));
+            }
+            if u.url.starts_with("http://") && u.ca_file.is_some() {
+                return bad("uplink.ca_file needs an https:// uplink.url".into());
+            }
+            if u.url.starts_with("https://") && u.ca_file.is_none() {
+                return bad(
+                    "an https:// uplink.url needs uplink.ca_file: the PEM of the CA that signed HQ's certificate"
+                        .into(),
+                );
+            }
+            if u.token.trim().is_empty() {
+                return bad("uplink.token is empty: give this box's HQ token".into());
+            }
+            if u.batch_records == 0 || u.batch_records > 100_000 {
+                return bad("uplink.batch_records must be 1 to 100000".into());
+            }
+            if u.backoff_min_ms == 0 || u.backoff_min_ms > u.backoff_max_ms {
+                return bad("uplink.backoff_min_ms must be > 0 and <= backoff_max_ms".into());
+            }
+        }
         if self.venue.timezone.parse::<chrono_tz::Tz>().is_err() {
             return bad(format!(
                 "venue.timezone {:?} is not an IANA time zone (e.g. \"Asia/Shanghai\")",

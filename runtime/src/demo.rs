@@ -41,6 +41,12 @@ pub struct DemoArgs {
     /// Start no simulated devices.
     #[arg(long, env = "VENUE_EDGE_NO_SIMULATORS")]
     pub no_simulators: bool,
+    /// Upload the demo's settled data to this HQ (`http://host:port`, see `venue-hq`).
+    #[arg(long, env = "VENUE_EDGE_HQ_URL", requires = "hq_token")]
+    pub hq_url: Option<String>,
+    /// This box's token at HQ (`venue-hq token add --edge edge-main`).
+    #[arg(long, env = "VENUE_EDGE_HQ_TOKEN", requires = "hq_url")]
+    pub hq_token: Option<String>,
     /// Folder with the built reference plugins (default: target/wasm32-wasip2/plugin
     /// of the workspace this binary was built in, or of the current folder).
     #[arg(long, env = "VENUE_EDGE_PLUGINS")]
@@ -294,13 +300,37 @@ pub async fn ensure_tokens(running: &Running, data: &Path) -> Result<serde_json:
     Ok(tokens)
 }
 
+/// The `[uplink]` table alone, to give the demo's flags the config file's defaults.
+#[derive(serde::Deserialize)]
+struct UplinkOnly {
+    uplink: crate::config::UplinkConfig,
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
 /// Runs the demo until `serve` returns (the binary passes its signal handling).
 pub async fn run<F, Fut>(args: DemoArgs, serve: F) -> anyhow::Result<()>
 where
     F: FnOnce(Running) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let config = demo_config(&args.data, args.http, args.mqtt, args.mqtt_url.clone())?;
+    let mut config = demo_config(&args.data, args.http, args.mqtt, args.mqtt_url.clone())?;
+    if let (Some(url), Some(token)) = (&args.hq_url, &args.hq_token) {
+        let text = format!(
+            "[uplink]\nurl = {}\ntoken = {}\n",
+            toml_string(url),
+            toml_string(token)
+        );
+        let uplink: UplinkOnly = toml::from_str(&text).map_err(|e| {
+            DemoError::Config(crate::config::ConfigError::Invalid(format!(
+                "--hq-url: {e}"
+            )))
+        })?;
+        config.uplink = Some(uplink.uplink);
+        config.validate()?;
+    }
     let built = find_built_plugins(args.plugins.as_deref())?;
     install_reference_plugins(&built, &config.plugin_dir())?;
     // The demo's bank: a simulator in this process, so a newcomer can pay a bill end to end.
@@ -320,6 +350,9 @@ where
     );
     println!("  tokens:   {}", args.data.join(TOKENS_FILE).display());
     println!("  bank:     http://{bank} (simulated; pays bills approved and paid through the API)");
+    if let Some(url) = &args.hq_url {
+        println!("  HQ:       {url} (uploads settled data; state in /healthz)");
+    }
     println!(
         "  try:      curl -s http://{}/api/v1/products -H \"Authorization: Bearer {}\"",
         running.http_addr,

@@ -50,6 +50,12 @@ pub struct Metrics {
     plugin_timeouts: Family<PluginLabels, Counter>,
     plugin_memory_limits: Family<PluginLabels, Counter>,
     sqlite_heap: Gauge,
+    uplink_pending: Gauge,
+    uplink_oldest_seconds: Gauge,
+    uplink_batches: Counter,
+    uplink_records: Counter,
+    uplink_duplicates: Counter,
+    uplink_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -76,6 +82,12 @@ impl Metrics {
             plugin_timeouts: Family::default(),
             plugin_memory_limits: Family::default(),
             sqlite_heap: Gauge::default(),
+            uplink_pending: Gauge::default(),
+            uplink_oldest_seconds: Gauge::default(),
+            uplink_batches: Counter::default(),
+            uplink_records: Counter::default(),
+            uplink_duplicates: Counter::default(),
+            uplink_failures: Counter::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register(
@@ -135,6 +147,36 @@ impl Metrics {
                 "Memory held by SQLite's allocator",
                 m.sqlite_heap.clone(),
             );
+            r.register(
+                "uplink_pending_records",
+                "Records in the outbox waiting for HQ",
+                m.uplink_pending.clone(),
+            );
+            r.register(
+                "uplink_oldest_record_seconds",
+                "Age of the oldest record waiting for HQ",
+                m.uplink_oldest_seconds.clone(),
+            );
+            r.register(
+                "uplink_batches",
+                "Batches HQ acknowledged",
+                m.uplink_batches.clone(),
+            );
+            r.register(
+                "uplink_records",
+                "Records HQ acknowledged (new or duplicate)",
+                m.uplink_records.clone(),
+            );
+            r.register(
+                "uplink_duplicates",
+                "Records HQ already had",
+                m.uplink_duplicates.clone(),
+            );
+            r.register(
+                "uplink_failures",
+                "Upload attempts that failed (HQ away, refused, timed out)",
+                m.uplink_failures.clone(),
+            );
         }
         m
     }
@@ -167,6 +209,21 @@ impl Metrics {
                 device: device.into(),
             })
             .set(online as i64);
+    }
+
+    pub fn uplink_backlog(&self, records: i64, oldest_ms: i64) {
+        self.uplink_pending.set(records);
+        self.uplink_oldest_seconds.set(oldest_ms / 1000);
+    }
+
+    pub fn uplink_batch(&self, records: i64, _accepted: i64, duplicates: i64) {
+        self.uplink_batches.inc();
+        self.uplink_records.inc_by(records.max(0) as u64);
+        self.uplink_duplicates.inc_by(duplicates.max(0) as u64);
+    }
+
+    pub fn uplink_failure(&self) {
+        self.uplink_failures.inc();
     }
 
     pub fn order_created(&self) {

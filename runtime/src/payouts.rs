@@ -210,6 +210,8 @@ fn start(
         bill_id,
         &format!("payout {payout_id} of {} fen", bill.amounts.payable_fen),
     )?;
+    queue_payout(c, &payout_id)?;
+    settle::queue_bill(c, bill_id)?;
     Ok(Attempt {
         payout: payout(payout_id),
         connector,
@@ -260,7 +262,37 @@ fn finish(
         bill_id,
         &reason.unwrap_or_default(),
     )?;
-    settle::load_bill(c, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+    queue_payout(c, payout_id)?;
+    settle::queue_bill(c, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+}
+
+/// Queues a payout's current state for HQ (one record per status it reaches).
+fn queue_payout(c: &Connection, payout_id: &str) -> Result<(), ApiError> {
+    let row = c
+        .prepare_cached(
+            "SELECT bill_id, attempt, amount_fen, account, status, provider_ref, reason, requested_by, created_at, updated_at
+             FROM payouts WHERE payout_id = ?1",
+        )?
+        .query_row(params![payout_id], |r| {
+            Ok(serde_json::json!({
+                "payout_id": payout_id, "bill_id": r.get::<_, String>(0)?, "attempt": r.get::<_, i64>(1)?,
+                "amount_fen": r.get::<_, i64>(2)?, "account": r.get::<_, String>(3)?,
+                "status": r.get::<_, String>(4)?, "provider_ref": r.get::<_, Option<String>>(5)?,
+                "reason": r.get::<_, Option<String>>(6)?, "requested_by": r.get::<_, String>(7)?,
+                "created_at": r.get::<_, String>(8)?, "updated_at": r.get::<_, String>(9)?,
+            }))
+        })?;
+    let status = row["status"].as_str().unwrap_or_default().to_owned();
+    let at = row["updated_at"].as_str().unwrap_or_default().to_owned();
+    crate::outbox::push(
+        c,
+        crate::outbox::Kind::Payout,
+        &format!("{payout_id}:{status}"),
+        &at[..10.min(at.len())],
+        &at,
+        &row,
+    )?;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -185,6 +185,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         });
     }
 
+    let uplink_state = Arc::new(crate::uplink::UplinkState::default());
+    if let Some(config) = venue.config.uplink.clone() {
+        back_tasks.spawn(
+            crate::uplink::Uplink {
+                config,
+                edge_id: venue.config.edge.id.clone(),
+                store: store.clone(),
+                db_path: data_dir.join(STORE_FILE),
+                state: uplink_state.clone(),
+                metrics: metrics.clone(),
+                alerts: alert_tx.clone(),
+                clock: venue.clock,
+            }
+            .run(back.clone()),
+        );
+    }
+
     let listener = TcpListener::bind(http_listen)
         .await
         .map_err(|source| StartError::Http {
@@ -205,6 +222,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         bus,
         plugin_dir,
         started,
+        uplink: uplink_state,
     });
     front_tasks.spawn(http::serve(listener, api, front.clone()));
     tracing::info!(%http_addr, mqtt = %mqtt_addr, zone = venue.zone(), ready_ms = started.elapsed().as_millis() as u64, "venue-edge ready");

@@ -249,7 +249,63 @@ fn check_and_write(
             .map_err(ledger_to_sqlite)?;
         }
     }
+    queue_for_hq(conn, venue, device, merchant, sale, &checked)?;
     Ok(Ok(()))
+}
+
+/// The outbox record of an accepted POS message. Revenue lines count a sale once (on its
+/// first category); a void takes back the original's lines.
+fn queue_for_hq(
+    conn: &Connection,
+    venue: &Venue,
+    device: &str,
+    merchant: &str,
+    sale: &Sale,
+    checked: &Checked,
+) -> rusqlite::Result<()> {
+    use crate::outbox::RevenueLine;
+    let revenue: Vec<RevenueLine> = match sale.kind {
+        SaleKind::Sale | SaleKind::Refund => checked
+            .by_category
+            .iter()
+            .enumerate()
+            .map(|(i, (category, amount))| {
+                let count = i64::from(sale.kind == SaleKind::Sale && i == 0);
+                let kind = sale.kind.as_str();
+                RevenueLine::pos(venue, merchant, category, kind, *amount, count)
+            })
+            .collect(),
+        SaleKind::Void => {
+            let original = sale.refers_to.as_deref().unwrap_or_default();
+            let mut stmt = conn.prepare_cached(
+                "SELECT category, amount_fen FROM revenue_facts WHERE source = 'pos' AND fact_id = ?1 AND kind = 'sale' ORDER BY category",
+            )?;
+            let rows = stmt.query_map(params![original], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            let mut lines = Vec::new();
+            for (i, row) in rows.enumerate() {
+                let (category, amount) = row?;
+                let count = if i == 0 { -1 } else { 0 };
+                lines.push(RevenueLine::pos(
+                    venue, merchant, &category, "sale", -amount, count,
+                ));
+            }
+            lines
+        }
+    };
+    crate::outbox::push(
+        conn,
+        crate::outbox::Kind::Sale,
+        &sale.event_id,
+        &checked.business_date,
+        &sale.at,
+        &serde_json::json!({
+            "device": device, "merchant": merchant, "kind": sale.kind.as_str(),
+            "refers_to": sale.refers_to, "payment": sale.payment, "total_fen": sale.total_fen,
+            "revenue": revenue,
+        }),
+    )
 }
 
 fn post(

@@ -7,6 +7,7 @@
 //!
 //! Build what the tests need first: `cargo xtask test` does (plugins and binaries).
 
+pub mod hq;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

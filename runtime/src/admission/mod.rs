@@ -112,6 +112,19 @@ pub fn admit(
         outcome.conflict,
         latency_us,
     ])?;
+    crate::outbox::push(
+        conn,
+        crate::outbox::Kind::Scan,
+        &format!("{}:{}", lane.device, scan.event_id),
+        &business_date,
+        &scan.at,
+        &serde_json::json!({
+            "device": lane.device, "area": lane.area, "ticket_id": v.ticket_id,
+            "direction": scan.direction.as_str(), "count": scan.count, "offline": scan.offline,
+            "decision": v.decision.as_str(), "reason": v.reason.as_str(), "admitted": v.admitted,
+            "conflict": outcome.conflict,
+        }),
+    )?;
     let mut alerts = outcome.alerts;
     if outcome.conflict {
         alerts.push(Alert::new(

@@ -42,6 +42,7 @@ pub async fn healthz(api: &Api) -> Result<Reply, ApiError> {
         "broker": if broker_ok { "connected" } else { "disconnected" },
         "plugins": plugins,
         "missing_plugins": missing,
+        "uplink": api.uplink.to_json(api.venue.config.uplink.as_ref().map(|u| u.url.as_str())),
         "uptime_s": api.started.elapsed().as_secs(),
     });
     Ok(json_reply(

@@ -50,6 +50,7 @@ pub struct Api {
     pub bus: Bus,
     pub plugin_dir: std::path::PathBuf,
     pub started: Instant,
+    pub uplink: Arc<crate::uplink::UplinkState>,
 }
 
 pub type Reply = Response<Full<Bytes>>;

@@ -33,8 +33,13 @@ enum Op {
         lines: Vec<(usize, u32, i64)>,
     },
     /// Refunds `permille` of what is left of an earlier sale (over 1000: more than is left).
-    Refund { target: usize, permille: u32 },
-    Void { target: usize },
+    Refund {
+        target: usize,
+        permille: u32,
+    },
+    Void {
+        target: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -69,7 +74,10 @@ fn terms() -> impl Strategy<Value = Terms> {
         (0u32..=10_000, 0i64..50_000, 0u32..=10_000, rounding()),
     )
         .prop_map(
-            |((food_bp, drink_bp, default_bp, tea_rounding), (cost_bp, cost_fixed_fen, share_bp, coaster_rounding))| Terms {
+            |(
+                (food_bp, drink_bp, default_bp, tea_rounding),
+                (cost_bp, cost_fixed_fen, share_bp, coaster_rounding),
+            )| Terms {
                 food_bp,
                 drink_bp,
                 default_bp,
@@ -120,20 +128,38 @@ fn new_version(base: &Contract, day: &str) -> Contract {
 }
 
 /// Journals, settles and approves; returns a description of the first broken property.
-fn run_day(venue: &Venue, conn: &rusqlite::Connection, ops: &[Op], t: &Terms) -> Result<(), Failed> {
+fn run_day(
+    venue: &Venue,
+    conn: &rusqlite::Connection,
+    ops: &[Op],
+    t: &Terms,
+) -> Result<(), Failed> {
     let now = venue.clock.now_rfc3339();
     let today = venue.clock.today();
     let day = today.to_string();
     contracts::seed(conn, &venue.config.contracts, &now).map_err(|e| ("seed", e))?;
     let all = contracts::all(conn).map_err(|e| ("contracts", e))?;
-    let base = |id: &str| all.iter().find(|c| c.id == id).cloned().expect("demo contract");
+    let base = |id: &str| {
+        all.iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .expect("demo contract")
+    };
     let mut tea = new_version(&base("c-tea"), &day);
-    tea.rates = [("food".to_owned(), t.food_bp), ("drink".to_owned(), t.drink_bp)].into();
+    tea.rates = [
+        ("food".to_owned(), t.food_bp),
+        ("drink".to_owned(), t.drink_bp),
+    ]
+    .into();
     tea.default_rate_bp = t.default_bp;
     tea.rounding = t.tea_rounding;
     let mut coaster = new_version(&base("c-coaster"), &day);
-    (coaster.cost_bp, coaster.cost_fixed_fen, coaster.share_bp, coaster.rounding) =
-        (t.cost_bp, t.cost_fixed_fen, t.share_bp, t.coaster_rounding);
+    (
+        coaster.cost_bp,
+        coaster.cost_fixed_fen,
+        coaster.share_bp,
+        coaster.rounding,
+    ) = (t.cost_bp, t.cost_fixed_fen, t.share_bp, t.coaster_rounding);
     assert_eq!(coaster.cycle, Cycle::Daily);
     for c in [&tea, &coaster] {
         contracts::insert(conn, c, &now, false).map_err(|e| ("contract", e))?;
@@ -154,33 +180,78 @@ fn run_day(venue: &Venue, conn: &rusqlite::Connection, ops: &[Op], t: &Terms) ->
                     })
                     .collect();
                 let total = lines.iter().map(|l| l.unit_price_fen * l.qty as i64).sum();
-                let sale = message(&event_id, MERCHANTS[*merchant].0, SaleKind::Sale, None, &now, lines, total);
+                let sale = message(
+                    &event_id,
+                    MERCHANTS[*merchant].0,
+                    SaleKind::Sale,
+                    None,
+                    &now,
+                    lines,
+                    total,
+                );
                 (*merchant, sale, true)
             }
             Op::Refund { target, permille } => {
-                let Some((original, m)) = pick(&model, *target) else { continue };
+                let Some((original, m)) = pick(&model, *target) else {
+                    continue;
+                };
                 let left = m.total - m.refunded;
                 let amount = (left * *permille as i64 / 1000).max(1);
-                let line = SaleLine { sku: "back".into(), category: CATEGORIES[m.merchant % CATEGORIES.len()].into(), qty: 1, unit_price_fen: amount };
-                let sale = message(&event_id, MERCHANTS[m.merchant].0, SaleKind::Refund, Some(original.clone()), &now, vec![line], amount);
+                let line = SaleLine {
+                    sku: "back".into(),
+                    category: CATEGORIES[m.merchant % CATEGORIES.len()].into(),
+                    qty: 1,
+                    unit_price_fen: amount,
+                };
+                let sale = message(
+                    &event_id,
+                    MERCHANTS[m.merchant].0,
+                    SaleKind::Refund,
+                    Some(original.clone()),
+                    &now,
+                    vec![line],
+                    amount,
+                );
                 (m.merchant, sale, !m.voided && amount <= left)
             }
             Op::Void { target } => {
-                let Some((original, m)) = pick(&model, *target) else { continue };
-                let sale = message(&event_id, MERCHANTS[m.merchant].0, SaleKind::Void, Some(original.clone()), &now, vec![], 0);
+                let Some((original, m)) = pick(&model, *target) else {
+                    continue;
+                };
+                let sale = message(
+                    &event_id,
+                    MERCHANTS[m.merchant].0,
+                    SaleKind::Void,
+                    Some(original.clone()),
+                    &now,
+                    vec![],
+                    0,
+                );
                 (m.merchant, sale, !m.voided && m.refunded == 0)
             }
         };
         let device = format!("pos-{merchant}");
-        let recorded = sales::record(conn, venue, &device, MERCHANTS[merchant].0, &sale).map_err(|e| ("record", e))?;
+        let recorded = sales::record(conn, venue, &device, MERCHANTS[merchant].0, &sale)
+            .map_err(|e| ("record", e))?;
         if recorded.ack.error.is_none() != expect_ok {
-            return Err(Failed(format!("{op:?}: the model expects accepted={expect_ok}, the journal answered {:?}", recorded.ack.error)));
+            return Err(Failed(format!(
+                "{op:?}: the model expects accepted={expect_ok}, the journal answered {:?}",
+                recorded.ack.error
+            )));
         }
         if !expect_ok {
             continue;
         }
         match sale.kind {
-            SaleKind::Sale => model.push((event_id, Model { merchant, total: sale.total_fen, refunded: 0, voided: false })),
+            SaleKind::Sale => model.push((
+                event_id,
+                Model {
+                    merchant,
+                    total: sale.total_fen,
+                    refunded: 0,
+                    voided: false,
+                },
+            )),
             SaleKind::Refund => {
                 let original = sale.refers_to.as_deref().unwrap_or_default();
                 if let Some((_, m)) = model.iter_mut().find(|(id, _)| id == original) {
@@ -201,23 +272,43 @@ fn run_day(venue: &Venue, conn: &rusqlite::Connection, ops: &[Op], t: &Terms) ->
     }
     // Every sale is money in, every refund money out: the cash accounts hold the net.
     let books = ledger::trial_balance(conn, None).map_err(|e| ("trial balance", e))?;
-    let cash: i64 = books.accounts.iter().filter(|a| a.account.starts_with("cash:")).map(|a| a.balance_fen).sum();
+    let cash: i64 = books
+        .accounts
+        .iter()
+        .filter(|a| a.account.starts_with("cash:"))
+        .map(|a| a.balance_fen)
+        .sum();
     if cash != net_by_merchant.iter().sum::<i64>() {
-        return Err(Failed(format!("cash {cash} != model net {net_by_merchant:?}")));
+        return Err(Failed(format!(
+            "cash {cash} != model net {net_by_merchant:?}"
+        )));
     }
 
-    let bills = settle_day(conn, venue, today, &PluginLines::default(), "finance").map_err(|e| ("settle", e))?;
+    let bills = settle_day(conn, venue, today, &PluginLines::default(), "finance")
+        .map_err(|e| ("settle", e))?;
     for (i, (merchant, party)) in MERCHANTS.iter().enumerate() {
-        let bill = bills.iter().find(|b| b.party == *party).ok_or_else(|| Failed(format!("no bill for {party}")))?;
+        let bill = bills
+            .iter()
+            .find(|b| b.party == *party)
+            .ok_or_else(|| Failed(format!("no bill for {party}")))?;
         let a = &bill.amounts;
         if a.gross_fen - a.refunds_fen != net_by_merchant[i] {
-            return Err(Failed(format!("{party}: bill counts {} - {}, model {}", a.gross_fen, a.refunds_fen, net_by_merchant[i])));
+            return Err(Failed(format!(
+                "{party}: bill counts {} - {}, model {}",
+                a.gross_fen, a.refunds_fen, net_by_merchant[i]
+            )));
         }
-        let approved = review::approve(conn, venue, &bill.bill_id, "reviewer").map_err(|e| ("approve", e))?;
+        let approved =
+            review::approve(conn, venue, &bill.bill_id, "reviewer").map_err(|e| ("approve", e))?;
         let a = &approved.amounts;
         let balances = ledger::party_balance(conn, party).map_err(|e| ("party balance", e))?;
         let keeps = if approved.kind == "revenue_share" {
-            a.cost_fen + if a.net_fen > 0 { a.net_fen - a.share_fen } else { 0 }
+            a.cost_fen
+                + if a.net_fen > 0 {
+                    a.net_fen - a.share_fen
+                } else {
+                    0
+                }
         } else {
             a.commission_fen
         };
@@ -230,12 +321,18 @@ fn run_day(venue: &Venue, conn: &rusqlite::Connection, ops: &[Op], t: &Terms) ->
         ];
         for (account, want) in expected {
             if balances.get(&account) != Some(&want) {
-                return Err(Failed(format!("{account}: ledger {:?}, bill says {want} ({a:?})", balances.get(&account))));
+                return Err(Failed(format!(
+                    "{account}: ledger {:?}, bill says {want} ({a:?})",
+                    balances.get(&account)
+                )));
             }
         }
         // The party's side and the venue's side sum to what was sold.
         if a.payable_fen + keeps + a.carry_out_fen != net_by_merchant[i] {
-            return Err(Failed(format!("{party}: {} + {keeps} + {} != {}", a.payable_fen, a.carry_out_fen, net_by_merchant[i])));
+            return Err(Failed(format!(
+                "{party}: {} + {keeps} + {} != {}",
+                a.payable_fen, a.carry_out_fen, net_by_merchant[i]
+            )));
         }
         let revenue = format!("revenue:merchant:{merchant}");
         let left = books_balance(conn, &revenue)?;
@@ -245,14 +342,22 @@ fn run_day(venue: &Venue, conn: &rusqlite::Connection, ops: &[Op], t: &Terms) ->
     }
     let books = ledger::trial_balance(conn, None).map_err(|e| ("trial balance", e))?;
     if books.debit_fen != books.credit_fen {
-        return Err(Failed(format!("debits {} != credits {}", books.debit_fen, books.credit_fen)));
+        return Err(Failed(format!(
+            "debits {} != credits {}",
+            books.debit_fen, books.credit_fen
+        )));
     }
     Ok(())
 }
 
 fn books_balance(conn: &rusqlite::Connection, account: &str) -> Result<i64, Failed> {
     let books = ledger::trial_balance(conn, Some(account)).map_err(|e| ("trial balance", e))?;
-    Ok(books.accounts.iter().filter(|a| a.account == account).map(|a| a.balance_fen).sum())
+    Ok(books
+        .accounts
+        .iter()
+        .filter(|a| a.account == account)
+        .map(|a| a.balance_fen)
+        .sum())
 }
 
 fn pick(model: &[(String, Model)], target: usize) -> Option<(&String, &Model)> {

@@ -54,7 +54,7 @@ pub fn approve(
         bill_id,
         &format!("payable_fen={}", bill.amounts.payable_fen),
     )?;
-    settle::load_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+    settle::queue_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
 }
 
 /// Rejects a draft bill with a reason.
@@ -76,7 +76,7 @@ pub fn reject(
     conn.prepare_cached("UPDATE bills SET status = 'rejected', reason = ?2, approved_by = ?3, updated_at = ?4 WHERE bill_id = ?1")?
         .execute(params![bill_id, reason, reviewer, now])?;
     crate::ticketing::audit(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
-    settle::load_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+    settle::queue_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
 }
 
 /// A bill that must be a draft to be `done` (approved or rejected).

@@ -444,9 +444,30 @@ pub fn settle_day(
                 id
             }
         };
-        bills.extend(load_bill(conn, &bill_id)?);
+        bills.extend(queue_bill(conn, &bill_id)?);
     }
     Ok(bills)
+}
+
+/// Queues a bill's current state for HQ and returns it. Call after every change of a
+/// bill (drafted, refreshed, approved, rejected, paying, paid, failed). The record's id
+/// names the state's content, so an unchanged re-run is a duplicate at HQ.
+pub fn queue_bill(conn: &Connection, bill_id: &str) -> Result<Option<BillView>, ApiError> {
+    use sha2::Digest;
+    let Some(bill) = load_bill(conn, bill_id)? else {
+        return Ok(None);
+    };
+    let data = serde_json::to_string(&bill).map_err(|e| ApiError::internal(e.to_string()))?;
+    let digest = hex::encode(&sha2::Sha256::digest(data.as_bytes())[..8]);
+    crate::outbox::push(
+        conn,
+        crate::outbox::Kind::Bill,
+        &format!("{}:{}:{digest}", bill.bill_id, bill.status),
+        &bill.period_end,
+        &bill.updated_at,
+        &bill,
+    )?;
+    Ok(Some(bill))
 }
 
 /// What a settlement-rule plugin is asked to compute lines for.

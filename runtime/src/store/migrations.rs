@@ -256,6 +256,30 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (bill_id, attempt)
     );
     "#,
+    // 3: the outbox to HQ and the uplink's batches.
+    r#"
+    CREATE TABLE outbox (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          TEXT NOT NULL,          -- scan | sale | order | refund | rebook | bill | payout
+        event_id      TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        at            TEXT NOT NULL,
+        data          TEXT NOT NULL,          -- JSON
+        queued_ms     INTEGER NOT NULL        -- when it was queued (Unix ms), for batch age
+    );
+    -- A batch is fixed once formed: a retry resends the same seq with the same records.
+    CREATE TABLE uplink_batches (
+        batch_seq  INTEGER PRIMARY KEY,
+        first_seq  INTEGER NOT NULL,
+        last_seq   INTEGER NOT NULL,
+        records    INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        acked_at   TEXT,
+        accepted   INTEGER,
+        duplicates INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

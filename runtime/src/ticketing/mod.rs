@@ -299,6 +299,8 @@ pub(crate) struct TicketPosting<'a> {
     pub method: &'a str,
     pub at: &'a str,
     pub day: &'a str,
+    /// What HQ is told besides the money (order or refund details).
+    pub details: serde_json::Value,
 }
 
 pub(crate) fn record_ticket_revenue(
@@ -331,6 +333,40 @@ pub(crate) fn record_ticket_revenue(
     }
     let sign = if refund { -1 } else { 1 };
     let total: i64 = by_product.values().sum();
+    let mut counts: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for t in tickets {
+        *counts.entry(t.product.as_str()).or_default() += 1;
+    }
+    let revenue: Vec<crate::outbox::RevenueLine> = by_product
+        .iter()
+        .map(|(p, fen)| {
+            let count = if refund { 0 } else { counts[p] };
+            crate::outbox::RevenueLine::ticket(venue, p, refund, *fen, count)
+        })
+        .collect();
+    let mut data = posting.details.clone();
+    if let Some(o) = data.as_object_mut() {
+        o.insert("total_fen".into(), total.into());
+        o.insert("method".into(), posting.method.into());
+        o.insert("tickets".into(), (tickets.len() as i64).into());
+        o.insert(
+            "revenue".into(),
+            serde_json::to_value(&revenue).unwrap_or_default(),
+        );
+    }
+    let record = if refund {
+        crate::outbox::Kind::Refund
+    } else {
+        crate::outbox::Kind::Order
+    };
+    crate::outbox::push(
+        conn,
+        record,
+        posting.fact_id,
+        posting.day,
+        posting.at,
+        &data,
+    )?;
     let mut legs = vec![crate::ledger::Leg::debit(
         format!("cash:{}", posting.method),
         sign * total,

@@ -219,6 +219,10 @@ pub fn place_order(
             method: &req.payment.method,
             at: &now,
             day: &today,
+            details: serde_json::json!({
+                "order_id": order_id, "channel": req.channel.as_str(),
+                "visit_date": req.visit_date, "slot": req.slot, "group": group_code.is_some(),
+            }),
         },
     )?;
     audit(

@@ -105,11 +105,23 @@ pub fn rebook_ticket(
         let now = venue.clock.now_rfc3339();
         conn.prepare_cached("UPDATE tickets SET visit_date = ?2, slot = ?3 WHERE ticket_id = ?1")?
             .execute(params![ticket_id, new_date, new_slot])?;
+        let rebook_id = ids::new_id("rbk");
         conn.prepare_cached(
             "INSERT INTO rebooks (rebook_id, ticket_id, from_date, from_slot, to_date, to_slot, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![ids::new_id("rbk"), ticket_id, t.visit_date, t.slot, new_date, new_slot, now])?;
+        .execute(params![rebook_id, ticket_id, t.visit_date, t.slot, new_date, new_slot, now])?;
+        crate::outbox::push(
+            conn,
+            crate::outbox::Kind::Rebook,
+            &rebook_id,
+            &venue.clock.today().to_string(),
+            &now,
+            &serde_json::json!({
+                "rebook_id": rebook_id, "ticket_id": ticket_id, "product": t.product,
+                "from_date": t.visit_date, "from_slot": t.slot, "to_date": new_date, "to_slot": new_slot,
+            }),
+        )?;
         audit(
             conn,
             &now,

@@ -177,6 +177,9 @@ pub fn refund_order(
             method: &method,
             at: &now,
             day: &day,
+            details: serde_json::json!({
+                "refund_id": refund_id, "order_id": order_id, "reason": req.reason,
+            }),
         },
     )?;
     let mut whitelist: BTreeMap<String, WhitelistChange> = BTreeMap::new();

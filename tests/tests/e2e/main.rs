@@ -8,6 +8,7 @@ mod payouts;
 mod plugins;
 mod settlement;
 mod tickets;
+mod upstream;
 
 /// Runs a scenario once on the embedded broker and once on the external mosquitto.
 macro_rules! on_both_brokers {

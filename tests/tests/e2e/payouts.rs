@@ -389,7 +389,12 @@ async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
         )
         .await
         .unwrap();
-    assert_eq!(r.json()["balances"]["payable:p-gift-shop"], 0, "{}", r.json());
+    assert_eq!(
+        r.json()["balances"]["payable:p-gift-shop"],
+        0,
+        "{}",
+        r.json()
+    );
     let next_id = next["bill_id"].as_str().unwrap().to_owned();
     let (s, _) = edge
         .post_as(
@@ -407,7 +412,12 @@ async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
         )
         .await
         .unwrap();
-    assert_eq!(r.json()["balances"]["payable:p-gift-shop"], -4920, "{}", r.json());
+    assert_eq!(
+        r.json()["balances"]["payable:p-gift-shop"],
+        -4920,
+        "{}",
+        r.json()
+    );
     let r = edge
         .api
         .get("/api/v1/ledger/trial-balance", Some(edge.token("auditor")))

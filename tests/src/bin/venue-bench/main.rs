@@ -23,13 +23,17 @@ mod gate;
 mod memory;
 mod orders;
 mod plugin;
+mod sales;
 mod settlement;
+mod upstream;
 
 use gate::gate;
 use memory::memory;
 use orders::orders;
 use plugin::plugin;
+use sales::sales;
 use settlement::settlement;
+use upstream::upstream;
 
 #[derive(Parser)]
 #[command(
@@ -75,6 +79,21 @@ enum Bench {
         sales: u32,
         #[arg(long, default_value_t = 50)]
         parties: u32,
+    },
+    /// Sales from POS terminals over MQTT, acked after commit, against raw batched inserts.
+    Sales {
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        terminals: usize,
+        /// Sales each terminal has in flight (sent, not yet acknowledged).
+        #[arg(long, default_value_t = 4)]
+        window: usize,
+    },
+    /// A million records from an edge box's outbox to HQ (SQLite, PostgreSQL), against COPY.
+    Upstream {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
     },
     /// Every benchmark with its default settings.
     All,
@@ -123,6 +142,21 @@ fn main() -> anyhow::Result<()> {
             rows.extend(settlement(sales, parties).await?);
         } else if all {
             rows.extend(settlement(1_000_000, 50).await?);
+        }
+        if let Bench::Sales {
+            seconds,
+            terminals,
+            window,
+        } = bench
+        {
+            rows.extend(sales(seconds, terminals, window).await?);
+        } else if all {
+            rows.extend(sales(20, 100, 4).await?);
+        }
+        if let Bench::Upstream { records } = bench {
+            rows.extend(upstream(records).await?);
+        } else if all {
+            rows.extend(upstream(1_000_000).await?);
         }
         if let Bench::Gate {
             seconds,

@@ -1,0 +1,159 @@
+//! The outbox: every fact HQ must see (scan, sale, order, refund, rebook, bill change,
+//! payout) is queued here by the same store job, in the same SQLite transaction, that
+//! writes the fact itself (architecture.md, data flow 3). The uplink sends the queue in
+//! batches and removes what HQ acknowledged; the journal tables are never touched by it.
+//!
+//! A record is what protocol.md section 3 names: `kind`, `event_id`, `business_date`,
+//! `at`, and `data`. Money records carry `data.revenue`, one line per revenue fact, so HQ
+//! can report revenue across edge boxes without knowing any venue's configuration.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::venue::Venue;
+
+/// The kinds of record HQ accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Scan,
+    Sale,
+    Order,
+    Refund,
+    Rebook,
+    Bill,
+    Payout,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Scan => "scan",
+            Kind::Sale => "sale",
+            Kind::Order => "order",
+            Kind::Refund => "refund",
+            Kind::Rebook => "rebook",
+            Kind::Bill => "bill",
+            Kind::Payout => "payout",
+        }
+    }
+}
+
+/// One revenue fact as HQ reports it: ticket revenue under its product and area, POS
+/// revenue under its merchant, category and area; `party` is the party whose configured
+/// contract covers it. A void is a `sale` line with a negative amount and count.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RevenueLine {
+    pub source: &'static str,
+    pub product: Option<String>,
+    pub merchant: Option<String>,
+    pub area: Option<String>,
+    pub category: String,
+    pub party: Option<String>,
+    pub kind: &'static str,
+    pub amount_fen: i64,
+    pub count: i64,
+}
+
+impl RevenueLine {
+    pub fn ticket(
+        venue: &Venue,
+        product: &str,
+        refund: bool,
+        amount_fen: i64,
+        count: i64,
+    ) -> RevenueLine {
+        let area = venue
+            .product(product)
+            .and_then(|p| p.grants.first().cloned());
+        RevenueLine {
+            source: "ticket",
+            product: Some(product.to_owned()),
+            merchant: None,
+            area,
+            category: "ticket".into(),
+            party: party_of(venue, |c| c.products.iter().any(|p| p == product)),
+            kind: if refund { "refund" } else { "sale" },
+            amount_fen,
+            count,
+        }
+    }
+
+    pub fn pos(
+        venue: &Venue,
+        merchant: &str,
+        category: &str,
+        kind: &'static str,
+        amount_fen: i64,
+        count: i64,
+    ) -> RevenueLine {
+        RevenueLine {
+            source: "pos",
+            product: None,
+            merchant: Some(merchant.to_owned()),
+            area: venue.config.merchant(merchant).and_then(|m| m.area.clone()),
+            category: category.to_owned(),
+            party: party_of(venue, |c| c.merchants.iter().any(|m| m == merchant)),
+            kind,
+            amount_fen,
+            count,
+        }
+    }
+}
+
+fn party_of(
+    venue: &Venue,
+    covers: impl Fn(&crate::config::ContractConfig) -> bool,
+) -> Option<String> {
+    venue
+        .config
+        .contracts
+        .iter()
+        .find(|c| covers(c))
+        .map(|c| c.party.clone())
+}
+
+/// Queues one record. Call it inside the store job that writes the fact.
+pub fn push(
+    conn: &Connection,
+    kind: Kind,
+    event_id: &str,
+    business_date: &str,
+    at: &str,
+    data: &impl Serialize,
+) -> rusqlite::Result<()> {
+    let data = serde_json::to_string(data)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (kind, event_id, business_date, at, data, queued_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        kind.as_str(),
+        event_id,
+        business_date,
+        at,
+        data,
+        now_ms()
+    ])?;
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What is waiting: about how many records (the span of queued sequence numbers, so a
+/// rolled-back job's unused number counts), and the age of the oldest in milliseconds.
+/// Cheap at any size: both come from the primary key's ends.
+pub fn backlog(conn: &Connection) -> rusqlite::Result<(i64, Option<i64>)> {
+    conn.prepare_cached(
+        "SELECT MAX(seq) - MIN(seq) + 1, (SELECT queued_ms FROM outbox ORDER BY seq LIMIT 1) FROM outbox",
+    )?
+    .query_row([], |r| {
+        let span: Option<i64> = r.get(0)?;
+        let oldest: Option<i64> = r.get(1)?;
+        Ok((span.unwrap_or(0), oldest.map(|q| (now_ms() - q).max(0))))
+    })
+}

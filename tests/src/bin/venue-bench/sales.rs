@@ -1,0 +1,188 @@
+//! Sales ingest: POS terminals publishing sales over MQTT, each acknowledged only after its
+//! commit, against raw rusqlite batched inserts of the rows the same sales write.
+
+use std::sync::atomic::AtomicBool;
+
+use venue_devices::pos::{PosTerminal, line};
+
+use super::*;
+
+/// Demo merchants the bench terminals are spread over.
+const MERCHANTS: [&str; 3] = ["m-tea-house", "m-gift-shop", "m-coaster-photo"];
+
+pub(crate) async fn sales(
+    seconds: u64,
+    terminals: usize,
+    window: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let extra: String = (0..terminals)
+        .map(|i| {
+            format!(
+                "\n[[pos]]\nid = \"bench-pos-{i:03}\"\nmerchant = \"{}\"\nplugin = \"std-json-pos\"\n",
+                MERCHANTS[i % MERCHANTS.len()]
+            )
+        })
+        .collect();
+    let mut edge = Edge::start(EdgeOptions {
+        extra_toml: extra,
+        ..EdgeOptions::default()
+    })
+    .await;
+    let mut pos = Vec::new();
+    for i in 0..terminals {
+        pos.push(
+            PosTerminal::connect(
+                &edge.mqtt_addr,
+                &edge.zone,
+                &format!("bench-pos-{i:03}"),
+                MERCHANTS[i % MERCHANTS.len()],
+            )
+            .await,
+        );
+    }
+    let acked = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let warmup = Duration::from_secs(3);
+    let deadline = Instant::now() + warmup + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for p in &pos {
+        for _ in 0..window {
+            let (p, acked, refused, measuring) =
+                (p.clone(), acked.clone(), refused.clone(), measuring.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let message = p.message(
+                        "sale",
+                        None,
+                        &Edge::now_at(),
+                        if n.is_multiple_of(2) { "cash" } else { "wechat" },
+                        &[
+                            line("tea-01", "food", 1, 1800 + (n % 50) as i64),
+                            line("juice", "drink", 2, 900),
+                        ],
+                    );
+                    match p.send(&message).await {
+                        Ok(ack) if ack.accepted() => {
+                            if measuring.load(Ordering::Relaxed) {
+                                acked.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        _ => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(warmup).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let measured = acked.load(Ordering::Relaxed);
+    let rate = measured as f64 / elapsed;
+    let failed = refused.load(Ordering::Relaxed);
+    eprintln!(
+        "sales: {measured} sales acked in {elapsed:.1} s by {terminals} terminals ({window} in flight each): {rate:.0}/s; {failed} refused or timed out"
+    );
+
+    // Durable: every acked sale is in the journal after the box is killed.
+    edge.kill();
+    let db = edge.data_dir().join(venue_edge::runtime::STORE_FILE);
+    let journaled: i64 = rusqlite::Connection::open(&db)?.query_row(
+        "SELECT COUNT(*) FROM sales WHERE device LIKE 'bench-pos-%'",
+        [],
+        |r| r.get(0),
+    )?;
+    anyhow::ensure!(
+        journaled as u64 >= measured,
+        "{measured} sales acked, only {journaled} journaled after SIGKILL"
+    );
+    anyhow::ensure!(failed == 0, "{failed} sales refused or timed out");
+
+    let raw_rate = raw_inserts(200_000)?;
+    eprintln!("sales: raw batched inserts of the same rows: {raw_rate:.0} sales/s");
+    Ok(vec![Row {
+        bench: format!(
+            "sales ingest, {terminals} POS terminals, {window} in flight each, {seconds} s"
+        ),
+        measure: "sales/s acked after commit".into(),
+        value: rate,
+        unit: "sales/s".into(),
+        baseline: "raw rusqlite batched inserts of the same rows".into(),
+        baseline_value: raw_rate,
+        ratio: rate / raw_rate,
+        target: ">= 20,000/s and >= 0.3x".into(),
+    }])
+}
+
+/// The rows one sale of the bench writes (the sale, its two lines, a revenue fact per
+/// category, a ledger transfer with two entries, the journal entry), inserted with prepared
+/// statements in transactions of 1,000 sales, into a copy of the schema with the same
+/// pragmas. Returns sales per second.
+fn raw_inserts(n: u64) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("raw.sqlite3");
+    // The same schema and pragmas as the store: open the store once, then write raw.
+    drop(venue_edge::store::Store::open(&path)?);
+    let mut conn = rusqlite::Connection::open(&path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    let today = Edge::today();
+    let at = Edge::now_at();
+    let started = Instant::now();
+    let mut done = 0u64;
+    while done < n {
+        let tx = conn.transaction()?;
+        {
+            let mut sale = tx.prepare_cached(
+                "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at)
+                 VALUES (?1, 'raw-pos', 'm-tea-house', 'sale', NULL, ?2, ?3, 'cash', 3600, ?2)",
+            )?;
+            let mut line = tx.prepare_cached(
+                "INSERT INTO sale_lines (event_id, line_no, sku, category, qty, unit_price_fen, amount_fen) VALUES (?1, ?2, ?3, ?4, 1, 1800, 1800)",
+            )?;
+            let mut fact = tx.prepare_cached(
+                "INSERT INTO revenue_facts (source, fact_id, kind, merchant, area, category, business_date, amount_fen, count)
+                 VALUES ('pos', ?1, 'sale', 'm-tea-house', 'park', ?2, ?3, 1800, 1)",
+            )?;
+            let mut transfer = tx.prepare_cached(
+                "INSERT INTO ledger_transfers (fact_kind, fact_id, at, business_date, memo) VALUES ('pos-sale', ?1, ?2, ?3, 'pos-sale')",
+            )?;
+            let mut entry = tx.prepare_cached(
+                "INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut journal = tx.prepare_cached(
+                "INSERT INTO pos_events (device, event_id, status, error, at) VALUES ('raw-pos', ?1, 'accepted', NULL, ?2)",
+            )?;
+            for i in done..(done + 1000).min(n) {
+                let id = format!("raw-{i:09}");
+                sale.execute(rusqlite::params![id, at, today])?;
+                for (no, cat) in [(0, "food"), (1, "drink")] {
+                    line.execute(rusqlite::params![id, no, format!("sku-{no}"), cat])?;
+                    fact.execute(rusqlite::params![id, cat, today])?;
+                }
+                transfer.execute(rusqlite::params![id, at, today])?;
+                let t = tx.last_insert_rowid();
+                entry.execute(rusqlite::params![t, "cash:cash", 3600, 0])?;
+                entry.execute(rusqlite::params![
+                    t,
+                    "revenue:merchant:m-tea-house",
+                    0,
+                    3600
+                ])?;
+                journal.execute(rusqlite::params![id, at])?;
+            }
+        }
+        tx.commit()?;
+        done = (done + 1000).min(n);
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
