@@ -22,6 +22,7 @@ pub mod http;
 pub mod metrics;
 pub mod report;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct ServeOptions {
     /// Where to listen, e.g. `0.0.0.0:8443` or `127.0.0.1:0`.
     pub http: String,
     pub max_batch_bytes: usize,
+    /// HTTPS instead of HTTP.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 /// A running server.
@@ -48,6 +51,8 @@ pub struct Running {
     /// The address actually bound.
     pub addr: SocketAddr,
     pub database: &'static str,
+    /// Serving HTTPS.
+    pub tls: bool,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
 }
@@ -83,11 +88,16 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         max_batch_bytes: options.max_batch_bytes,
     });
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(http::serve(listener, app, shutdown.clone()));
+    let tls = match &options.tls {
+        Some(files) => Some(tls::acceptor(files)?),
+        None => None,
+    };
+    let server = tokio::spawn(http::serve(listener, app, tls, shutdown.clone()));
     tracing::info!(%addr, database, "venue-hq: serving");
     Ok(Running {
         addr,
         database,
+        tls: options.tls.is_some(),
         shutdown,
         server,
     })

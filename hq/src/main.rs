@@ -71,6 +71,23 @@ struct ServeArgs {
     /// larger ones are answered 413 batch_too_large.
     #[arg(long, env = "VENUE_HQ_MAX_BATCH_BYTES", value_name = "N", default_value_t = venue_hq::MAX_BATCH_BYTES_DEFAULT)]
     max_batch_bytes: usize,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. Edge
+    /// boxes pin the CA that signed it (`[uplink] ca_file`).
+    #[arg(
+        long,
+        env = "VENUE_HQ_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "VENUE_HQ_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -199,11 +216,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database: args.database.config()?,
         http: args.http,
         max_batch_bytes: args.max_batch_bytes,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(venue_hq::tls::TlsFiles { cert, key }),
+            _ => None,
+        },
     })
     .await?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "venue-hq: HTTP on http://{}", running.addr)?;
+        let scheme = if running.tls { "https" } else { "http" };
+        writeln!(out, "venue-hq: HTTP on {scheme}://{}", running.addr)?;
         out.flush()?;
     }
     tokio::select! {

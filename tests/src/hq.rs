@@ -3,6 +3,7 @@
 //! dropped when the `Hq` is dropped). Point an edge box's uplink at [`Hq::url`] with a
 //! token from [`Hq::edge_token`].
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -40,12 +41,30 @@ pub struct Hq {
     pub api: HttpClient,
     /// A manager token, used by [`Hq::revenue`] and [`Hq::edges`].
     pub manager_token: String,
+    /// `--tls-cert` and `--tls-key`: HQ serves HTTPS.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Hq {
     /// Starts HQ on a fresh data folder (and, on PostgreSQL, a fresh schema).
     pub async fn start(database: HqDatabase) -> Hq {
+        Self::start_with(database, None).await
+    }
+
+    /// Starts HQ serving HTTPS with a certificate chain and key (PEM files).
+    pub async fn start_tls(
+        database: HqDatabase,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Hq {
+        Self::start_with(database, Some((cert.to_owned(), key.to_owned()))).await
+    }
+
+    async fn start_with(
+        database: HqDatabase,
+        tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> Hq {
         let mut hq = Hq {
             child: None,
             data: tempfile::tempdir().expect("temp dir"),
@@ -54,6 +73,7 @@ impl Hq {
             http_addr: "127.0.0.1:0".into(),
             api: HttpClient::new("127.0.0.1:1"),
             manager_token: String::new(),
+            tls,
             log: Arc::default(),
         };
         hq.manager_token = hq.role_token("manager");
@@ -103,6 +123,14 @@ impl Hq {
             .arg("serve")
             .args(self.database_args())
             .args(["--http", addr])
+            .args(self.tls.iter().flat_map(|(cert, key)| {
+                [
+                    OsStr::new("--tls-cert"),
+                    cert.as_os_str(),
+                    OsStr::new("--tls-key"),
+                    key.as_os_str(),
+                ]
+            }))
             .env("VENUE_HQ_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -121,7 +149,10 @@ impl Hq {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("venue-hq: HTTP on http://") {
+                let rest = line
+                    .strip_prefix("venue-hq: HTTP on http://")
+                    .or_else(|| line.strip_prefix("venue-hq: HTTP on https://"));
+                if let Some(rest) = rest {
                     let _ = tx.send(rest.trim().to_owned());
                 }
             }

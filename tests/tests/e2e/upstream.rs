@@ -645,3 +645,92 @@ async fn replayed_malformed_and_oversized_batches_change_nothing() {
         }
     );
 }
+
+/// A CA and a certificate for 127.0.0.1 signed by it, as PEM files in `dir`: (ca, cert, key).
+fn certificates(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{name} CA"));
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let paths = (
+        dir.join(format!("{name}-ca.pem")),
+        dir.join(format!("{name}-cert.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_box_trusts_only_its_pinned_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path(), "hq");
+    let (other_ca, _, _) = certificates(dir.path(), "stranger");
+    let hq = Hq::start_tls(HqDatabase::Sqlite, &cert, &key).await;
+    let url = format!("https://{}", hq.http_addr);
+    // Pinned to another CA: the handshake fails, the records wait.
+    let mut edge = Edge::start(EdgeOptions {
+        extra_toml: format!(
+            "{}ca_file = \"{}\"\n",
+            uplink_toml(&url, "pending", 20),
+            other_ca.display()
+        ),
+        ..EdgeOptions::default()
+    })
+    .await;
+    let token = hq.edge_token(&edge_id(&edge));
+    retoken(&mut edge, &token).await;
+    let money = a_day(&edge, "tls").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let h = health(&edge).await;
+        let error = h["uplink"]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if error.contains("certificate") || error.contains("Certificate") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no certificate error: {h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // (This HQ speaks only HTTPS: it is read through its SQLite file.)
+    let (hq_db, id) = (
+        hq.data.path().join(venue_hq::store::SQLITE_FILE),
+        edge_id(&edge),
+    );
+    let held = || {
+        let db = rusqlite::Connection::open(&hq_db).unwrap();
+        db.query_row(
+            "SELECT COUNT(*) FROM records WHERE edge_id = ?1",
+            [&id],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(held(), 0);
+    // Pinned to HQ's CA: everything arrives, once.
+    edge.stop();
+    let text = std::fs::read_to_string(&edge.config_path)
+        .unwrap()
+        .replace(&other_ca.display().to_string(), &ca.display().to_string());
+    std::fs::write(&edge.config_path, text).unwrap();
+    edge.spawn().await;
+    drained(&edge, Duration::from_secs(60)).await;
+    let (queued, acknowledged, _) = uploads(&edge);
+    assert_eq!((acknowledged, held()), (queued, queued));
+    assert!(money.count > 0);
+}

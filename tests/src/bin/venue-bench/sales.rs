@@ -58,7 +58,11 @@ pub(crate) async fn sales(
                         "sale",
                         None,
                         &Edge::now_at(),
-                        if n.is_multiple_of(2) { "cash" } else { "wechat" },
+                        if n.is_multiple_of(2) {
+                            "cash"
+                        } else {
+                            "wechat"
+                        },
                         &[
                             line("tea-01", "food", 1, 1800 + (n % 50) as i64),
                             line("juice", "drink", 2, 900),
