@@ -50,6 +50,8 @@ pub struct Metrics {
     plugin_timeouts: Family<PluginLabels, Counter>,
     plugin_memory_limits: Family<PluginLabels, Counter>,
     sqlite_heap: Gauge,
+    store_commits: Counter,
+    store_jobs: Counter,
     uplink_pending: Gauge,
     uplink_oldest_seconds: Gauge,
     uplink_batches: Counter,
@@ -82,6 +84,8 @@ impl Metrics {
             plugin_timeouts: Family::default(),
             plugin_memory_limits: Family::default(),
             sqlite_heap: Gauge::default(),
+            store_commits: Counter::default(),
+            store_jobs: Counter::default(),
             uplink_pending: Gauge::default(),
             uplink_oldest_seconds: Gauge::default(),
             uplink_batches: Counter::default(),
@@ -146,6 +150,16 @@ impl Metrics {
                 "sqlite_heap_bytes",
                 "Memory held by SQLite's allocator",
                 m.sqlite_heap.clone(),
+            );
+            r.register(
+                "store_commits",
+                "Group commits of the store's writer",
+                m.store_commits.clone(),
+            );
+            r.register(
+                "store_jobs",
+                "Jobs committed by the store's writer (jobs / commits: the group size)",
+                m.store_jobs.clone(),
             );
             r.register(
                 "uplink_pending_records",
@@ -263,6 +277,12 @@ impl Metrics {
         // SAFETY: sqlite3_memory_used only reads SQLite's global allocation counter.
         self.sqlite_heap
             .set(unsafe { rusqlite::ffi::sqlite3_memory_used() });
+        self.store_commits
+            .inner()
+            .store(crate::store::COMMITS.load(Relaxed), Relaxed);
+        self.store_jobs
+            .inner()
+            .store(crate::store::COMMITTED_JOBS.load(Relaxed), Relaxed);
         let mut out = String::new();
         if let Ok(r) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &r);

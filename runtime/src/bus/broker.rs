@@ -27,6 +27,11 @@ pub struct BrokerError {
     message: String,
 }
 
+/// Unacknowledged QoS 1 messages the broker sends one client before waiting.
+const INFLIGHT_MAX: std::num::NonZeroU16 = std::num::NonZeroU16::new(1024).unwrap();
+/// Messages queued for one client beyond its window.
+const SESSION_QUEUE_MAX: usize = 100_000;
+
 /// A running embedded broker. Dropping it leaves it running until the runtime ends;
 /// call [`EmbeddedBroker::shutdown`] to stop it.
 pub struct EmbeddedBroker {
@@ -52,6 +57,12 @@ impl EmbeddedBroker {
             .nodelay(true)
             .reuseaddr(Some(true))
             .max_packet_size(PACKET_BYTES_MAX)
+            // The runtime acknowledges a QoS 1 message only after its commit, so the
+            // window of unacknowledged messages the broker lets it have is its pipeline
+            // depth: rmqtt's default (16) capped sales at ~5,000/s. The queue behind it
+            // holds a burst of every device at once.
+            .max_inflight(INFLIGHT_MAX)
+            .max_mqueue_len(SESSION_QUEUE_MAX)
             .bind()
             .map_err(|e| err(&e))?
             .tcp()

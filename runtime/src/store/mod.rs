@@ -241,6 +241,10 @@ fn start_checkpointer(path: &Path, writer_alive: std::sync::Weak<()>) {
     }
 }
 
+/// Group commits and the jobs in them, since start (for `/metrics`).
+pub static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static COMMITTED_JOBS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>) {
     let mut batch: Vec<Job> = Vec::with_capacity(GROUP_COMMIT_JOBS_MAX);
     while let Ok(first) = rx.recv() {
@@ -264,6 +268,8 @@ fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>) {
                 Err(_) => break,
             }
         }
+        COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        COMMITTED_JOBS.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         commit_group(&conn, &mut batch);
         if let Some(job) = raw_after {
             finish(job(&conn));

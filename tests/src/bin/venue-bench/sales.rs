@@ -84,10 +84,17 @@ pub(crate) async fn sales(
     }
     tokio::time::sleep(warmup).await;
     measuring.store(true, Ordering::Relaxed);
+    let before = store_counters(&edge).await;
     let started = Instant::now();
     for t in tasks {
         t.await?;
     }
+    let after = store_counters(&edge).await;
+    let (commits, jobs) = (after.0 - before.0, after.1 - before.1);
+    eprintln!(
+        "sales: {commits} group commits of {:.1} jobs on average",
+        jobs as f64 / commits.max(1) as f64
+    );
     let elapsed = started.elapsed().as_secs_f64();
     let measured = acked.load(Ordering::Relaxed);
     let rate = measured as f64 / elapsed;
@@ -189,4 +196,25 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
         done = (done + 1000).min(n);
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The store's group commits and committed jobs so far, from `/metrics`.
+async fn store_counters(edge: &Edge) -> (u64, u64) {
+    let text = edge
+        .api
+        .get("/metrics", None)
+        .await
+        .map(|r| r.text())
+        .unwrap_or_default();
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    (
+        value("venue_edge_store_commits_total"),
+        value("venue_edge_store_jobs_total"),
+    )
 }
