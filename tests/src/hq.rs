@@ -4,8 +4,8 @@
 //! token from [`Hq::edge_token`].
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
+
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use venue_devices::http::HttpClient;
 
-use crate::{binary, unique_zone};
+use crate::{binary, spawn_logged, unique_zone};
 
 /// The PostgreSQL the tests use; `VENUE_HQ_TEST_DATABASE` overrides it.
 pub fn pg_url() -> String {
@@ -119,7 +119,8 @@ impl Hq {
     }
 
     fn try_spawn(&mut self, addr: &str) -> Option<Child> {
-        let mut child = Command::new(binary("venue-hq"))
+        let mut command = Command::new(binary("venue-hq"));
+        command
             .arg("serve")
             .args(self.database_args())
             .args(["--http", addr])
@@ -131,32 +132,12 @@ impl Hq {
                     key.as_os_str(),
                 ]
             }))
-            .env("VENUE_HQ_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start venue-hq");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = self.log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut l) = log.lock() {
-                    l.push(line);
-                }
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let rest = line
-                    .strip_prefix("venue-hq: HTTP on http://")
-                    .or_else(|| line.strip_prefix("venue-hq: HTTP on https://"));
-                if let Some(rest) = rest {
-                    let _ = tx.send(rest.trim().to_owned());
-                }
-            }
-        });
+            .env("VENUE_HQ_LOG", "info");
+        let (mut child, rx) = spawn_logged(
+            command,
+            &["venue-hq: HTTP on http://", "venue-hq: HTTP on https://"],
+            &self.log,
+        );
         // The reader thread ends (and the channel closes) if the process exits first.
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(bound) => {

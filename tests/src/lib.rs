@@ -207,32 +207,12 @@ impl Edge {
 
     /// Starts the process (again) on the same data folder.
     pub async fn spawn(&mut self) {
-        let mut child = Command::new(binary("venue-edge"))
+        let mut command = Command::new(binary("venue-edge"));
+        command
             .args(["run", "--config"])
             .arg(&self.config_path)
-            .env("VENUE_EDGE_LOG", "info,rmqtt=warn,rmqtt_net=warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start venue-edge");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = self.log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut l) = log.lock() {
-                    l.push(line);
-                }
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("venue-edge: HTTP on http://") {
-                    let _ = tx.send(rest.to_owned());
-                }
-            }
-        });
+            .env("VENUE_EDGE_LOG", "info,rmqtt=warn,rmqtt_net=warn");
+        let (child, rx) = spawn_logged(command, &["venue-edge: HTTP on http://"], &self.log);
         let ready = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| {
@@ -363,6 +343,42 @@ impl Drop for Edge {
             );
         }
     }
+}
+
+/// Starts `command` with its stderr collected into `log` and its stdout watched: the
+/// returned channel gets the rest of the first line that starts with one of
+/// `ready_prefixes` (the process's "listening on" line). The channel closes if the process
+/// exits first.
+pub fn spawn_logged(
+    mut command: Command,
+    ready_prefixes: &[&'static str],
+    log: &Arc<Mutex<Vec<String>>>,
+) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut l) = log.lock() {
+                l.push(line);
+            }
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let prefixes = ready_prefixes.to_vec();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = prefixes.iter().find_map(|p| line.strip_prefix(p)) {
+                let _ = tx.send(rest.trim().to_owned());
+            }
+        }
+    });
+    (child, rx)
 }
 
 fn shanghai() -> chrono::FixedOffset {

@@ -204,8 +204,6 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // Each job runs in a savepoint; its rollback journal (the statement journal) and
     // temporary indexes stay in memory instead of a temporary file written per job.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB of page cache for the writer: the hot index pages stay in memory.
-    conn.pragma_update(None, "cache_size", -65_536)?;
     migrations::migrate(&conn)?;
     Ok(conn)
 }
