@@ -734,3 +734,39 @@ async fn over_https_the_box_trusts_only_its_pinned_ca() {
     assert_eq!((acknowledged, held()), (queued, queued));
     assert!(money.count > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_past_its_limit_raises_an_alert_and_drops_nothing() {
+    // An HQ address where nothing listens: every upload fails.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let edge = Edge::start(EdgeOptions {
+        extra_toml: format!(
+            "{}backlog_alert_records = 5\n",
+            uplink_toml(&format!("http://{nobody}"), "any", 20)
+        ),
+        ..EdgeOptions::default()
+    })
+    .await;
+    let alerts = edge.alerts().await;
+    let money = many_sales(&edge, 12).await;
+    let alert = alerts
+        .wait_for(Duration::from_secs(20), |a| a["kind"] == "uplink_backlog")
+        .await
+        .expect("an uplink_backlog alert");
+    assert!(alert["pending_records"].as_i64().unwrap() > 5, "{alert}");
+    // Sales go on being journaled and queued; nothing is dropped.
+    let more = many_sales(&edge, 3).await;
+    let h = health(&edge).await;
+    assert_eq!(h["uplink"]["state"], "retrying", "{h}");
+    let (queued, acknowledged, _) = uploads(&edge);
+    assert_eq!((queued, acknowledged), (money.count + more.count, 0));
+    let db =
+        rusqlite::Connection::open(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
+    let waiting: i64 = db
+        .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, queued);
+}
