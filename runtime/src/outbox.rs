@@ -137,6 +137,58 @@ pub fn push(
     Ok(())
 }
 
+/// Queues a record whose data is a row of a journal table, read when the record is sent
+/// (see [`journal_data`]). Keeps the writer's work for the busiest facts to a few bytes.
+pub fn push_journal_ref(
+    conn: &Connection,
+    kind: Kind,
+    event_id: &str,
+    business_date: &str,
+    at: &str,
+    table: &'static str,
+    rowid: i64,
+) -> rusqlite::Result<()> {
+    push(
+        conn,
+        kind,
+        event_id,
+        business_date,
+        at,
+        &serde_json::json!({ JOURNAL_REF: table, "rowid": rowid }),
+    )
+}
+
+/// The key marking a journal reference in a queued record's data.
+pub const JOURNAL_REF: &str = "$journal";
+
+/// The data HQ receives for a queued record: `queued` itself, or, for a journal
+/// reference, the journal row it points at.
+pub fn journal_data(conn: &Connection, queued: &str) -> rusqlite::Result<String> {
+    if !queued.starts_with("{\"$journal\"") {
+        return Ok(queued.to_owned());
+    }
+    let reference: serde_json::Value = serde_json::from_str(queued).unwrap_or_default();
+    let rowid = reference["rowid"].as_i64().unwrap_or(0);
+    match reference[JOURNAL_REF].as_str() {
+        Some("scans") => conn
+            .prepare_cached(
+                "SELECT device, area, ticket_id, direction, count, offline, decision, reason, admitted, conflict
+                 FROM scans WHERE rowid = ?1",
+            )?
+            .query_row(params![rowid], |r| {
+                Ok(serde_json::json!({
+                    "device": r.get::<_, String>(0)?, "area": r.get::<_, String>(1)?,
+                    "ticket_id": r.get::<_, Option<String>>(2)?, "direction": r.get::<_, String>(3)?,
+                    "count": r.get::<_, i64>(4)?, "offline": r.get::<_, bool>(5)?,
+                    "decision": r.get::<_, String>(6)?, "reason": r.get::<_, String>(7)?,
+                    "admitted": r.get::<_, i64>(8)?, "conflict": r.get::<_, bool>(9)?,
+                })
+                .to_string())
+            }),
+        _ => Ok(queued.to_owned()),
+    }
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

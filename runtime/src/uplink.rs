@@ -393,7 +393,8 @@ impl Uplink {
                 let event_id: String = r.get(2)?;
                 let day: String = r.get(3)?;
                 let at: String = r.get(4)?;
-                let data = r.get_ref(5)?.as_str().map_err(|e| UploadError::Store(e.to_string()))?;
+                let queued = r.get_ref(5)?.as_str().map_err(|e| UploadError::Store(e.to_string()))?;
+                let data = crate::outbox::journal_data(&conn, queued)?;
                 ndjson.extend_from_slice(b"{\"edge_id\":");
                 ndjson.extend_from_slice(edge.as_bytes());
                 ndjson.extend_from_slice(format!(",\"seq\":{seq},\"kind\":").as_bytes());

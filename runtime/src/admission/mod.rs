@@ -112,18 +112,16 @@ pub fn admit(
         outcome.conflict,
         latency_us,
     ])?;
-    crate::outbox::push(
+    // The busiest fact: its outbox record points at the journal row, and the uplink reads
+    // the scan from there when it sends it (off the writer, off the scan's commit).
+    crate::outbox::push_journal_ref(
         conn,
         crate::outbox::Kind::Scan,
         &format!("{}:{}", lane.device, scan.event_id),
         &business_date,
         &scan.at,
-        &serde_json::json!({
-            "device": lane.device, "area": lane.area, "ticket_id": v.ticket_id,
-            "direction": scan.direction.as_str(), "count": scan.count, "offline": scan.offline,
-            "decision": v.decision.as_str(), "reason": v.reason.as_str(), "admitted": v.admitted,
-            "conflict": outcome.conflict,
-        }),
+        "scans",
+        conn.last_insert_rowid(),
     )?;
     let mut alerts = outcome.alerts;
     if outcome.conflict {

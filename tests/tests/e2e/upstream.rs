@@ -759,8 +759,11 @@ async fn a_backlog_past_its_limit_raises_an_alert_and_drops_nothing() {
     assert!(alert["pending_records"].as_i64().unwrap() > 5, "{alert}");
     // Sales go on being journaled and queued; nothing is dropped.
     let more = many_sales(&edge, 3).await;
-    let h = health(&edge).await;
-    assert_eq!(h["uplink"]["state"], "retrying", "{h}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while health(&edge).await["uplink"]["state"] != "retrying" {
+        assert!(Instant::now() < deadline, "{}", health(&edge).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (queued, acknowledged, _) = uploads(&edge);
     assert_eq!((queued, acknowledged), (money.count + more.count, 0));
     let db =
