@@ -149,17 +149,28 @@ async fn read_loop(
     connected: &std::sync::atomic::AtomicBool,
 ) {
     let mut delay = RECONNECT_DELAY_MIN;
+    // "Connected" means subscribed: a device message published between the CONNACK and
+    // the SUBACKs would find no subscriber on a fresh broker and be dropped.
+    let mut awaiting_subacks = 0usize;
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
                 delay = RECONNECT_DELAY_MIN;
-                connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                awaiting_subacks = subscriptions.len();
+                connected.store(awaiting_subacks == 0, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(session_present = ack.session_present, "mqtt: connected");
                 for filter in subscriptions {
                     // try_: the request queue is drained by this very loop.
                     if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce) {
                         tracing::error!(error = %e, filter, "mqtt: cannot subscribe");
                     }
+                }
+            }
+            Ok(Event::Incoming(Incoming::SubAck(_))) => {
+                awaiting_subacks = awaiting_subacks.saturating_sub(1);
+                if awaiting_subacks == 0 {
+                    connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(filters = subscriptions.len(), "mqtt: subscribed");
                 }
             }
             Ok(Event::Incoming(Incoming::Publish(publish))) => {
