@@ -3,6 +3,7 @@
 //! on disk. Each scenario that involves devices runs on both brokers.
 
 mod bad_input;
+mod demo;
 mod offline;
 mod payouts;
 mod plugins;

@@ -1,0 +1,74 @@
+//! The README's first command: `venue-edge demo`, here with `--hq-url`/`--hq-token`, so a
+//! newcomer's demo box uploads to an HQ (protocol.md, section 4).
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use venue_tests::hq::{Hq, HqDatabase};
+use venue_tests::{Edge, binary, built_plugins, order, spawn_logged};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_sells_and_uploads_to_hq() {
+    let hq = Hq::start(HqDatabase::Sqlite).await;
+    let token = hq.edge_token("edge-main");
+    let data = tempfile::tempdir().unwrap();
+    let mut command = Command::new(binary("venue-edge"));
+    command
+        .arg("demo")
+        .arg("--data")
+        .arg(data.path())
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--mqtt",
+            "127.0.0.1:0",
+            "--no-simulators",
+        ])
+        .arg("--plugins")
+        .arg(built_plugins())
+        .args(["--hq-url", &hq.url(), "--hq-token", &token]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (mut child, ready) = spawn_logged(command, &["venue-edge: HTTP on http://"], &log);
+    let line = ready
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the demo did not start: {:?}", log.lock().unwrap());
+        });
+    let http = line.split("  MQTT on ").next().unwrap().trim().to_owned();
+    let api = venue_devices::http::HttpClient::new(&http);
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.path().join("demo-tokens.json")).unwrap())
+            .unwrap();
+    let r = api
+        .post_json(
+            "/api/v1/orders",
+            tokens["ticketing"].as_str(),
+            &order("demo-hq-1", "web", &Edge::today(), "park-day", 2, true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let today = Edge::today();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let report = hq
+            .revenue(&format!("from={today}&to={today}&period=day&by=edge"))
+            .await;
+        if report["total"]["gross_fen"].as_i64() == Some(24000) {
+            break report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "HQ never got the demo's order: {report}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["rows"][0]["key"], "edge-main");
+    let health = api.get("/healthz", None).await.unwrap().json();
+    assert_eq!(health["uplink"]["url"], hq.url().as_str());
+    let _ = child.kill();
+    let _ = child.wait();
+}
