@@ -287,14 +287,16 @@ fn commit_group(conn: &Connection, batch: &mut Vec<Job>) {
     }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        // Prepared once and cached: these run twice per job.
+        if let Err(e) = run_cached(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "store: cannot open a savepoint");
         }
         let reply = job(conn);
         if !reply.ok {
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = run_cached(conn, "ROLLBACK TO job");
+            let _ = run_cached(conn, "RELEASE job");
         } else {
-            let _ = conn.execute_batch("RELEASE job");
+            let _ = run_cached(conn, "RELEASE job");
         }
         replies.push(reply);
     }
@@ -312,6 +314,10 @@ fn commit_group(conn: &Connection, batch: &mut Vec<Job>) {
             drop(replies);
         }
     }
+}
+
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
 }
 
 fn finish(done: Done) {
