@@ -75,6 +75,12 @@ struct Batch {
     records: i64,
 }
 
+/// What `next_batch` found: a batch still unacknowledged, or a new range ready to form one.
+enum Ready {
+    Pending(Batch),
+    New(i64, i64, i64),
+}
+
 #[derive(Debug, thiserror::Error)]
 enum UploadError {
     #[error("HQ unreachable: {0}")]
@@ -319,24 +325,22 @@ impl Uplink {
         reader: &Arc<Mutex<Connection>>,
         limit: i64,
     ) -> Result<Option<Batch>, UploadError> {
-        let pending = self
-            .store
-            .write(|c| -> Result<Option<Batch>, UploadError> {
-                Ok(c.prepare_cached(
+        // Both reads go through the uplink's own connection: an idle poll costs the
+        // writer nothing.
+        let (age_ms, reader) = (self.config.batch_age_ms as i64, reader.clone());
+        let candidate = tokio::task::spawn_blocking(move || -> Result<Option<Ready>, UploadError> {
+            let conn = reader.lock().map_err(|_| UploadError::Store("reader poisoned".into()))?;
+            let pending = conn
+                .prepare_cached(
                     "SELECT batch_seq, first_seq, last_seq, records FROM uplink_batches WHERE acked_at IS NULL ORDER BY batch_seq LIMIT 1",
                 )?
                 .query_row([], |r| {
                     Ok(Batch { seq: r.get::<_, i64>(0)? as u64, first: r.get(1)?, last: r.get(2)?, records: r.get(3)? })
                 })
-                .optional()?)
-            })
-            .await?;
-        if pending.is_some() {
-            return Ok(pending);
-        }
-        let (age_ms, reader) = (self.config.batch_age_ms as i64, reader.clone());
-        let candidate = tokio::task::spawn_blocking(move || -> Result<Option<(i64, i64, i64)>, UploadError> {
-            let conn = reader.lock().map_err(|_| UploadError::Store("reader poisoned".into()))?;
+                .optional()?;
+            if let Some(batch) = pending {
+                return Ok(Some(Ready::Pending(batch)));
+            }
             let (first, last, n, oldest): (Option<i64>, Option<i64>, i64, Option<i64>) = conn
                 .prepare_cached(
                     "SELECT MIN(seq), MAX(seq), COUNT(*), MIN(queued_ms) FROM (SELECT seq, queued_ms FROM outbox ORDER BY seq LIMIT ?1)",
@@ -346,12 +350,14 @@ impl Uplink {
                 return Ok(None);
             };
             let ready = n >= limit || crate::outbox::now_ms() - oldest >= age_ms;
-            Ok(ready.then_some((first, last, n)))
+            Ok(ready.then_some(Ready::New(first, last, n)))
         })
         .await
         .map_err(|e| UploadError::Store(e.to_string()))??;
-        let Some((first, last, records)) = candidate else {
-            return Ok(None);
+        let (first, last, records) = match candidate {
+            None => return Ok(None),
+            Some(Ready::Pending(batch)) => return Ok(Some(batch)),
+            Some(Ready::New(first, last, records)) => (first, last, records),
         };
         let now = self.clock.now_rfc3339();
         let batch = self

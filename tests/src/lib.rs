@@ -268,6 +268,42 @@ impl Edge {
         (r.status, r.json())
     }
 
+    /// Settles `day` as the finance reviewer; panics unless 200. Returns the bills.
+    pub async fn settle(&self, day: &str) -> serde_json::Value {
+        let (s, bills) = self
+            .post_as(
+                &format!("/api/v1/settlements?date={day}"),
+                "finance-reviewer",
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "settling {day}: {bills}");
+        bills
+    }
+
+    /// Approves a bill as the finance reviewer; panics unless 200.
+    pub async fn approve(&self, bill_id: &str) {
+        let (s, body) = self
+            .post_as(
+                &format!("/api/v1/bills/{bill_id}/approve"),
+                "finance-reviewer",
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "approving {bill_id}: {body}");
+    }
+
+    /// Pays a bill as the finance payer; returns the bill as answered.
+    pub async fn pay(&self, bill_id: &str) -> serde_json::Value {
+        self.post_as(
+            &format!("/api/v1/bills/{bill_id}/pay"),
+            "finance-payer",
+            serde_json::json!({}),
+        )
+        .await
+        .1
+    }
+
     /// GETs with the token of `role`; returns status and JSON body.
     pub async fn get_as(&self, path: &str, role: &str) -> (u16, serde_json::Value) {
         let r = self
@@ -474,6 +510,14 @@ impl AlertListener {
     pub fn all(&self) -> Vec<serde_json::Value> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
+}
+
+/// The bill of `party` in a settlement answer.
+pub fn bill_of<'a>(bills: &'a serde_json::Value, party: &str) -> &'a serde_json::Value {
+    bills["bills"]
+        .as_array()
+        .and_then(|all| all.iter().find(|b| b["party"] == party))
+        .unwrap_or_else(|| panic!("no bill for {party}: {bills}"))
 }
 
 /// An order body for `POST /api/v1/orders`.

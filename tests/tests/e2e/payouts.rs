@@ -1,7 +1,7 @@
 //! Paying bills through the bank-transfer connector against the bank simulator.
 
 use venue_devices::pos::{PosTerminal, line};
-use venue_tests::{Edge, EdgeOptions};
+use venue_tests::{Edge, EdgeOptions, bill_of};
 
 async fn bank_mode(edge: &Edge, account: &str, mode: &str) {
     let r = edge
@@ -266,38 +266,12 @@ async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
     let sold_id = sold["event_id"].as_str().unwrap();
 
     // Yesterday: 10000 souvenir at 18% leaves 8200 for the shop, approved and paid.
-    let (s, bills) = edge
-        .post_as(
-            &format!("/api/v1/settlements?date={yesterday}"),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{bills}");
-    let first = bills["bills"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["party"] == "p-gift-shop")
-        .unwrap()
-        .clone();
+    let bills = edge.settle(&yesterday).await;
+    let first = bill_of(&bills, "p-gift-shop").clone();
     assert_eq!(first["payable_fen"], 8200);
     let first_id = first["bill_id"].as_str().unwrap().to_owned();
-    let (s, _) = edge
-        .post_as(
-            &format!("/api/v1/bills/{first_id}/approve"),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let (_, paid) = edge
-        .post_as(
-            &format!("/api/v1/bills/{first_id}/pay"),
-            "finance-payer",
-            serde_json::json!({}),
-        )
-        .await;
+    edge.approve(&first_id).await;
+    let paid = edge.pay(&first_id).await;
     assert_eq!(paid["status"], "paid", "{paid}");
 
     // Today: part of yesterday's sale comes back, and a new sale is made. A void of a sale
@@ -337,20 +311,8 @@ async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
     assert!(gift.send(&today_sale).await.unwrap().accepted());
 
     // The refund counts today: souvenir 10000 - 4000 = 6000 at 18% = 1080; 4920 payable.
-    let (s, bills) = edge
-        .post_as(
-            &format!("/api/v1/settlements?date={}", Edge::today()),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{bills}");
-    let next = bills["bills"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["party"] == "p-gift-shop")
-        .unwrap();
+    let bills = edge.settle(&Edge::today()).await;
+    let next = bill_of(&bills, "p-gift-shop");
     assert_eq!(
         (
             next["gross_fen"].as_i64(),
@@ -396,14 +358,7 @@ async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
         r.json()
     );
     let next_id = next["bill_id"].as_str().unwrap().to_owned();
-    let (s, _) = edge
-        .post_as(
-            &format!("/api/v1/bills/{next_id}/approve"),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200);
+    edge.approve(&next_id).await;
     let r = edge
         .api
         .get(

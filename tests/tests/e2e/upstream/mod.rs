@@ -10,7 +10,7 @@ use venue_devices::formats::Format;
 use venue_devices::link::Link;
 use venue_devices::pos::{PosTerminal, line};
 use venue_tests::hq::{Hq, HqDatabase};
-use venue_tests::{Edge, EdgeOptions, order};
+use venue_tests::{Edge, EdgeOptions, bill_of, order};
 
 /// Runs a scenario against HQ on SQLite and on PostgreSQL.
 macro_rules! on_both_databases {
@@ -194,38 +194,13 @@ async fn a_day(edge: &Edge, tag: &str) -> Money {
     );
     assert!(gift.send(&back).await.unwrap().accepted());
 
-    let (s, bills) = edge
-        .post_as(
-            &format!("/api/v1/settlements?date={today}"),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{bills}");
-    let tea_bill = bills["bills"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["party"] == "p-tea-house")
-        .unwrap()["bill_id"]
+    let bills = edge.settle(&today).await;
+    let tea_bill = bill_of(&bills, "p-tea-house")["bill_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (s, _) = edge
-        .post_as(
-            &format!("/api/v1/bills/{tea_bill}/approve"),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let (_, paid) = edge
-        .post_as(
-            &format!("/api/v1/bills/{tea_bill}/pay"),
-            "finance-payer",
-            serde_json::json!({}),
-        )
-        .await;
+    edge.approve(&tea_bill).await;
+    let paid = edge.pay(&tea_bill).await;
     assert_eq!(paid["status"], "paid", "{paid}");
     // Tickets: 8 park-day at 12000 and 3 rides at 3000, 2 park-day refunded; POS: 10000 and
     // 5000 sold, 1000 refunded.
