@@ -2,8 +2,11 @@
 //! checked, journaled once per `event_id`, posted to the ledger, in one store job. The
 //! terminal's ack is sent only after that job committed.
 //!
-//! A rejected message is journaled too (in `pos_events`, with its reason), so a redelivery
-//! gets the same answer and the refusal can be audited.
+//! An accepted message is one row of `sales` (its lines inside it), which is also what makes
+//! a redelivery an answer instead of a second sale. A rejected message is journaled too (in
+//! `pos_refusals`, with its reason), so a redelivery gets the same answer and the refusal
+//! can be audited. Event ids are unique across terminals: the same id from a second
+//! terminal is refused (`duplicate_event_id`), never a second sale.
 
 use std::collections::BTreeMap;
 
@@ -87,40 +90,46 @@ pub fn record(
     merchant: &str,
     sale: &Sale,
 ) -> rusqlite::Result<Recorded> {
-    if let Some(error) = conn
-        .prepare_cached("SELECT error FROM pos_events WHERE device = ?1 AND event_id = ?2")?
-        .query_row(params![device, sale.event_id], |r| {
-            r.get::<_, Option<String>>(0)
-        })
-        .optional()?
-    {
-        return Ok(Recorded {
+    let replay = |error| {
+        Ok(Recorded {
             ack: Ack {
                 event_id: sale.event_id.clone(),
                 error,
             },
             replay: true,
-        });
+        })
+    };
+    if let Some(error) = conn
+        .prepare_cached("SELECT error FROM pos_refusals WHERE device = ?1 AND event_id = ?2")?
+        .query_row(params![device, sale.event_id], |r| r.get::<_, String>(0))
+        .optional()?
+    {
+        return replay(Some(error));
+    }
+    let journaled_from = conn
+        .prepare_cached("SELECT device FROM sales WHERE event_id = ?1")?
+        .query_row(params![sale.event_id], |r| r.get::<_, String>(0))
+        .optional()?;
+    if journaled_from.as_deref() == Some(device) {
+        return replay(None);
     }
     let now = venue.clock.now_rfc3339();
-    let outcome = match check_and_write(conn, venue, device, merchant, sale, &now)? {
-        Ok(()) => None,
-        Err(Refusal(reason)) => Some(reason),
-    };
-    conn.prepare_cached(
-        "INSERT INTO pos_events (device, event_id, status, error, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        device,
-        sale.event_id,
-        if outcome.is_none() {
-            "accepted"
-        } else {
-            "rejected"
+    let outcome = match journaled_from {
+        Some(other) => Some(format!(
+            "duplicate_event_id: event id {} was journaled from terminal {other}",
+            sale.event_id
+        )),
+        None => match check_and_write(conn, venue, device, merchant, sale, &now)? {
+            Ok(()) => None,
+            Err(Refusal(reason)) => Some(reason),
         },
-        outcome,
-        now
-    ])?;
+    };
+    if let Some(error) = &outcome {
+        conn.prepare_cached(
+            "INSERT INTO pos_refusals (device, event_id, error, at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![device, sale.event_id, error, now])?;
+    }
     Ok(Recorded {
         ack: Ack {
             event_id: sale.event_id.clone(),
@@ -144,9 +153,11 @@ fn check_and_write(
         Err(r) => return Ok(Err(r)),
     };
     let area = venue.config.merchant(merchant).and_then(|m| m.area.clone());
+    let lines = serde_json::to_string(&sale.lines)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     conn.prepare_cached(
-        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         sale.event_id,
@@ -158,22 +169,9 @@ fn check_and_write(
         checked.business_date,
         sale.payment,
         sale.total_fen,
-        now
+        now,
+        lines
     ])?;
-    let mut line_stmt = conn.prepare_cached(
-        "INSERT INTO sale_lines (event_id, line_no, sku, category, qty, unit_price_fen, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for (i, l) in sale.lines.iter().enumerate() {
-        line_stmt.execute(params![
-            sale.event_id,
-            i as i64,
-            l.sku,
-            l.category,
-            l.qty,
-            l.unit_price_fen,
-            l.unit_price_fen * l.qty as i64
-        ])?;
-    }
     let revenue = format!("revenue:merchant:{merchant}");
     let cash = format!(
         "cash:{}",
@@ -545,41 +543,31 @@ pub struct SaleView {
 /// The journaled sales, refunds and voids of a business day, in arrival order.
 pub fn of_day(conn: &Connection, day: &str, limit: u32) -> rusqlite::Result<Vec<SaleView>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, voided, refunded_fen
+        "SELECT event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, voided, refunded_fen, lines
          FROM sales WHERE business_date = ?1 ORDER BY rowid LIMIT ?2",
     )?;
-    let mut views: Vec<SaleView> = stmt
-        .query_map(params![day, limit], |r| {
-            Ok(SaleView {
-                event_id: r.get(0)?,
-                device: r.get(1)?,
-                merchant: r.get(2)?,
-                kind: r.get(3)?,
-                refers_to: r.get(4)?,
-                at: r.get(5)?,
-                business_date: r.get(6)?,
-                payment: r.get(7)?,
-                total_fen: r.get(8)?,
-                voided: r.get::<_, i64>(9)? != 0,
-                refunded_fen: r.get(10)?,
-                lines: Vec::new(),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut lines = conn.prepare_cached(
-        "SELECT sku, category, qty, unit_price_fen FROM sale_lines WHERE event_id = ?1 ORDER BY line_no",
-    )?;
-    for v in &mut views {
-        v.lines = lines
-            .query_map(params![v.event_id], |r| {
-                Ok(SaleLine {
-                    sku: r.get(0)?,
-                    category: r.get(1)?,
-                    qty: r.get(2)?,
-                    unit_price_fen: r.get(3)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-    }
-    Ok(views)
+    stmt.query_map(params![day, limit], |r| {
+        let lines: String = r.get(11)?;
+        Ok(SaleView {
+            event_id: r.get(0)?,
+            device: r.get(1)?,
+            merchant: r.get(2)?,
+            kind: r.get(3)?,
+            refers_to: r.get(4)?,
+            at: r.get(5)?,
+            business_date: r.get(6)?,
+            payment: r.get(7)?,
+            total_fen: r.get(8)?,
+            voided: r.get::<_, i64>(9)? != 0,
+            refunded_fen: r.get(10)?,
+            lines: serde_json::from_str(&lines).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    11,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
+        })
+    })?
+    .collect()
 }

@@ -280,6 +280,29 @@ const MIGRATIONS: &[&str] = &[
         duplicates INTEGER
     );
     "#,
+    // 4: an accepted POS message is one row of `sales`, its lines kept in it as JSON; that
+    // row is also its idempotency record. Only refusals, which are rare, keep a row of
+    // their own. (Per sale this drops three inserts into indexes keyed by event id, whose
+    // pages one group commit had to write once per terminal.)
+    r#"
+    ALTER TABLE sales ADD COLUMN lines TEXT NOT NULL DEFAULT '[]';
+    UPDATE sales SET lines = (
+        SELECT json_group_array(json_object('sku', sku, 'category', category, 'qty', qty,
+                                            'unit_price_fen', unit_price_fen) ORDER BY line_no)
+        FROM sale_lines l WHERE l.event_id = sales.event_id)
+    WHERE EXISTS (SELECT 1 FROM sale_lines l WHERE l.event_id = sales.event_id);
+    CREATE TABLE pos_refusals (
+        device   TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        error    TEXT NOT NULL,
+        at       TEXT NOT NULL,
+        PRIMARY KEY (device, event_id)
+    ) WITHOUT ROWID;
+    INSERT INTO pos_refusals (device, event_id, error, at)
+        SELECT device, event_id, COALESCE(error, 'rejected'), at FROM pos_events WHERE status = 'rejected';
+    DROP TABLE pos_events;
+    DROP TABLE sale_lines;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -302,4 +325,65 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         tracing::info!(version, "store: migrated");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store at version 3 keeps its sales whole: lines move into the sale's row in their
+    /// order, refusals keep their reasons, and the tables they came from are gone.
+    #[test]
+    fn version_4_moves_lines_into_the_sale_and_keeps_refusals() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
+             VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
+                    ('e2', 'pos-1', 'm-tea-house', 'void', 't', '2026-11-24', 'cash', 0, 't');
+             INSERT INTO sale_lines VALUES ('e1', 1, 'juice', 'drink', 1, 900, 900),
+                                           ('e1', 0, 'tea-01', 'food', 2, 1800, 3600);
+             INSERT INTO pos_events VALUES ('pos-1', 'e1', 'accepted', NULL, 't'),
+                                           ('pos-1', 'e2', 'accepted', NULL, 't'),
+                                           ('pos-1', 'e3', 'rejected', 'total_mismatch: 1 vs 2', 't');",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let lines: String = conn
+            .query_row("SELECT lines FROM sales WHERE event_id = 'e1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let lines: Vec<crate::sales::SaleLine> = serde_json::from_str(&lines).unwrap();
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| (l.sku.as_str(), l.qty, l.unit_price_fen))
+                .collect::<Vec<_>>(),
+            [("tea-01", 2, 1800), ("juice", 1, 900)]
+        );
+        let void_lines: String = conn
+            .query_row("SELECT lines FROM sales WHERE event_id = 'e2'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(void_lines, "[]");
+        let refusal: (String, String) = conn
+            .query_row("SELECT event_id, error FROM pos_refusals", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(refusal, ("e3".into(), "total_mismatch: 1 vs 2".into()));
+        let gone: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('pos_events', 'sale_lines')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(gone, 0);
+    }
 }

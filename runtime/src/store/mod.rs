@@ -39,6 +39,12 @@ const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// (it tries again after the next checkpoint).
 const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// The writer's page cache. SQLite's default (2 MiB) is smaller than the pages one group
+/// commit of sales dirties (each terminal's sequence has its own hot leaf page in every
+/// index keyed by event id): the commit spilled pages mid-transaction and read them back
+/// (`cargo xtask bench sales-store`: 7,300 sales/s with 2 MiB, 9,300 with 32 MiB).
+pub const WRITER_CACHE_KIB: u32 = 32 * 1024;
+
 /// How often the checkpointer copies the write-ahead log into the database.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -88,6 +94,7 @@ impl Store {
         // the commit of whichever job crossed the threshold.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+        conn.pragma_update(None, "cache_size", -(WRITER_CACHE_KIB as i64))?;
         let alive = Arc::new(());
         let restart = Arc::new(AtomicBool::new(false));
         start_checkpointer(path, Arc::downgrade(&alive), restart.clone());

@@ -210,6 +210,23 @@ async fn a_day_of_sales_is_settled_by_contract_to_the_fen_and_reviewed() {
             .unwrap()
             .starts_with("foreign_sale")
     );
+    // An event id another terminal already used is refused (again on redelivery), never a
+    // second sale.
+    let mut copycat = photo.message(
+        "sale",
+        None,
+        &Edge::now_at(),
+        "card",
+        &[line("photo", "photo", 1, 2500)],
+    );
+    copycat["event_id"] = a_sale["event_id"].clone();
+    for _ in 0..2 {
+        let error = photo.send(&copycat).await.unwrap().error.unwrap();
+        assert!(
+            error.starts_with("duplicate_event_id") && error.contains("pos-gift-1"),
+            "{error}"
+        );
+    }
     let old_sale = gift.message(
         "sale",
         None,

@@ -31,7 +31,7 @@ use gate::gate;
 use memory::memory;
 use orders::orders;
 use plugin::plugin;
-use sales::sales;
+use sales::{sales, sales_store};
 use settlement::settlement;
 use upstream::upstream;
 
@@ -89,6 +89,16 @@ enum Bench {
         /// Sales each terminal has in flight (sent, not yet acknowledged).
         #[arg(long, default_value_t = 4)]
         window: usize,
+    },
+    /// The sales journal alone (no MQTT, broker or plugin), against raw batched inserts.
+    SalesStore {
+        #[arg(long, default_value_t = 200_000)]
+        sales: u64,
+        #[arg(long, default_value_t = 100)]
+        terminals: usize,
+        /// Concurrent writers (sales in flight).
+        #[arg(long, default_value_t = 400)]
+        tasks: usize,
     },
     /// A million records from an edge box's outbox to HQ (SQLite, PostgreSQL), against COPY.
     Upstream {
@@ -152,6 +162,14 @@ fn main() -> anyhow::Result<()> {
             rows.extend(sales(seconds, terminals, window).await?);
         } else if all {
             rows.extend(sales(20, 100, 4).await?);
+        }
+        if let Bench::SalesStore {
+            sales,
+            terminals,
+            tasks,
+        } = bench
+        {
+            rows.extend(sales_store(sales, terminals, tasks).await?);
         }
         if let Bench::Upstream { records } = bench {
             rows.extend(upstream(records).await?);

@@ -133,10 +133,10 @@ pub(crate) async fn sales(
     }])
 }
 
-/// The rows one sale of the bench writes (the sale, its two lines, a revenue fact per
-/// category, a ledger transfer with two entries, the journal entry), inserted with prepared
-/// statements in transactions of 1,000 sales, into a copy of the schema with the same
-/// pragmas. Returns sales per second.
+/// The rows one sale of the bench writes (the sale with its two lines, a revenue fact per
+/// category, a ledger transfer with two entries, the outbox record for HQ), inserted with
+/// prepared statements in transactions of 1,000 sales, into a copy of the schema with the
+/// same pragmas. Returns sales per second.
 fn raw_inserts(n: u64) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("raw.sqlite3");
@@ -154,11 +154,8 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
         let tx = conn.transaction()?;
         {
             let mut sale = tx.prepare_cached(
-                "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at)
-                 VALUES (?1, 'raw-pos', 'm-tea-house', 'sale', NULL, ?2, ?3, 'cash', 3600, ?2)",
-            )?;
-            let mut line = tx.prepare_cached(
-                "INSERT INTO sale_lines (event_id, line_no, sku, category, qty, unit_price_fen, amount_fen) VALUES (?1, ?2, ?3, ?4, 1, 1800, 1800)",
+                "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines)
+                 VALUES (?1, 'raw-pos', 'm-tea-house', 'sale', NULL, ?2, ?3, 'cash', 3600, ?2, ?4)",
             )?;
             let mut fact = tx.prepare_cached(
                 "INSERT INTO revenue_facts (source, fact_id, kind, merchant, area, category, business_date, amount_fen, count)
@@ -170,14 +167,15 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
             let mut entry = tx.prepare_cached(
                 "INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut journal = tx.prepare_cached(
-                "INSERT INTO pos_events (device, event_id, status, error, at) VALUES ('raw-pos', ?1, 'accepted', NULL, ?2)",
+            let mut outbox = tx.prepare_cached(
+                "INSERT INTO outbox (kind, event_id, business_date, at, data, queued_ms) VALUES ('sale', ?1, ?2, ?3, ?4, 0)",
             )?;
+            let lines = r#"[{"sku":"tea-01","category":"food","qty":1,"unit_price_fen":1800},{"sku":"juice","category":"drink","qty":2,"unit_price_fen":900}]"#;
+            let record = r#"{"device":"raw-pos","merchant":"m-tea-house","kind":"sale","refers_to":null,"payment":"cash","total_fen":3600,"revenue":[{"source":"pos","product":null,"merchant":"m-tea-house","area":"park","category":"drink","party":"p-tea-house","kind":"sale","amount_fen":1800,"count":1},{"source":"pos","product":null,"merchant":"m-tea-house","area":"park","category":"food","party":"p-tea-house","kind":"sale","amount_fen":1800,"count":0}]}"#;
             for i in done..(done + 1000).min(n) {
                 let id = format!("raw-{i:09}");
-                sale.execute(rusqlite::params![id, at, today])?;
-                for (no, cat) in [(0, "food"), (1, "drink")] {
-                    line.execute(rusqlite::params![id, no, format!("sku-{no}"), cat])?;
+                sale.execute(rusqlite::params![id, at, today, lines])?;
+                for cat in ["food", "drink"] {
                     fact.execute(rusqlite::params![id, cat, today])?;
                 }
                 transfer.execute(rusqlite::params![id, at, today])?;
@@ -189,7 +187,7 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
                     0,
                     3600
                 ])?;
-                journal.execute(rusqlite::params![id, at])?;
+                outbox.execute(rusqlite::params![id, today, at, record])?;
             }
         }
         tx.commit()?;
@@ -217,4 +215,95 @@ async fn store_counters(edge: &Edge) -> (u64, u64) {
         value("venue_edge_store_commits_total"),
         value("venue_edge_store_jobs_total"),
     )
+}
+
+/// The store alone: the same sales journaled through `sales::record` in the store's group
+/// commits, from `tasks` concurrent writers over `terminals` devices, with no MQTT, broker
+/// or plugin in the way. Tells how much of the ingest path is the journal itself.
+pub(crate) async fn sales_store(
+    count: u64,
+    terminals: usize,
+    tasks: usize,
+) -> anyhow::Result<Vec<Row>> {
+    use venue_edge::sales::{Sale, SaleKind, SaleLine};
+    use venue_edge::store::StoreError;
+    let dir = tempfile::tempdir()?;
+    let config =
+        venue_edge::config::Config::parse(demo::DEMO_VENUE, std::path::Path::new("bench"))?;
+    let venue = Arc::new(venue_edge::venue::Venue::new(
+        config,
+        venue_edge::realname::IdVault::ephemeral(),
+    ));
+    let store = venue_edge::store::Store::open(&dir.path().join("s.sqlite3"))?;
+    let next = Arc::new(AtomicU64::new(0));
+    let at = Edge::now_at();
+    let started = Instant::now();
+    let mut running = Vec::new();
+    for _ in 0..tasks {
+        let (store, venue, next, at) = (store.clone(), venue.clone(), next.clone(), at.clone());
+        running.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    return anyhow::Ok(());
+                }
+                // Terminal by terminal, as 100 terminals interleave their own sequences.
+                let t = n as usize % terminals;
+                let merchant = MERCHANTS[t % MERCHANTS.len()];
+                let sale = Sale {
+                    event_id: format!("bench-pos-{t:03}-00001-{:06}", n / terminals as u64),
+                    merchant: merchant.into(),
+                    kind: SaleKind::Sale,
+                    refers_to: None,
+                    at: at.clone(),
+                    payment: if n % 2 == 0 { "cash" } else { "wechat" }.into(),
+                    lines: vec![
+                        SaleLine {
+                            sku: "tea-01".into(),
+                            category: "food".into(),
+                            qty: 1,
+                            unit_price_fen: 1800,
+                        },
+                        SaleLine {
+                            sku: "juice".into(),
+                            category: "drink".into(),
+                            qty: 2,
+                            unit_price_fen: 900,
+                        },
+                    ],
+                    total_fen: 3600,
+                };
+                let venue = venue.clone();
+                let recorded = store
+                    .write(move |c| -> Result<_, StoreError> {
+                        Ok(venue_edge::sales::record(
+                            c,
+                            &venue,
+                            &format!("bench-pos-{t:03}"),
+                            merchant,
+                            &sale,
+                        )?)
+                    })
+                    .await?;
+                anyhow::ensure!(recorded.ack.error.is_none(), "{:?}", recorded.ack.error);
+            }
+        }));
+    }
+    for t in running {
+        t.await??;
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    eprintln!("sales-store: {count} sales journaled by {tasks} writers: {rate:.0}/s");
+    let raw_rate = raw_inserts(200_000)?;
+    eprintln!("sales-store: raw batched inserts of the same rows: {raw_rate:.0} sales/s");
+    Ok(vec![Row {
+        bench: format!("sales journal alone, {tasks} writers over {terminals} terminals"),
+        measure: "sales/s through sales::record and group commit".into(),
+        value: rate,
+        unit: "sales/s".into(),
+        baseline: "raw rusqlite batched inserts of the same rows".into(),
+        baseline_value: raw_rate,
+        ratio: rate / raw_rate,
+        target: "(breakdown)".into(),
+    }])
 }
