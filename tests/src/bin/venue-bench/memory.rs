@@ -1,4 +1,4 @@
-//! Runtime RSS with six plugins and a million tickets.
+//! Runtime RSS with the reference plugins (six at least) and a million tickets.
 
 use super::*;
 
@@ -16,36 +16,15 @@ pub(crate) fn rss_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
 }
 
 pub(crate) async fn memory(tickets: u32) -> anyhow::Result<Vec<Row>> {
-    let mut edge = Edge::start(EdgeOptions::default()).await;
-    // Six plugins: the four reference plugins and two more gate adapters.
-    let plugin_dir = edge.data_dir().join("plugins");
-    demo::install_plugin(
-        &built_plugins().join("plugin_misbehave.wasm"),
-        &plugin_dir,
-        "mis-ok",
-        World::GateAdapter,
-        &[Grant::Config],
-        &[("mode", "ok")],
-    )?;
-    demo::install_plugin(
-        &built_plugins().join("plugin_std_json_gate.wasm"),
-        &plugin_dir,
-        "std-json-gate-b",
-        World::GateAdapter,
-        &[Grant::Log],
-        &[],
-    )?;
-    edge.stop();
-    edge.spawn().await;
+    let edge = Edge::start(EdgeOptions::default()).await;
+    // The demo loads every reference plugin (seven; the issue asks for six at least).
     let plugins = edge
         .api
         .get("/api/v1/plugins", Some(edge.token("admin")))
         .await?
         .json();
-    anyhow::ensure!(
-        plugins.as_array().map(Vec::len) == Some(6),
-        "expected six plugins: {plugins}"
-    );
+    let loaded = plugins.as_array().map(Vec::len).unwrap_or(0);
+    anyhow::ensure!(loaded >= 6, "expected six plugins at least: {plugins}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = edge.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
     let (empty_rss, _) = rss_kib(pid)?;
@@ -122,7 +101,7 @@ pub(crate) async fn memory(tickets: u32) -> anyhow::Result<Vec<Row>> {
         db_bytes / (1 << 20)
     );
     Ok(vec![Row {
-        bench: format!("memory, six plugins, {tickets} tickets (issued in {issue_s:.0} s)"),
+        bench: format!("memory, {loaded} plugins, {tickets} tickets (issued in {issue_s:.0} s)"),
         measure: format!("runtime RSS (peak {:.0} MiB)", peak as f64 / 1024.0),
         value: full_rss as f64 / 1024.0,
         unit: "MiB".into(),
