@@ -44,7 +44,8 @@ const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(2
 /// The writer's page cache. SQLite's default (2 MiB) is smaller than the pages one group
 /// commit of sales dirties (each terminal's sequence has its own hot leaf page in every
 /// index keyed by event id): the commit spilled pages mid-transaction and read them back
-/// (`cargo xtask bench sales-store`: 7,300 sales/s with 2 MiB, 9,300 with 32 MiB).
+/// (`cargo xtask bench sales-store`, before the journal's slimming: 7,300 sales/s with
+/// 2 MiB, 9,300 with 32 MiB).
 pub const WRITER_CACHE_KIB: u32 = 32 * 1024;
 
 /// How often the checkpointer copies the write-ahead log into the database.
