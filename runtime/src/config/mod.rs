@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveTime;
 use serde::Deserialize;
 
+mod commerce;
+mod uplink;
+
+pub use commerce::{ContractConfig, MerchantConfig, PartyConfig, PosConfig};
+pub use uplink::UplinkConfig;
+
 /// Why a configuration was refused. The message names the file, the key and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -52,146 +58,6 @@ pub struct Config {
     pub contracts: Vec<ContractConfig>,
     /// Upload to HQ; absent: records wait in the outbox until an uplink is configured.
     pub uplink: Option<UplinkConfig>,
-}
-
-/// Where and how the outbox is uploaded to HQ (protocol.md, section 3).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UplinkConfig {
-    /// HQ's base URL, `http://host:port` or `https://host:port`.
-    pub url: String,
-    /// This box's bearer token at HQ (`venue-hq token add --edge ID`).
-    pub token: String,
-    /// A batch is sent when it holds this many records...
-    #[serde(default = "default_batch_records")]
-    pub batch_records: u32,
-    /// ...or when its oldest record has waited this long.
-    #[serde(default = "default_batch_age_ms")]
-    pub batch_age_ms: u64,
-    /// First retry delay after a failure; doubles up to `backoff_max_ms`, with jitter.
-    #[serde(default = "default_backoff_min_ms")]
-    pub backoff_min_ms: u64,
-    #[serde(default = "default_backoff_max_ms")]
-    pub backoff_max_ms: u64,
-    /// How long one upload may take before it counts as failed.
-    #[serde(default = "default_upload_timeout_s")]
-    pub timeout_s: u64,
-    /// For `https://`: a PEM file with the one CA HQ's certificate must chain to (pinned;
-    /// the system's roots are not used).
-    pub ca_file: Option<PathBuf>,
-    /// Alert `uplink_backlog` when more records than this wait...
-    #[serde(default = "default_backlog_alert_records")]
-    pub backlog_alert_records: u64,
-    /// ...or when the oldest has waited longer than this. Nothing is ever dropped.
-    #[serde(default = "default_backlog_alert_age_s")]
-    pub backlog_alert_age_s: u64,
-}
-
-fn default_batch_records() -> u32 {
-    2000
-}
-fn default_batch_age_ms() -> u64 {
-    1000
-}
-fn default_backoff_min_ms() -> u64 {
-    500
-}
-fn default_backoff_max_ms() -> u64 {
-    60_000
-}
-fn default_upload_timeout_s() -> u64 {
-    30
-}
-fn default_backlog_alert_records() -> u64 {
-    1_000_000
-}
-fn default_backlog_alert_age_s() -> u64 {
-    6 * 3600
-}
-
-/// A business selling inside the venue through POS terminals.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MerchantConfig {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    /// The area its revenue is reported under.
-    pub area: Option<String>,
-}
-
-/// A POS terminal, PMS or fare box.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PosConfig {
-    /// The device id in its MQTT topics.
-    pub id: String,
-    /// The merchant whose sales it records; a sale naming another merchant is rejected.
-    pub merchant: String,
-    /// The pos-adapter plugin that speaks its vendor's format.
-    pub plugin: String,
-}
-
-/// A ride operator or merchant the venue settles with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartyConfig {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    /// The party's bank account for payouts.
-    #[serde(default)]
-    pub account: String,
-    /// The payment-connector plugin that pays it.
-    pub connector: Option<String>,
-}
-
-/// A settlement contract's first version (later versions come through the API).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContractConfig {
-    pub id: String,
-    pub party: String,
-    #[serde(default = "one_u32")]
-    pub version: u32,
-    /// `YYYY-MM-DD`: the first business day it applies to.
-    #[serde(default = "epoch_date")]
-    pub effective_from: String,
-    /// `revenue_share` or `commission`.
-    pub kind: String,
-    #[serde(default)]
-    pub products: Vec<String>,
-    #[serde(default)]
-    pub merchants: Vec<String>,
-    #[serde(default = "daily")]
-    pub cycle: String,
-    #[serde(default)]
-    pub cost_bp: u32,
-    #[serde(default)]
-    pub cost_fixed_fen: i64,
-    #[serde(default)]
-    pub share_bp: u32,
-    #[serde(default)]
-    pub rates: BTreeMap<String, u32>,
-    #[serde(default)]
-    pub default_rate_bp: u32,
-    #[serde(default = "half_up")]
-    pub rounding: String,
-    /// A settlement-rule plugin computing the lines instead.
-    pub plugin: Option<String>,
-}
-
-fn one_u32() -> u32 {
-    1
-}
-fn epoch_date() -> String {
-    "2000-01-01".into()
-}
-fn daily() -> String {
-    "daily".into()
-}
-fn half_up() -> String {
-    "half_up".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -693,7 +559,7 @@ pub fn is_topic_segment(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    const DEMO: &str = include_str!("../../deploy/demo/venue.toml");
+    const DEMO: &str = include_str!("../../../deploy/demo/venue.toml");
 
     #[test]
     fn the_demo_venue_is_valid() {
