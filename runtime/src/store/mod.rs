@@ -9,9 +9,9 @@
 mod migrations;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Weak};
 use std::thread;
 
 use rusqlite::Connection;
@@ -238,7 +238,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 /// commits never allows; so when more than [`WAL_RESTART_FRAMES`] remain after a
 /// checkpoint, it asks the writer (through `restart`) to finish the job between two group
 /// commits, where only the frames written meanwhile are left to copy.
-fn start_checkpointer(path: &Path, writer_alive: std::sync::Weak<()>, restart: Arc<AtomicBool>) {
+fn start_checkpointer(path: &Path, writer_alive: Weak<()>, restart: Arc<AtomicBool>) {
     let path = path.to_owned();
     let spawned = thread::Builder::new().name("venue-checkpoint".into()).spawn(move || {
         let conn = match Connection::open(&path) {
@@ -276,8 +276,8 @@ fn start_checkpointer(path: &Path, writer_alive: std::sync::Weak<()>, restart: A
 }
 
 /// Group commits and the jobs in them, since start (for `/metrics`).
-pub static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static COMMITTED_JOBS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static COMMITS: AtomicU64 = AtomicU64::new(0);
+pub static COMMITTED_JOBS: AtomicU64 = AtomicU64::new(0);
 
 fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
     let mut batch: Vec<Job> = Vec::with_capacity(GROUP_COMMIT_JOBS_MAX);
