@@ -1,7 +1,7 @@
 //! Start-up and ordered shutdown of one edge box.
 //!
-//! Start: store, ID vault, plugins, broker (embedded unless `mqtt.url`), MQTT client,
-//! publishers, device dispatcher, HTTP.
+//! Start: store, ID vault, plugins, broker (embedded and attached in process unless
+//! `mqtt.url`, else an MQTT client of that broker), publishers, device dispatcher, HTTP.
 //!
 //! Stop, front to back: stop accepting HTTP and device messages; let requests and
 //! deliveries in flight finish (they commit and answer); flush whitelist deltas and
@@ -127,13 +127,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let back = CancellationToken::new();
     let front_tasks = TaskTracker::new();
     let back_tasks = TaskTracker::new();
-    let client_id = format!("{}-{}", mqtt.client_id, venue.zone());
-    let (bus, inbox) = Bus::connect(&host, port, &client_id, venue.zone(), back.clone());
-    if !bus.wait_connected(BROKER_WAIT).await {
-        // Serve HTTP anyway: tickets can be sold while the broker is down, and the client
-        // keeps reconnecting. /healthz says "degraded" meanwhile.
-        tracing::warn!(broker = %mqtt_addr, "the MQTT broker is not reachable yet; continuing and retrying");
-    }
+    let (bus, inbox) = match &broker {
+        Some(embedded) => Bus::attach(embedded, venue.zone()).await,
+        None => {
+            let client_id = format!("{}-{}", mqtt.client_id, venue.zone());
+            let (bus, inbox) = Bus::connect(&host, port, &client_id, venue.zone(), back.clone());
+            if !bus.wait_connected(BROKER_WAIT).await {
+                // Serve HTTP anyway: tickets can be sold while the broker is down, and the
+                // client keeps reconnecting. /healthz says "degraded" meanwhile.
+                tracing::warn!(broker = %mqtt_addr, "the MQTT broker is not reachable yet; continuing and retrying");
+            }
+            (bus, inbox)
+        }
+    };
 
     {
         let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());

@@ -88,6 +88,11 @@ impl EmbeddedBroker {
         self.local_addr
     }
 
+    /// The broker's state, for attaching the runtime in process.
+    pub fn context(&self) -> &ServerContext {
+        &self.scx
+    }
+
     /// Stops accepting and closes every session (devices' last wills fire).
     pub async fn shutdown(self) {
         self.task.abort();

@@ -1,15 +1,21 @@
-//! The device bus: the runtime's MQTT client, the topic scheme of protocol.md, and the
-//! embedded broker.
+//! The device bus: the topic scheme of protocol.md, the embedded broker, and the
+//! runtime's two ways of reaching a broker.
 //!
-//! Incoming QoS 1 messages are acknowledged to the broker only after they have been
-//! handled (journaled, answered): a crash in between makes the broker deliver them again,
-//! and the journal's idempotency by `event_id` turns that into the same answer, never a
-//! second entry.
+//! - An external broker (`mqtt.url`): the runtime is an MQTT client. Incoming QoS 1
+//!   messages are acknowledged to the broker only after they have been handled
+//!   (journaled, answered): a crash in between makes the broker deliver them again, and
+//!   the journal's idempotency by `event_id` turns that into the same answer, never a
+//!   second entry.
+//! - The embedded broker: the runtime is attached inside the process ([`attached`]); the
+//!   broker dies with the runtime, so there is no broker-side redelivery to keep, and
+//!   devices' own resends (same `event_id`) do that work in both modes.
 
+pub mod attached;
 pub mod broker;
 pub mod topics;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,24 +47,48 @@ pub enum BusError {
     BadUrl(String),
     #[error("the MQTT client has stopped")]
     Stopped,
+    #[error("the embedded broker cannot route a message: {0}")]
+    Route(String),
 }
 
 /// One message from a device.
 pub struct Delivery {
     pub topic: Topic,
     pub payload: Bytes,
-    publish: Publish,
+    /// What to acknowledge to an external broker once handled; none when attached.
+    ack: Option<Publish>,
 }
 
 /// The runtime's connection to the broker. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
-    client: AsyncClient,
+    link: Link,
     zone: Arc<str>,
-    connected: Arc<std::sync::atomic::AtomicBool>,
+    connected: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+enum Link {
+    Client(AsyncClient),
+    Attached(attached::Attachment),
 }
 
 impl Bus {
+    /// Attaches to the embedded broker in this process. Always connected.
+    pub async fn attach(
+        broker: &broker::EmbeddedBroker,
+        zone: &str,
+    ) -> (Bus, mpsc::Receiver<Delivery>) {
+        let (attachment, rx) =
+            attached::Attachment::attach(broker.context(), zone, INBOX_MESSAGES_MAX).await;
+        let bus = Bus {
+            link: Link::Attached(attachment),
+            zone: zone.into(),
+            connected: Arc::new(AtomicBool::new(true)),
+        };
+        (bus, rx)
+    }
+
     /// Connects to `host:port` and starts reading. Deliveries arrive on the returned
     /// receiver; the client stops when `shutdown` is cancelled.
     pub fn connect(
@@ -80,15 +110,16 @@ impl Bus {
         eventloop.set_network_options(net);
         let (tx, rx) = mpsc::channel(INBOX_MESSAGES_MAX);
         let bus = Bus {
-            client: client.clone(),
+            link: Link::Client(client.clone()),
             zone: zone.into(),
-            connected: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            connected: Arc::new(AtomicBool::new(false)),
         };
         let subscriptions = topics::subscriptions(zone);
         let connected = bus.connected.clone();
+        let zone: Arc<str> = zone.into();
         tokio::spawn(async move {
             tokio::select! {
-                _ = read_loop(&mut eventloop, &client, &subscriptions, &tx, &connected) => {}
+                _ = read_loop(&mut eventloop, &client, &zone, &subscriptions, &tx, &connected) => {}
                 _ = shutdown.cancelled() => {
                     let _ = client.try_disconnect();
                     // Let the DISCONNECT reach the broker.
@@ -116,7 +147,7 @@ impl Bus {
     }
 
     pub fn is_connected(&self) -> bool {
-        self.connected.load(std::sync::atomic::Ordering::Relaxed)
+        self.connected.load(Ordering::Relaxed)
     }
 
     /// Publishes with QoS 1. Returns once queued; the client retries until the broker
@@ -127,15 +158,20 @@ impl Bus {
         payload: Vec<u8>,
         retain: bool,
     ) -> Result<(), BusError> {
-        self.client
-            .publish(topic, QoS::AtLeastOnce, retain, payload)
-            .await
-            .map_err(|_| BusError::Stopped)
+        match &self.link {
+            Link::Client(client) => client
+                .publish(topic, QoS::AtLeastOnce, retain, payload)
+                .await
+                .map_err(|_| BusError::Stopped),
+            Link::Attached(attachment) => attachment.publish(topic, payload, retain).await,
+        }
     }
 
     /// Acknowledges a delivery to the broker: it was handled and must not come again.
     pub async fn ack(&self, delivery: &Delivery) {
-        if let Err(e) = self.client.ack(&delivery.publish).await {
+        if let (Link::Client(client), Some(publish)) = (&self.link, &delivery.ack)
+            && let Err(e) = client.ack(publish).await
+        {
             tracing::warn!(error = %e, "mqtt: cannot acknowledge a delivery; the broker will send it again");
         }
     }
@@ -144,9 +180,10 @@ impl Bus {
 async fn read_loop(
     eventloop: &mut EventLoop,
     client: &AsyncClient,
+    zone: &str,
     subscriptions: &[String],
     inbox: &mpsc::Sender<Delivery>,
-    connected: &std::sync::atomic::AtomicBool,
+    connected: &AtomicBool,
 ) {
     let mut delay = RECONNECT_DELAY_MIN;
     // "Connected" means subscribed: a device message published between the CONNACK and
@@ -157,7 +194,7 @@ async fn read_loop(
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
                 delay = RECONNECT_DELAY_MIN;
                 awaiting_subacks = subscriptions.len();
-                connected.store(awaiting_subacks == 0, std::sync::atomic::Ordering::Relaxed);
+                connected.store(awaiting_subacks == 0, Ordering::Relaxed);
                 tracing::info!(session_present = ack.session_present, "mqtt: connected");
                 for filter in subscriptions {
                     // try_: the request queue is drained by this very loop.
@@ -169,12 +206,12 @@ async fn read_loop(
             Ok(Event::Incoming(Incoming::SubAck(_))) => {
                 awaiting_subacks = awaiting_subacks.saturating_sub(1);
                 if awaiting_subacks == 0 {
-                    connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                    connected.store(true, Ordering::Relaxed);
                     tracing::info!(filters = subscriptions.len(), "mqtt: subscribed");
                 }
             }
             Ok(Event::Incoming(Incoming::Publish(publish))) => {
-                let Some(topic) = Topic::parse(&publish.topic) else {
+                let Some(topic) = Topic::parse(zone, &publish.topic) else {
                     tracing::warn!(topic = %publish.topic, "mqtt: a message on a topic nobody handles; acknowledged and ignored");
                     let _ = client.try_ack(&publish);
                     continue;
@@ -182,7 +219,7 @@ async fn read_loop(
                 let delivery = Delivery {
                     topic,
                     payload: publish.payload.clone(),
-                    publish,
+                    ack: Some(publish),
                 };
                 if inbox.send(delivery).await.is_err() {
                     return;
@@ -191,7 +228,7 @@ async fn read_loop(
             Ok(_) => {}
             Err(rumqttc::ConnectionError::RequestsDone) => return,
             Err(e) => {
-                connected.store(false, std::sync::atomic::Ordering::Relaxed);
+                connected.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "mqtt: connection lost");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(RECONNECT_DELAY_MAX);

@@ -13,10 +13,10 @@ pub enum Topic {
 }
 
 impl Topic {
-    /// Parses a topic the runtime subscribed to; `None` for anything else.
-    pub fn parse(topic: &str) -> Option<Topic> {
+    /// Parses a topic the runtime reads in `zone`; `None` for anything else.
+    pub fn parse(zone: &str, topic: &str) -> Option<Topic> {
         let mut parts = topic.split('/');
-        let (Some("venue"), Some(_zone), Some(kind), Some(device), Some(leaf), None) = (
+        let (Some("venue"), Some(in_zone), Some(kind), Some(device), Some(leaf), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -26,6 +26,9 @@ impl Topic {
         ) else {
             return None;
         };
+        if in_zone != zone {
+            return None;
+        }
         let device = device.to_owned();
         match (kind, leaf) {
             ("gate", "scan") => Some(Topic::Scan { device }),
@@ -80,22 +83,23 @@ mod tests {
     #[test]
     fn topics_round_trip() {
         assert_eq!(
-            Topic::parse(&scan("main", "g-1")),
+            Topic::parse("main", &scan("main", "g-1")),
             Some(Topic::Scan {
                 device: "g-1".into()
             })
         );
         assert_eq!(
-            Topic::parse(&sale("main", "p-1")),
+            Topic::parse("main", &sale("main", "p-1")),
             Some(Topic::Sale {
                 device: "p-1".into()
             })
         );
         assert_eq!(
-            Topic::parse(&status("main", "d")),
+            Topic::parse("main", &status("main", "d")),
             Some(Topic::Status { device: "d".into() })
         );
-        assert_eq!(Topic::parse(&verdict("main", "g-1")), None);
-        assert_eq!(Topic::parse("venue/main/gate/g-1/scan/extra"), None);
+        assert_eq!(Topic::parse("main", &verdict("main", "g-1")), None);
+        assert_eq!(Topic::parse("main", "venue/main/gate/g-1/scan/extra"), None);
+        assert_eq!(Topic::parse("east", &scan("main", "g-1")), None);
     }
 }
