@@ -1,6 +1,9 @@
 //! A gate adapter that misbehaves on purpose, for the host's tests: the plugin config key
 //! `mode` picks how. `trap` panics, `loop` never returns, `grow` allocates without bound,
-//! `garbage` returns a scan without an event id; anything else behaves like std-json.
+//! `garbage` returns a scan without an event id; `by-payload` misbehaves as its payload
+//! says (`trap`, `loop` or `grow`) and otherwise returns a scan whose code is the payload
+//! followed by `#` and the number of calls this instance has served (so the host's reuse
+//! of instances is visible); anything else behaves like std-json.
 //!
 //! Grants needed: `config`.
 
@@ -19,9 +22,12 @@ fn mode() -> String {
     config::get("mode").unwrap_or_default()
 }
 
+/// Calls this instance has served.
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 #[allow(clippy::empty_loop)]
-fn misbehave() {
-    match mode().as_str() {
+fn misbehave_as(how: &str) {
+    match how {
         "trap" => panic!("misbehave: trapping on purpose"),
         "loop" => {
             let mut x: u64 = 0;
@@ -40,18 +46,33 @@ fn misbehave() {
     }
 }
 
+fn misbehave() {
+    misbehave_as(&mode());
+}
+
 impl Guest for Misbehave {
     fn decode_scan(_device: String, payload: Vec<u8>) -> Result<Scan, DecodeError> {
-        misbehave();
+        let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let text = String::from_utf8_lossy(&payload);
-        let event_id = if mode() == "garbage" {
+        let mode = mode();
+        if mode == "by-payload" {
+            misbehave_as(&text);
+        } else {
+            misbehave_as(&mode);
+        }
+        let code = if mode == "by-payload" {
+            format!("{text}#{calls}")
+        } else {
+            text.clone().into_owned()
+        };
+        let event_id = if mode == "garbage" {
             String::new()
         } else {
             format!("mis-{}", text.len())
         };
         Ok(Scan {
             event_id,
-            code: text.into_owned(),
+            code,
             direction: Direction::In,
             at: "2026-11-25T09:00:00+08:00".into(),
             count: 1,

@@ -1,10 +1,11 @@
 //! The calls of each world: decode and encode for gates and POS terminals, order pushes,
-//! bill lines, payouts. Every call runs on a fresh instance through `call_plugin!`.
+//! bill lines, payouts. The device adapters' calls run on warm instances (`call_warm!`),
+//! the others on a fresh instance each (`call_plugin!`).
 
 use std::time::Instant;
 
 use super::{
-    DecodeError, FailureKind, Kind, Loaded, PluginError, World, bindings, connector, convert,
+    DecodeError, FailureKind, Kind, Loaded, PluginError, World, bindings, connector, convert, warm,
 };
 use crate::admission::{Scan, Verdict};
 
@@ -15,12 +16,12 @@ impl Loaded {
         device: &str,
         payload: &[u8],
     ) -> Result<Result<Scan, DecodeError>, PluginError> {
-        let Kind::Gate(pre) = &self.kind else {
+        let Kind::Gate(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::GateAdapter));
         };
-        let raw = call_plugin!(self, pre, |store, inst| inst
+        let raw = call_warm!(self, pre, pool, |store, inst| inst
             .venue_edge_gate()
-            .call_decode_scan(&mut store, device, payload))?;
+            .call_decode_scan(&mut *store, device, payload))?;
         Ok(match raw {
             Ok(scan) => convert::scan_from_wit(scan),
             Err(e) => Err(convert::decode_error_from_wit(e)),
@@ -33,13 +34,13 @@ impl Loaded {
         device: &str,
         verdict: &Verdict,
     ) -> Result<Vec<u8>, PluginError> {
-        let Kind::Gate(pre) = &self.kind else {
+        let Kind::Gate(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::GateAdapter));
         };
         let wit = convert::verdict_to_wit(verdict);
-        let raw = call_plugin!(self, pre, |store, inst| inst
+        let raw = call_warm!(self, pre, pool, |store, inst| inst
             .venue_edge_gate()
-            .call_encode_verdict(&mut store, device, &wit))?;
+            .call_encode_verdict(&mut *store, device, &wit))?;
         raw.map_err(|message| {
             self.failed(
                 FailureKind::BadOutput,
@@ -54,13 +55,13 @@ impl Loaded {
         device: &str,
         delta: &convert::Delta,
     ) -> Result<Vec<u8>, PluginError> {
-        let Kind::Gate(pre) = &self.kind else {
+        let Kind::Gate(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::GateAdapter));
         };
         let wit = convert::delta_to_wit(delta);
-        let raw = call_plugin!(self, pre, |store, inst| inst
+        let raw = call_warm!(self, pre, pool, |store, inst| inst
             .venue_edge_gate()
-            .call_encode_whitelist(&mut store, device, &wit))?;
+            .call_encode_whitelist(&mut *store, device, &wit))?;
         raw.map_err(|message| {
             self.failed(
                 FailureKind::BadOutput,
@@ -75,12 +76,12 @@ impl Loaded {
         device: &str,
         payload: &[u8],
     ) -> Result<Result<crate::sales::Sale, DecodeError>, PluginError> {
-        let Kind::Pos(pre) = &self.kind else {
+        let Kind::Pos(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::PosAdapter));
         };
-        let raw = call_plugin!(self, pre, |store, inst| inst
+        let raw = call_warm!(self, pre, pool, |store, inst| inst
             .venue_edge_pos()
-            .call_decode_sale(&mut store, device, payload))?;
+            .call_decode_sale(&mut *store, device, payload))?;
         Ok(match raw {
             Ok(sale) => convert::sale_from_wit(sale),
             Err(e) => Err(convert::decode_error_from_wit(e)),
@@ -93,13 +94,13 @@ impl Loaded {
         device: &str,
         ack: &crate::sales::Ack,
     ) -> Result<Vec<u8>, PluginError> {
-        let Kind::Pos(pre) = &self.kind else {
+        let Kind::Pos(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::PosAdapter));
         };
         let wit = convert::ack_to_wit(ack);
-        let raw = call_plugin!(self, pre, |store, inst| inst
+        let raw = call_warm!(self, pre, pool, |store, inst| inst
             .venue_edge_pos()
-            .call_encode_ack(&mut store, device, &wit))?;
+            .call_encode_ack(&mut *store, device, &wit))?;
         raw.map_err(|message| {
             self.failed(
                 FailureKind::BadOutput,

@@ -16,6 +16,13 @@ use super::manifest::MEMORY_BYTES_CEILING;
 /// further calls wait for a slot (see `PluginHost::call_slots`).
 pub const CALLS_IN_FLIGHT_MAX: u32 = 128;
 
+/// Idle device-adapter instances kept across all plugins (see `warm`).
+pub const WARM_INSTANCES_MAX: u32 = 32;
+
+/// Component instances the pooling allocator holds at once: calls in flight and idle
+/// warm instances.
+const INSTANCES_MAX: u32 = CALLS_IN_FLIGHT_MAX + WARM_INSTANCES_MAX;
+
 /// The epoch clock's tick: the granularity of call deadlines, and how often a long call
 /// yields to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -28,10 +35,11 @@ const STACK_KEEP_RESIDENT_BYTES: usize = 128 * 1024;
 /// Builds the engine: pooling allocator, epoch interruption, fuel metering.
 pub fn new_engine() -> Result<Engine, PluginError> {
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(CALLS_IN_FLIGHT_MAX)
-        .total_core_instances(CALLS_IN_FLIGHT_MAX * 8)
-        .total_memories(CALLS_IN_FLIGHT_MAX * 2)
-        .total_tables(CALLS_IN_FLIGHT_MAX * 8)
+    pool.total_component_instances(INSTANCES_MAX)
+        .total_core_instances(INSTANCES_MAX * 8)
+        .total_memories(INSTANCES_MAX * 2)
+        .total_tables(INSTANCES_MAX * 8)
+        // A stack is held only while a call runs.
         .total_stacks(CALLS_IN_FLIGHT_MAX)
         .max_memory_size(MEMORY_BYTES_CEILING as usize)
         .max_core_instances_per_component(16)

@@ -152,6 +152,11 @@ impl HostState {
     pub fn limiter(&mut self) -> &mut Limiter {
         &mut self.limiter
     }
+
+    /// Starts a call on this state: the per-call budgets start afresh.
+    pub fn new_call(&mut self) {
+        self.log_lines = 0;
+    }
 }
 
 impl WasiView for HostState {

@@ -4,11 +4,16 @@
 //!   imports it is granted. A file that does not hash to its pin is refused; a component
 //!   importing anything not granted is refused with the import's name. Compiled code is
 //!   cached on disk ([`engine::CompileCache`]).
-//! - **Call**: every call gets a fresh instance from an `InstancePre` (the pooling allocator
-//!   makes that microseconds), a memory limit, a wall-time deadline on the epoch clock
+//! - **Call**: every call runs on an instance from an `InstancePre` (the pooling allocator
+//!   makes that microseconds) with a memory limit, a wall-time deadline on the epoch clock
 //!   (yielding to other tasks every tick), and optional fuel. A trap, timeout or memory
 //!   blow-up fails that one call with a [`PluginError::Call`], throws the instance away,
 //!   is counted, and raised as an alert. Nothing else stops.
+//! - **Warm adapters**: the device adapters (gate, POS) answer every device message, so
+//!   an instance whose call succeeded is kept ([`warm::WarmPool`]) and serves up to
+//!   [`warm::CALLS_PER_INSTANCE_MAX`] calls of the same plugin version; any failure
+//!   discards it. The other worlds (orders, settlement rules, payments) run each call on
+//!   a fresh instance: they are rare, and a settlement rule must be deterministic.
 //! - **Replace**: [`PluginHost::install`] swaps in a new version atomically; calls in
 //!   flight hold an `Arc` of the old one and finish on it.
 
@@ -17,6 +22,7 @@ mod convert;
 pub mod engine;
 mod host;
 pub mod manifest;
+mod warm;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -130,8 +136,14 @@ pub struct PluginStats {
 }
 
 enum Kind {
-    Gate(bindings::gate::GateAdapterPre<HostState>),
-    Pos(bindings::pos::PosAdapterPre<HostState>),
+    Gate(
+        bindings::gate::GateAdapterPre<HostState>,
+        warm::WarmPool<bindings::gate::GateAdapter>,
+    ),
+    Pos(
+        bindings::pos::PosAdapterPre<HostState>,
+        warm::WarmPool<bindings::pos::PosAdapter>,
+    ),
     Ticketing(bindings::ticketing::TicketingAdapterPre<HostState>),
     Settlement(bindings::settlement::SettlementRulePre<HostState>),
     #[allow(dead_code)]
@@ -160,6 +172,7 @@ pub struct PluginHost {
     kv: RwLock<HashMap<String, Arc<KvSpace>>>,
     stats: RwLock<HashMap<String, Arc<PluginStats>>>,
     slots: Arc<Semaphore>,
+    warm: Arc<warm::WarmBudget>,
     db: Option<Db>,
     clock: Clock,
     failures: mpsc::Sender<Alert>,
@@ -183,6 +196,7 @@ impl PluginHost {
             kv: RwLock::new(HashMap::new()),
             stats: RwLock::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(engine::CALLS_IN_FLIGHT_MAX as usize)),
+            warm: Arc::new(warm::WarmBudget::new(engine::WARM_INSTANCES_MAX)),
             db,
             clock,
             failures,
@@ -270,10 +284,14 @@ impl PluginHost {
             ),
         };
         let kind = match manifest.world {
-            World::GateAdapter => {
-                Kind::Gate(bindings::gate::GateAdapterPre::new(pre).map_err(wrong)?)
-            }
-            World::PosAdapter => Kind::Pos(bindings::pos::PosAdapterPre::new(pre).map_err(wrong)?),
+            World::GateAdapter => Kind::Gate(
+                bindings::gate::GateAdapterPre::new(pre).map_err(wrong)?,
+                warm::WarmPool::new(self.warm.clone()),
+            ),
+            World::PosAdapter => Kind::Pos(
+                bindings::pos::PosAdapterPre::new(pre).map_err(wrong)?,
+                warm::WarmPool::new(self.warm.clone()),
+            ),
             World::TicketingAdapter => {
                 Kind::Ticketing(bindings::ticketing::TicketingAdapterPre::new(pre).map_err(wrong)?)
             }
@@ -411,6 +429,40 @@ fn build_linker(engine: &Engine, grants: &[Grant]) -> wasmtime::Result<Linker<Ho
     Ok(linker)
 }
 
+/// Runs `$body` against a warm instance from `$pool` (or a fresh one of `$pre`), bounded
+/// and classified; the instance goes back to the pool only if the call succeeded.
+macro_rules! call_warm {
+    ($self:expr, $pre:expr, $pool:expr, |$store:ident, $inst:ident| $body:expr) => {{
+        let _slot = $self.slots.acquire().await.map_err(|_| {
+            $self.failed(FailureKind::Trap, "the plugin host is shutting down".into())
+        })?;
+        let started = Instant::now();
+        let result = async {
+            let mut warm = match $pool.take() {
+                Some(mut warm) => {
+                    $self.rearm(&mut warm.store, started);
+                    warm
+                }
+                None => {
+                    let mut store = $self.new_store(started);
+                    let bindings = $pre.instantiate_async(&mut store).await?;
+                    warm::Warm::new(store, bindings)
+                }
+            };
+            let result = {
+                let ($store, $inst) = (&mut warm.store, &warm.bindings);
+                $body.await
+            };
+            if result.is_ok() {
+                $pool.give_back(warm);
+            }
+            result
+        }
+        .await;
+        $self.finish(result, started)
+    }};
+}
+
 /// Runs `$body` against a fresh instance of `$pre`, bounded and classified.
 macro_rules! call_plugin {
     ($self:expr, $pre:expr, |$store:ident, $inst:ident| $body:expr) => {{
@@ -439,12 +491,30 @@ impl Loaded {
         self.manifest.world
     }
 
+    /// Drops this version's idle adapter instances, so the next calls instantiate afresh
+    /// (what a call costs cold, for the plugin-call benchmark).
+    pub fn drop_warm(&self) {
+        match &self.kind {
+            Kind::Gate(_, pool) => pool.clear(),
+            Kind::Pos(_, pool) => pool.clear(),
+            _ => {}
+        }
+    }
+
     fn new_store(&self, started: Instant) -> Store<HostState> {
         let mut store = Store::new(
             &self.engine,
             HostState::new(self.ctx.clone(), self.manifest.memory_bytes_max),
         );
         store.limiter(|s| s.limiter());
+        self.rearm(&mut store, started);
+        store
+    }
+
+    /// Gives a store the budgets of one call starting at `started`: fuel, the wall-time
+    /// deadline, the log lines.
+    fn rearm(&self, store: &mut Store<HostState>, started: Instant) {
+        store.data_mut().new_call();
         // consume_fuel is on engine-wide; without a budget of its own a plugin gets all.
         let _ = store.set_fuel(self.manifest.fuel.unwrap_or(u64::MAX));
         let deadline = started + Duration::from_millis(self.manifest.deadline_ms as u64);
@@ -457,7 +527,6 @@ impl Loaded {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        store
     }
 
     fn finish<R>(&self, result: wasmtime::Result<R>, started: Instant) -> Result<R, PluginError> {

@@ -343,3 +343,77 @@ async fn an_ota_order_push_is_decoded_by_its_plugin_and_answered_in_the_partners
         .unwrap();
     assert_eq!(r.status, 404, "a gate plugin takes no orders");
 }
+
+/// A device adapter's instance serves the next calls of its plugin while they succeed;
+/// the call that fails takes its instance with it, and the next call starts afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_instance_is_reused_until_a_call_fails() {
+    use venue_edge::plugin::{FailureKind, Grant, PluginError, PluginHost, World};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
+    let clock = venue_edge::clock::Clock::new(chrono_tz::Asia::Shanghai);
+    let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
+    let mut manifest = venue_edge::demo::install_plugin(
+        &built_plugins().join("plugin_misbehave.wasm"),
+        &dir.path().join("plugins"),
+        "mis-by-payload",
+        World::GateAdapter,
+        &[Grant::Config],
+        &[("mode", "by-payload")],
+    )
+    .unwrap();
+    manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+    // Time enough for a trap or a hoard to fail their own way on a loaded machine.
+    manifest.deadline_ms = 1000;
+    let plugin = host.install(manifest).unwrap();
+
+    // One call at a time: each finds the instance the previous one gave back.
+    async fn code(
+        plugin: &venue_edge::plugin::Loaded,
+        payload: &str,
+    ) -> Result<String, PluginError> {
+        Ok(plugin
+            .decode_scan("g-1", payload.as_bytes())
+            .await?
+            .expect("decoded")
+            .code)
+    }
+    assert_eq!(code(&plugin, "a").await.unwrap(), "a#1");
+    assert_eq!(code(&plugin, "b").await.unwrap(), "b#2");
+    assert_eq!(code(&plugin, "c").await.unwrap(), "c#3");
+
+    for (payload, failure) in [
+        ("trap", FailureKind::Trap),
+        ("grow", FailureKind::MemoryLimit),
+        ("loop", FailureKind::Timeout),
+    ] {
+        match code(&plugin, payload).await {
+            Err(PluginError::Call { kind, .. }) => assert_eq!(kind, failure, "{payload}"),
+            other => panic!("{payload}: expected a {failure} failure, got {other:?}"),
+        }
+        // The failed instance is gone: a fresh one counts from one again.
+        assert_eq!(code(&plugin, "d").await.unwrap(), "d#1", "after {payload}");
+        assert_eq!(code(&plugin, "e").await.unwrap(), "e#2", "after {payload}");
+    }
+
+    // A replaced plugin starts with instances of its own.
+    let mut again = venue_edge::demo::install_plugin(
+        &built_plugins().join("plugin_misbehave.wasm"),
+        &dir.path().join("plugins"),
+        "mis-by-payload",
+        World::GateAdapter,
+        &[Grant::Config],
+        &[("mode", "by-payload")],
+    )
+    .unwrap();
+    again.wasm = dir.path().join("plugins").join(&again.wasm);
+    again.deadline_ms = 1000;
+    let replacement = host.install(again).unwrap();
+    assert_eq!(code(&replacement, "f").await.unwrap(), "f#1");
+    assert_eq!(
+        code(&plugin, "g").await.unwrap(),
+        "g#3",
+        "the old version keeps its own"
+    );
+}
