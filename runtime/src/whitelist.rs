@@ -116,6 +116,9 @@ impl Publisher {
                             tracing::warn!(error = %e, gate = %gate.id, "whitelist delta not sent")
                         }
                     }
+                    // A delta for every gate of an area is a burst of plugin calls and
+                    // publishes; scans waiting for a worker go first between two gates.
+                    tokio::task::yield_now().await;
                 }
             }
         }
