@@ -128,7 +128,7 @@ impl Devices {
         let venue = self.venue.clone();
         let judged = self
             .store
-            .write(move |c| -> Result<admission::Admission, StoreError> {
+            .write_rerunnable(move |c| -> Result<admission::Admission, StoreError> {
                 Ok(admission::admit(c, &venue, &lane, &scan, received)?)
             })
             .await;

@@ -88,7 +88,7 @@ impl Devices {
         let (device_id, merchant) = (device.to_owned(), pos.merchant.clone());
         let recorded = self
             .store
-            .write(move |c| -> Result<sales::Recorded, StoreError> {
+            .write_rerunnable(move |c| -> Result<sales::Recorded, StoreError> {
                 Ok(sales::record(c, &venue, &device_id, &merchant, &sale)?)
             })
             .await;

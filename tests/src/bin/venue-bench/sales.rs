@@ -275,7 +275,7 @@ pub(crate) async fn sales_store(
                 };
                 let venue = venue.clone();
                 let recorded = store
-                    .write(move |c| -> Result<_, StoreError> {
+                    .write_rerunnable(move |c| -> Result<_, StoreError> {
                         Ok(venue_edge::sales::record(
                             c,
                             &venue,
