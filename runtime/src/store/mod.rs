@@ -12,8 +12,12 @@
 //! its own; one savepoint shared by the whole run was slower still). If one of them fails,
 //! the transaction is rolled back and they run again, each in a savepoint of its own, so
 //! the failing job still rolls back alone.
+//!
+//! The store thread runs at a raised CPU priority where the box may raise it
+//! ([`priority`]): it is on the critical path of every device message.
 
 mod migrations;
+pub mod priority;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -157,6 +161,7 @@ impl Store {
         thread::Builder::new()
             .name("venue-store".into())
             .spawn(move || {
+                priority::raise_writer();
                 run(conn, rx, &restart);
                 drop(alive);
             })
