@@ -5,9 +5,10 @@
 //! competes with the async workers (and, with the embedded broker, with the broker's
 //! sessions): each reply the writer sends wakes a worker, and the scheduler's wakeup
 //! preemption then lets that worker run while the writer, with scans queued behind it,
-//! waits for a slice. Measured on the gate benchmark (200 turnstiles, 1,000 scans/s,
-//! 20 s): half of the scans slower than 0.8 ms went away and the round trip's p99 fell from
-//! about 1.3 ms to about 0.95 ms with the writer at nice -10.
+//! waits for a slice. Measured on the gate benchmark (200 turnstiles, 1,000 scans/s): with
+//! the writer at nice -10 the scans slower than 0.8 ms in a 20 s run fell from about 350 to
+//! about 180, and the embedded broker's round-trip p99 over 60 s from 2.0 to 1.35 ms
+//! (BENCHMARKS.md has the spread).
 //!
 //! Raising a priority needs `CAP_SYS_NICE` or a nice limit (`LimitNICE=-10` in the systemd
 //! unit under `deploy/`). Without either the writer runs at the default priority and the
