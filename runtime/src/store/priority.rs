@@ -6,7 +6,7 @@
 //! sessions): each reply the writer sends wakes a worker, and the scheduler's wakeup
 //! preemption then lets that worker run while the writer, with scans queued behind it,
 //! waits for a slice. Measured on the gate benchmark (200 turnstiles, 1,000 scans/s): with
-//! the writer at nice -10 the scans slower than 0.8 ms in a 20 s run fell from about 350 to
+//! the writer at nice -10 the scans slower than 0.8 ms in a 20 s run fell from 280-350 to
 //! about 180, and the embedded broker's round-trip p99 over 60 s from 2.0 to 1.35 ms
 //! (BENCHMARKS.md has the spread).
 //!
