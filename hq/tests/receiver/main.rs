@@ -15,7 +15,7 @@ use common::Db;
 use durability::*;
 use reports::*;
 
-pub(crate) const DAY: &str = "2026-11-24";
+const DAY: &str = "2026-11-24";
 
 /// Runs every listed scenario once on SQLite and once on PostgreSQL.
 macro_rules! on_both_databases {
