@@ -7,6 +7,7 @@ mod demo;
 mod offline;
 mod payouts;
 mod plugins;
+mod pos_load;
 mod settlement;
 mod tickets;
 mod upstream;
