@@ -21,6 +21,28 @@ pub const LINES_PER_SALE_MAX: usize = 500;
 /// Quantity of one line at most (a typo guard: 10,000 cups of tea is a mistake).
 pub const LINE_QTY_MAX: u32 = 10_000;
 
+/// Marks a voided sale's revenue facts (`?1`: the sale's event id).
+const VOID_FACTS: &str = "UPDATE revenue_facts SET voided = 1
+    WHERE id BETWEEN (SELECT facts_first FROM sales WHERE event_id = ?1)
+                 AND (SELECT facts_last FROM sales WHERE event_id = ?1)
+      AND source = 'pos' AND fact_id = ?1";
+/// A sale's revenue by category (`?1`: the sale's event id).
+const SALE_FACTS: &str = "SELECT category, amount_fen FROM revenue_facts
+    WHERE id BETWEEN (SELECT facts_first FROM sales WHERE event_id = ?1)
+                 AND (SELECT facts_last FROM sales WHERE event_id = ?1)
+      AND source = 'pos' AND fact_id = ?1 AND kind = 'sale'
+    ORDER BY category";
+/// What a refund or void needs to know of the sale it names (`?1`).
+const ORIGINAL_SALE: &str = "SELECT merchant, business_date, total_fen, refunded_fen, voided,
+        EXISTS (SELECT 1 FROM revenue_facts f JOIN bills b ON b.bill_id = f.bill_id
+                WHERE f.id BETWEEN s.facts_first AND s.facts_last
+                  AND f.source = 'pos' AND f.fact_id = s.event_id AND b.status != 'draft')
+    FROM sales s WHERE event_id = ?1 AND kind = 'sale'";
+/// The statements that look up a sale's revenue facts (their plans are tested: a sale's
+/// facts are found through its row, never by scanning).
+#[cfg(test)]
+pub(crate) const FACT_LOOKUPS: [&str; 3] = [VOID_FACTS, SALE_FACTS, ORIGINAL_SALE];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SaleKind {
@@ -155,38 +177,16 @@ fn check_and_write(
     let area = venue.config.merchant(merchant).and_then(|m| m.area.clone());
     let lines = serde_json::to_string(&sale.lines)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.prepare_cached(
-        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        sale.event_id,
-        device,
-        merchant,
-        sale.kind.as_str(),
-        sale.refers_to,
-        sale.at,
-        checked.business_date,
-        sale.payment,
-        sale.total_fen,
-        now,
-        lines
-    ])?;
-    let revenue = format!("revenue:merchant:{merchant}");
-    let cash = format!(
-        "cash:{}",
-        if sale.payment.is_empty() {
-            "unknown"
-        } else {
-            sale.payment.as_str()
-        }
-    );
-    match sale.kind {
+    // A sale's or refund's revenue facts, one per category, before the sale's row, which
+    // keeps their ids: a void or refund finds them by those ids instead of through an
+    // index keyed by event id (whose page per terminal every group commit wrote again).
+    let facts = match sale.kind {
         SaleKind::Sale | SaleKind::Refund => {
             let mut fact = conn.prepare_cached(
                 "INSERT INTO revenue_facts (source, fact_id, kind, merchant, area, category, business_date, amount_fen, count)
                  VALUES ('pos', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            let mut ids: Option<(i64, i64)> = None;
             for (category, amount) in &checked.by_category {
                 let count = if sale.kind == SaleKind::Sale { 1 } else { 0 };
                 fact.execute(params![
@@ -199,7 +199,43 @@ fn check_and_write(
                     amount,
                     count
                 ])?;
+                let id = conn.last_insert_rowid();
+                ids = Some((ids.map_or(id, |f| f.0), id));
             }
+            ids
+        }
+        SaleKind::Void => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines, facts_first, facts_last)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        sale.event_id,
+        device,
+        merchant,
+        sale.kind.as_str(),
+        sale.refers_to,
+        sale.at,
+        checked.business_date,
+        sale.payment,
+        sale.total_fen,
+        now,
+        lines,
+        facts.map(|f| f.0),
+        facts.map(|f| f.1)
+    ])?;
+    let revenue = format!("revenue:merchant:{merchant}");
+    let cash = format!(
+        "cash:{}",
+        if sale.payment.is_empty() {
+            "unknown"
+        } else {
+            sale.payment.as_str()
+        }
+    );
+    match sale.kind {
+        SaleKind::Sale | SaleKind::Refund => {
             let legs = if sale.kind == SaleKind::Sale {
                 vec![
                     Leg::debit(cash, sale.total_fen),
@@ -232,10 +268,8 @@ fn check_and_write(
             let original = sale.refers_to.as_deref().unwrap_or_default();
             conn.prepare_cached("UPDATE sales SET voided = 1 WHERE event_id = ?1")?
                 .execute(params![original])?;
-            conn.prepare_cached(
-                "UPDATE revenue_facts SET voided = 1 WHERE source = 'pos' AND fact_id = ?1",
-            )?
-            .execute(params![original])?;
+            conn.prepare_cached(VOID_FACTS)?
+                .execute(params![original])?;
             ledger::reverse(
                 conn,
                 "pos-sale",
@@ -275,9 +309,7 @@ fn queue_for_hq(
             .collect(),
         SaleKind::Void => {
             let original = sale.refers_to.as_deref().unwrap_or_default();
-            let mut stmt = conn.prepare_cached(
-                "SELECT category, amount_fen FROM revenue_facts WHERE source = 'pos' AND fact_id = ?1 AND kind = 'sale' ORDER BY category",
-            )?;
+            let mut stmt = conn.prepare_cached(SALE_FACTS)?;
             let rows = stmt.query_map(params![original], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?;
@@ -504,23 +536,18 @@ struct Original {
 }
 
 fn original_sale(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<Original>> {
-    conn.prepare_cached(
-        "SELECT merchant, business_date, total_fen, refunded_fen, voided,
-                EXISTS (SELECT 1 FROM revenue_facts f JOIN bills b ON b.bill_id = f.bill_id
-                        WHERE f.source = 'pos' AND f.fact_id = s.event_id AND b.status != 'draft')
-         FROM sales s WHERE event_id = ?1 AND kind = 'sale'",
-    )?
-    .query_row(params![event_id], |r| {
-        Ok(Original {
-            merchant: r.get(0)?,
-            business_date: r.get(1)?,
-            total_fen: r.get(2)?,
-            refunded_fen: r.get(3)?,
-            voided: r.get::<_, i64>(4)? != 0,
-            billed: r.get::<_, i64>(5)? != 0,
+    conn.prepare_cached(ORIGINAL_SALE)?
+        .query_row(params![event_id], |r| {
+            Ok(Original {
+                merchant: r.get(0)?,
+                business_date: r.get(1)?,
+                total_fen: r.get(2)?,
+                refunded_fen: r.get(3)?,
+                voided: r.get::<_, i64>(4)? != 0,
+                billed: r.get::<_, i64>(5)? != 0,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 /// A sale as `GET /api/v1/sales` shows it.

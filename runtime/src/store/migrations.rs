@@ -303,6 +303,18 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE pos_events;
     DROP TABLE sale_lines;
     "#,
+    // 5: a POS sale's row keeps the ids of its revenue facts (consecutive: one job writes
+    // them), and the index of facts by event id goes. It had a hot page per terminal that
+    // every group commit of sales wrote again; only voids and refunds looked anything up
+    // in it, and they find the facts through the sale now.
+    r#"
+    ALTER TABLE sales ADD COLUMN facts_first INTEGER;
+    ALTER TABLE sales ADD COLUMN facts_last INTEGER;
+    UPDATE sales SET (facts_first, facts_last) = (
+        SELECT MIN(f.id), MAX(f.id) FROM revenue_facts f
+        WHERE f.source = 'pos' AND f.fact_id = sales.event_id);
+    DROP INDEX facts_by_fact;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -385,5 +397,66 @@ mod tests {
             )
             .unwrap();
         assert_eq!(gone, 0);
+    }
+
+    /// A store at version 4 keeps each POS sale's revenue facts reachable: the sale's row
+    /// learns their ids, and the index by event id is gone.
+    #[test]
+    fn version_5_gives_each_sale_the_ids_of_its_facts() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
+             VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
+                    ('e2', 'pos-1', 'm-tea-house', 'void', 't', '2026-11-24', 'cash', 0, 't');
+             INSERT INTO revenue_facts (id, source, fact_id, kind, merchant, category, business_date, amount_fen, count)
+             VALUES (7, 'ticket', 'e1', 'sale', NULL, 'ticket', '2026-11-24', 100, 1),
+                    (8, 'pos', 'e1', 'sale', 'm-tea-house', 'drink', '2026-11-24', 900, 1),
+                    (9, 'pos', 'e1', 'sale', 'm-tea-house', 'food', '2026-11-24', 3600, 0);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let ids = |e: &str| -> (Option<i64>, Option<i64>) {
+            conn.query_row(
+                "SELECT facts_first, facts_last FROM sales WHERE event_id = ?1",
+                [e],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(ids("e1"), (Some(8), Some(9)));
+        assert_eq!(ids("e2"), (None, None));
+        let index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'facts_by_fact'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 0);
+    }
+
+    /// What a void or refund asks of a sale's facts is answered by rowid ranges and
+    /// primary keys: no statement scans the facts (which have no index by event id now).
+    #[test]
+    fn a_sales_facts_are_found_without_scanning_the_facts() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        for sql in crate::sales::FACT_LOOKUPS {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(["e1"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN")),
+                "{sql}\n{plan:#?}"
+            );
+        }
     }
 }

@@ -97,8 +97,8 @@ pub(crate) async fn sales(
     }])
 }
 
-/// The rows one sale of the bench writes (the sale with its two lines, a revenue fact per
-/// category, a ledger transfer with two entries, the outbox record for HQ), inserted with
+/// The rows one sale of the bench writes (a revenue fact per category, the sale with its
+/// two lines and its facts' ids, a ledger transfer with two entries, the outbox record for HQ), inserted with
 /// prepared statements in transactions of 1,000 sales, into a copy of the schema with the
 /// same pragmas. Returns sales per second.
 fn raw_inserts(n: u64) -> anyhow::Result<f64> {
@@ -118,8 +118,8 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
         let tx = conn.transaction()?;
         {
             let mut sale = tx.prepare_cached(
-                "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines)
-                 VALUES (?1, 'raw-pos', 'm-tea-house', 'sale', NULL, ?2, ?3, 'cash', 3600, ?2, ?4)",
+                "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines, facts_first, facts_last)
+                 VALUES (?1, 'raw-pos', 'm-tea-house', 'sale', NULL, ?2, ?3, 'cash', 3600, ?2, ?4, ?5, ?6)",
             )?;
             let mut fact = tx.prepare_cached(
                 "INSERT INTO revenue_facts (source, fact_id, kind, merchant, area, category, business_date, amount_fen, count)
@@ -138,10 +138,12 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
             let record = r#"{"device":"raw-pos","merchant":"m-tea-house","kind":"sale","refers_to":null,"payment":"cash","total_fen":3600,"revenue":[{"source":"pos","product":null,"merchant":"m-tea-house","area":"park","category":"drink","party":"p-tea-house","kind":"sale","amount_fen":1800,"count":1},{"source":"pos","product":null,"merchant":"m-tea-house","area":"park","category":"food","party":"p-tea-house","kind":"sale","amount_fen":1800,"count":0}]}"#;
             for i in done..(done + 1000).min(n) {
                 let id = format!("raw-{i:09}");
-                sale.execute(rusqlite::params![id, at, today, lines])?;
-                for cat in ["food", "drink"] {
+                let mut facts = [0i64; 2];
+                for (k, cat) in ["food", "drink"].into_iter().enumerate() {
                     fact.execute(rusqlite::params![id, cat, today])?;
+                    facts[k] = tx.last_insert_rowid();
                 }
+                sale.execute(rusqlite::params![id, at, today, lines, facts[0], facts[1]])?;
                 transfer.execute(rusqlite::params![id, at, today])?;
                 let t = tx.last_insert_rowid();
                 entry.execute(rusqlite::params![t, "cash:cash", 3600, 0])?;
