@@ -343,15 +343,36 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// Brings an empty database to schema `version`, as an older binary left it.
+    fn at_version(conn: &Connection, version: usize) {
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+    }
+
+    /// How many of the named tables and indexes exist.
+    fn schema_objects(conn: &Connection, names: &[&str]) -> i64 {
+        names
+            .iter()
+            .map(|name| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
+                    [name],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap()
+            })
+            .sum()
+    }
+
     /// A store at version 3 keeps its sales whole: lines move into the sale's row in their
     /// order, refusals keep their reasons, and the tables they came from are gone.
     #[test]
     fn version_4_moves_lines_into_the_sale_and_keeps_refusals() {
         let conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..3] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 3).unwrap();
+        at_version(&conn, 3);
         conn.execute_batch(
             "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
              VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
@@ -389,14 +410,7 @@ mod tests {
             })
             .unwrap();
         assert_eq!(refusal, ("e3".into(), "total_mismatch: 1 vs 2".into()));
-        let gone: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('pos_events', 'sale_lines')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(gone, 0);
+        assert_eq!(schema_objects(&conn, &["pos_events", "sale_lines"]), 0);
     }
 
     /// A store at version 4 keeps each POS sale's revenue facts reachable: the sale's row
@@ -404,10 +418,7 @@ mod tests {
     #[test]
     fn version_5_gives_each_sale_the_ids_of_its_facts() {
         let conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..4] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        at_version(&conn, 4);
         conn.execute_batch(
             "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
              VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
@@ -429,14 +440,7 @@ mod tests {
         };
         assert_eq!(ids("e1"), (Some(8), Some(9)));
         assert_eq!(ids("e2"), (None, None));
-        let index: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'facts_by_fact'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(index, 0);
+        assert_eq!(schema_objects(&conn, &["facts_by_fact"]), 0);
     }
 
     /// What a void or refund asks of a sale's facts is answered by rowid ranges and
