@@ -371,6 +371,7 @@ pub static COMMITS: AtomicU64 = AtomicU64::new(0);
 pub static COMMITTED_JOBS: AtomicU64 = AtomicU64::new(0);
 
 fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
+    let mut force_restart_at = WAL_FRAMES_MAX;
     let mut batch: Vec<Queued> = Vec::with_capacity(GROUP_COMMIT_JOBS_MAX);
     while let Ok(first) = rx.recv() {
         let first = match first {
@@ -401,9 +402,11 @@ fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
         if let Some(job) = raw_after {
             finish(job(&conn));
         }
-        let over = WAL_FRAMES.with(|f| f.get()) > WAL_FRAMES_MAX;
+        let frames = WAL_FRAMES.with(|f| f.get());
+        let over = frames > force_restart_at;
         if restart.swap(false, Ordering::Relaxed) || over {
-            restart_wal(&conn, over);
+            let restarted = restart_wal(&conn, over);
+            force_restart_at = next_forced_restart(frames, over, restarted);
         }
     }
 }
@@ -422,12 +425,26 @@ fn count_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqli
 
 /// Copies what the last checkpoint left and starts the log again from the top, waiting
 /// [`WAL_RESTART_WAIT`] at most for readers still on an older snapshot.
-fn restart_wal(conn: &Connection, must: bool) {
+/// The log's size (in frames) past which the writer next forces a restart, after one was
+/// tried at `frames` (`forced`: past the bound) and did or did not happen. A reader on an
+/// old snapshot (a long export, a backup) can hold a restart off for longer than the writer
+/// waits; then the writer waits again only once the log has grown by another restart's
+/// worth, not after every commit.
+fn next_forced_restart(frames: i64, forced: bool, restarted: bool) -> i64 {
+    if forced && !restarted {
+        frames + WAL_RESTART_FRAMES
+    } else {
+        WAL_FRAMES_MAX
+    }
+}
+
+/// True if the log restarted.
+fn restart_wal(conn: &Connection, must: bool) -> bool {
     let _ = conn.busy_timeout(WAL_RESTART_WAIT);
     let started = std::time::Instant::now();
-    loop {
+    let restarted = loop {
         match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
-            Ok(0) => break,
+            Ok(0) => break true,
             // Busy: a reader on an old snapshot, or the checkpointer in the middle of its
             // round (which never waits for a lock, so ask again shortly).
             Ok(_) if must && started.elapsed() < WAL_RESTART_PATIENCE => {
@@ -437,15 +454,16 @@ fn restart_wal(conn: &Connection, must: bool) {
                 tracing::debug!(
                     "store: WAL restart postponed (a reader or the checkpointer is busy)"
                 );
-                break;
+                break false;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "store: WAL restart failed");
-                break;
+                break false;
             }
         }
-    }
+    };
     let _ = conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS));
+    restarted
 }
 
 fn commit_group(conn: &Connection, batch: &mut Vec<Queued>) {
@@ -589,6 +607,19 @@ mod tests {
             written >> 20,
             wal_max >> 20
         );
+    }
+
+    #[test]
+    fn a_forced_restart_that_a_reader_holds_off_is_not_forced_again_until_the_log_grows() {
+        let past = WAL_FRAMES_MAX + 10;
+        assert_eq!(
+            next_forced_restart(past, true, false),
+            past + WAL_RESTART_FRAMES
+        );
+        assert_eq!(next_forced_restart(past, true, true), WAL_FRAMES_MAX);
+        // A restart the checkpointer asked for, whatever came of it, leaves the bound.
+        assert_eq!(next_forced_restart(100, false, false), WAL_FRAMES_MAX);
+        assert_eq!(next_forced_restart(100, false, true), WAL_FRAMES_MAX);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
