@@ -406,7 +406,11 @@ fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
         let over = frames > force_restart_at;
         if restart.swap(false, Ordering::Relaxed) || over {
             let restarted = restart_wal(&conn, over);
-            force_restart_at = next_forced_restart(frames, over, restarted);
+            if restarted {
+                // The hook counts again from the next commit that writes frames.
+                WAL_FRAMES.with(|f| f.set(0));
+            }
+            force_restart_at = next_forced_restart(force_restart_at, frames, over, restarted);
         }
     }
 }
@@ -423,22 +427,24 @@ fn count_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqli
     Ok(())
 }
 
-/// Copies what the last checkpoint left and starts the log again from the top, waiting
-/// [`WAL_RESTART_WAIT`] at most for readers still on an older snapshot.
 /// The log's size (in frames) past which the writer next forces a restart, after one was
-/// tried at `frames` (`forced`: past the bound) and did or did not happen. A reader on an
-/// old snapshot (a long export, a backup) can hold a restart off for longer than the writer
-/// waits; then the writer waits again only once the log has grown by another restart's
-/// worth, not after every commit.
-fn next_forced_restart(frames: i64, forced: bool, restarted: bool) -> i64 {
-    if forced && !restarted {
+/// tried at `frames` (`forced`: past the bound `at`) and did or did not happen. A reader on
+/// an old snapshot (a long export, a backup) can hold a restart off for longer than the
+/// writer waits; then the writer waits again only once the log has grown by another
+/// restart's worth, not after every commit, nor after the checkpointer's next request.
+fn next_forced_restart(at: i64, frames: i64, forced: bool, restarted: bool) -> i64 {
+    if restarted {
+        WAL_FRAMES_MAX
+    } else if forced {
         frames + WAL_RESTART_FRAMES
     } else {
-        WAL_FRAMES_MAX
+        at
     }
 }
 
-/// True if the log restarted.
+/// Copies what the last checkpoint left and starts the log again from the top, waiting
+/// [`WAL_RESTART_WAIT`] at most for readers still on an older snapshot (and, when `must`,
+/// asking again for up to [`WAL_RESTART_PATIENCE`]). True if the log restarted.
 fn restart_wal(conn: &Connection, must: bool) -> bool {
     let _ = conn.busy_timeout(WAL_RESTART_WAIT);
     let started = std::time::Instant::now();
@@ -612,14 +618,22 @@ mod tests {
     #[test]
     fn a_forced_restart_that_a_reader_holds_off_is_not_forced_again_until_the_log_grows() {
         let past = WAL_FRAMES_MAX + 10;
+        let raised = past + WAL_RESTART_FRAMES;
         assert_eq!(
-            next_forced_restart(past, true, false),
-            past + WAL_RESTART_FRAMES
+            next_forced_restart(WAL_FRAMES_MAX, past, true, false),
+            raised
         );
-        assert_eq!(next_forced_restart(past, true, true), WAL_FRAMES_MAX);
-        // A restart the checkpointer asked for, whatever came of it, leaves the bound.
-        assert_eq!(next_forced_restart(100, false, false), WAL_FRAMES_MAX);
-        assert_eq!(next_forced_restart(100, false, true), WAL_FRAMES_MAX);
+        // The checkpointer's next request, held off by the same reader, keeps it raised.
+        assert_eq!(next_forced_restart(raised, past + 5, false, false), raised);
+        // Any restart that happens brings the bound back.
+        assert_eq!(
+            next_forced_restart(raised, past, false, true),
+            WAL_FRAMES_MAX
+        );
+        assert_eq!(
+            next_forced_restart(raised, raised + 1, true, true),
+            WAL_FRAMES_MAX
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
