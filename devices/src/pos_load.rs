@@ -175,12 +175,22 @@ impl Terminal {
             other => return Err(format!("connection refused: {other:?}")),
         }
         let ack_topic = format!("venue/{}/pos/{id}/ack", spec.zone);
-        let mut subscribe = Subscribe::new(ack_topic, QoS::AtLeastOnce);
+        let mut subscribe = Subscribe::new(ack_topic.as_str(), QoS::AtLeastOnce);
         subscribe.pkid = 1;
         t.send(&Packet::Subscribe(subscribe)).await?;
         loop {
             match t.next_packet().await? {
-                Packet::SubAck(_) => break,
+                Packet::SubAck(a) => {
+                    if a.return_codes
+                        .iter()
+                        .any(|c| matches!(c, rumqttc::mqttbytes::v4::SubscribeReasonCode::Failure))
+                    {
+                        return Err(format!(
+                            "the broker refused the subscription to {ack_topic}"
+                        ));
+                    }
+                    break;
+                }
                 // A retained message or a late ack of an earlier run: not ours to count.
                 Packet::Publish(p) => t.puback_now(&p).await?,
                 _ => {}
@@ -194,10 +204,7 @@ impl Terminal {
         packet
             .write(&mut out, PACKET_BYTES_MAX)
             .map_err(|e| e.to_string())?;
-        self.stream
-            .write_all(&out)
-            .await
-            .map_err(|e| format!("write failed: {e}"))
+        self.flush(&mut out).await
     }
 
     async fn puback_now(&mut self, p: &Publish) -> Result<(), String> {
@@ -313,10 +320,11 @@ impl Terminal {
 
     async fn flush(&mut self, out: &mut BytesMut) -> Result<(), String> {
         if !out.is_empty() {
-            self.stream
-                .write_all(out)
-                .await
-                .map_err(|e| format!("write failed: {e}"))?;
+            match tokio::time::timeout(ANSWER_TIMEOUT, self.stream.write_all(out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(format!("write failed: {e}")),
+                Err(_) => return Err(format!("the broker read nothing for {ANSWER_TIMEOUT:?}")),
+            }
             out.clear();
         }
         Ok(())
