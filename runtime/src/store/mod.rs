@@ -14,15 +14,17 @@
 //! the failing job still rolls back alone.
 //!
 //! The store thread runs at a raised CPU priority where the box may raise it
-//! ([`priority`]): it is on the critical path of every device message.
+//! ([`priority`]): it is on the critical path of every device message. The write-ahead
+//! log's checkpoints and restarts are in `wal`.
 
 mod migrations;
 pub mod priority;
+mod wal;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Weak};
 use std::thread;
 
 use rusqlite::Connection;
@@ -38,28 +40,7 @@ pub const GROUP_COMMIT_JOBS_MAX: usize = 256;
 pub const QUEUE_JOBS_MAX: usize = 8192;
 
 /// How long a writer waits for a lock held by another process before failing.
-const BUSY_TIMEOUT_MS: u64 = 5_000;
-
-/// WAL frames (pages) past which the writer restarts the log from the top (about 64 MiB of
-/// 4 KiB pages). A checkpoint that runs beside a busy writer never catches up on its own:
-/// new frames arrive while it copies, so the log would only ever grow. A restart holds the
-/// writer for two fsyncs, so it is kept rare: at the gate benchmark's 1,000 scans/s (about
-/// 30 MiB of log a second) one every two seconds or so.
-pub const WAL_RESTART_FRAMES: i64 = 16_384;
-/// WAL frames past which the writer restarts the log itself after its next commit, without
-/// waiting for the checkpointer (about 128 MiB). The checkpointer looks every
-/// [`CHECKPOINT_INTERVAL`]; a burst of writes faster than that would otherwise grow the log
-/// by the interval times the write rate (`the_wal_stays_bounded_under_a_writer_that_never_pauses`
-/// saw 470 MiB at 330 MB/s). Here the writer pays for the copy itself, which holds the
-/// burst back.
-pub const WAL_FRAMES_MAX: i64 = 2 * WAL_RESTART_FRAMES;
-/// How long the writer keeps asking for a restart once the log passed [`WAL_FRAMES_MAX`].
-const WAL_RESTART_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
-/// Bytes the WAL file is cut back to when the log restarts after a burst.
-const WAL_SIZE_LIMIT_BYTES: i64 = 128 * 1024 * 1024;
-/// How long the writer waits for readers on an old snapshot before giving a restart up
-/// (it tries again after the next checkpoint).
-const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+pub(super) const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// The writer's page cache. SQLite's default (2 MiB) is smaller than the pages one group
 /// commit of sales dirties (each terminal's sequence has its own hot leaf page in every
@@ -67,9 +48,6 @@ const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(2
 /// (`cargo xtask bench sales-store`, before the journal's slimming: 7,300 sales/s with
 /// 2 MiB, 9,300 with 32 MiB).
 pub const WRITER_CACHE_KIB: u32 = 32 * 1024;
-
-/// How often the checkpointer copies the write-ahead log into the database.
-pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -161,13 +139,13 @@ impl Store {
         // the writer never stalls on one: SQLite's automatic checkpoint would run inside
         // the commit of whichever job crossed the threshold.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+        conn.pragma_update(None, "journal_size_limit", wal::SIZE_LIMIT_BYTES)?;
         conn.pragma_update(None, "cache_size", -(WRITER_CACHE_KIB as i64))?;
         // After `wal_autocheckpoint`: that pragma would replace the hook.
-        conn.wal_hook(Some(count_wal_frames));
+        conn.wal_hook(Some(wal::count_frames));
         let alive = Arc::new(());
         let restart = Arc::new(AtomicBool::new(false));
-        start_checkpointer(path, Arc::downgrade(&alive), restart.clone());
+        wal::start_checkpointer(path, Arc::downgrade(&alive), restart.clone());
         let (tx, rx) = std_mpsc::sync_channel::<Msg>(QUEUE_JOBS_MAX);
         thread::Builder::new()
             .name("venue-store".into())
@@ -323,55 +301,12 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Copies committed WAL frames into the database every [`CHECKPOINT_INTERVAL`]. PASSIVE:
-/// it never waits for, nor blocks, the writer. The log restarts from the top only when a
-/// write begins after a checkpoint has copied every frame, which a steady stream of
-/// commits never allows; so when more than [`WAL_RESTART_FRAMES`] remain after a
-/// checkpoint, it asks the writer (through `restart`) to finish the job between two group
-/// commits, where only the frames written meanwhile are left to copy.
-fn start_checkpointer(path: &Path, writer_alive: Weak<()>, restart: Arc<AtomicBool>) {
-    let path = path.to_owned();
-    let spawned = thread::Builder::new().name("venue-checkpoint".into()).spawn(move || {
-        let conn = match Connection::open(&path) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "store: cannot open the checkpoint connection; the WAL will grow");
-                return;
-            }
-        };
-        let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
-        // Runs as long as the writer thread does; a last checkpoint after it stopped.
-        loop {
-            thread::sleep(CHECKPOINT_INTERVAL);
-            let stopping = writer_alive.upgrade().is_none();
-            // (busy, frames in the log, frames copied)
-            let passive = || conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-            match passive() {
-                Ok(frames) if frames > WAL_RESTART_FRAMES => {
-                    // Copy what arrived during that checkpoint too, so that the writer is
-                    // left only the frames of the last moments: its pause stays short.
-                    let _ = passive();
-                    restart.store(true, Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "store: checkpoint skipped"),
-            }
-            if stopping {
-                return;
-            }
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "store: cannot start the checkpointer");
-    }
-}
-
 /// Group commits and the jobs in them, since start (for `/metrics`).
 pub static COMMITS: AtomicU64 = AtomicU64::new(0);
 pub static COMMITTED_JOBS: AtomicU64 = AtomicU64::new(0);
 
 fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
-    let mut force_restart_at = WAL_FRAMES_MAX;
+    let mut wal = wal::Restarts::default();
     let mut batch: Vec<Queued> = Vec::with_capacity(GROUP_COMMIT_JOBS_MAX);
     while let Ok(first) = rx.recv() {
         let first = match first {
@@ -402,74 +337,8 @@ fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
         if let Some(job) = raw_after {
             finish(job(&conn));
         }
-        let frames = WAL_FRAMES.with(|f| f.get());
-        let over = frames > force_restart_at;
-        if restart.swap(false, Ordering::Relaxed) || over {
-            let restarted = restart_wal(&conn, over);
-            if restarted {
-                // The hook counts again from the next commit that writes frames.
-                WAL_FRAMES.with(|f| f.set(0));
-            }
-            force_restart_at = next_forced_restart(force_restart_at, frames, over, restarted);
-        }
+        wal.after_commit(&conn, restart);
     }
-}
-
-thread_local! {
-    /// Frames in the WAL after this thread's last commit (each store's writer is a thread
-    /// of its own, so this is that store's log).
-    static WAL_FRAMES: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-}
-
-/// SQLite's WAL hook: runs on the committing thread after each commit.
-fn count_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
-    WAL_FRAMES.with(|f| f.set(i64::from(frames)));
-    Ok(())
-}
-
-/// The log's size (in frames) past which the writer next forces a restart, after one was
-/// tried at `frames` (`forced`: past the bound `at`) and did or did not happen. A reader on
-/// an old snapshot (a long export, a backup) can hold a restart off for longer than the
-/// writer waits; then the writer waits again only once the log has grown by another
-/// restart's worth, not after every commit, nor after the checkpointer's next request.
-fn next_forced_restart(at: i64, frames: i64, forced: bool, restarted: bool) -> i64 {
-    if restarted {
-        WAL_FRAMES_MAX
-    } else if forced {
-        frames + WAL_RESTART_FRAMES
-    } else {
-        at
-    }
-}
-
-/// Copies what the last checkpoint left and starts the log again from the top, waiting
-/// [`WAL_RESTART_WAIT`] at most for readers still on an older snapshot (and, when `must`,
-/// asking again for up to [`WAL_RESTART_PATIENCE`]). True if the log restarted.
-fn restart_wal(conn: &Connection, must: bool) -> bool {
-    let _ = conn.busy_timeout(WAL_RESTART_WAIT);
-    let started = std::time::Instant::now();
-    let restarted = loop {
-        match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
-            Ok(0) => break true,
-            // Busy: a reader on an old snapshot, or the checkpointer in the middle of its
-            // round (which never waits for a lock, so ask again shortly).
-            Ok(_) if must && started.elapsed() < WAL_RESTART_PATIENCE => {
-                thread::sleep(std::time::Duration::from_millis(1));
-            }
-            Ok(_) => {
-                tracing::debug!(
-                    "store: WAL restart postponed (a reader or the checkpointer is busy)"
-                );
-                break false;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "store: WAL restart failed");
-                break false;
-            }
-        }
-    };
-    let _ = conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS));
-    restarted
 }
 
 fn commit_group(conn: &Connection, batch: &mut Vec<Queued>) {
@@ -575,65 +444,6 @@ mod tests {
         fn from(_: StoreError) -> Refused {
             Refused
         }
-    }
-
-    /// Under a writer that never pauses, a passive checkpoint never catches up; the log
-    /// must still restart from the top instead of growing for as long as the load lasts.
-    #[test]
-    fn the_wal_stays_bounded_under_a_writer_that_never_pauses() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.sqlite3");
-        let store = Store::open(&path).unwrap();
-        store
-            .write_blocking(|c| -> Result<(), StoreError> {
-                Ok(c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, b BLOB)")?)
-            })
-            .unwrap();
-        let blob = vec![7u8; 64 * 1024];
-        let wal = dir.path().join("t.sqlite3-wal");
-        let started = std::time::Instant::now();
-        let (mut written, mut wal_max) = (0u64, 0u64);
-        // At least 768 MiB through the log and several checkpoint intervals.
-        while written < 768 << 20 || started.elapsed() < CHECKPOINT_INTERVAL * 6 {
-            let b = blob.clone();
-            store
-                .write_blocking(move |c| -> Result<(), StoreError> {
-                    c.execute("INSERT INTO t (b) VALUES (?1)", [b])?;
-                    // Keep the table small: the log, not the database, is under test.
-                    c.execute("DELETE FROM t WHERE n < (SELECT MAX(n) FROM t) - 16", [])?;
-                    Ok(())
-                })
-                .unwrap();
-            written += blob.len() as u64;
-            wal_max = wal_max.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
-        }
-        assert!(
-            wal_max < 256 << 20,
-            "{} MiB written, the WAL grew to {} MiB",
-            written >> 20,
-            wal_max >> 20
-        );
-    }
-
-    #[test]
-    fn a_forced_restart_that_a_reader_holds_off_is_not_forced_again_until_the_log_grows() {
-        let past = WAL_FRAMES_MAX + 10;
-        let raised = past + WAL_RESTART_FRAMES;
-        assert_eq!(
-            next_forced_restart(WAL_FRAMES_MAX, past, true, false),
-            raised
-        );
-        // The checkpointer's next request, held off by the same reader, keeps it raised.
-        assert_eq!(next_forced_restart(raised, past + 5, false, false), raised);
-        // Any restart that happens brings the bound back.
-        assert_eq!(
-            next_forced_restart(raised, past, false, true),
-            WAL_FRAMES_MAX
-        );
-        assert_eq!(
-            next_forced_restart(raised, raised + 1, true, true),
-            WAL_FRAMES_MAX
-        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
