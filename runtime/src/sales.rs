@@ -330,12 +330,29 @@ fn queue_for_hq(
         &sale.event_id,
         &checked.business_date,
         &sale.at,
-        &serde_json::json!({
-            "device": device, "merchant": merchant, "kind": sale.kind.as_str(),
-            "refers_to": sale.refers_to, "payment": sale.payment, "total_fen": sale.total_fen,
-            "revenue": revenue,
-        }),
+        &SaleRecord {
+            device,
+            kind: sale.kind.as_str(),
+            merchant,
+            payment: &sale.payment,
+            refers_to: sale.refers_to.as_deref(),
+            revenue: &revenue,
+            total_fen: sale.total_fen,
+        },
     )
+}
+
+/// The `data` of a sale's outbox record (protocol.md, section 3), serialized straight from
+/// borrowed fields: this runs for every sale inside the writer's transaction.
+#[derive(Serialize)]
+struct SaleRecord<'a> {
+    device: &'a str,
+    kind: &'static str,
+    merchant: &'a str,
+    payment: &'a str,
+    refers_to: Option<&'a str>,
+    revenue: &'a [crate::outbox::RevenueLine],
+    total_fen: i64,
 }
 
 fn post(
@@ -597,4 +614,48 @@ pub fn of_day(conn: &Connection, day: &str, limit: u32) -> rusqlite::Result<Vec<
         })
     })?
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::RevenueLine;
+
+    /// The record HQ receives says what it said when it was built as a JSON value (every
+    /// key, `refers_to` null or a string; the order of keys inside a line may differ).
+    #[test]
+    fn a_sale_record_serializes_as_before() {
+        let revenue = vec![RevenueLine {
+            source: "pos",
+            product: None,
+            merchant: Some("m-tea-house".into()),
+            area: Some("park".into()),
+            category: "drink".into(),
+            party: Some("p-tea-house".into()),
+            kind: "sale",
+            amount_fen: 1800,
+            count: 1,
+        }];
+        for refers_to in [None, Some("pos-1-000001")] {
+            let record = SaleRecord {
+                device: "pos-1",
+                kind: "refund",
+                merchant: "m-tea-house",
+                payment: "wechat",
+                refers_to,
+                revenue: &revenue,
+                total_fen: 1800,
+            };
+            let before = serde_json::json!({
+                "device": "pos-1", "merchant": "m-tea-house", "kind": "refund",
+                "refers_to": refers_to, "payment": "wechat", "total_fen": 1800,
+                "revenue": revenue,
+            });
+            let text = serde_json::to_string(&record).unwrap();
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+                before
+            );
+        }
+    }
 }
