@@ -52,6 +52,7 @@ pub struct Metrics {
     sqlite_heap: Gauge,
     store_commits: Counter,
     store_jobs: Counter,
+    store_wal_frames: Counter,
     uplink_pending: Gauge,
     uplink_oldest_seconds: Gauge,
     uplink_batches: Counter,
@@ -86,6 +87,7 @@ impl Metrics {
             sqlite_heap: Gauge::default(),
             store_commits: Counter::default(),
             store_jobs: Counter::default(),
+            store_wal_frames: Counter::default(),
             uplink_pending: Gauge::default(),
             uplink_oldest_seconds: Gauge::default(),
             uplink_batches: Counter::default(),
@@ -160,6 +162,11 @@ impl Metrics {
                 "store_jobs",
                 "Jobs committed by the store's writer (jobs / commits: the group size)",
                 m.store_jobs.clone(),
+            );
+            r.register(
+                "store_wal_frames",
+                "Pages the store's writer appended to its write-ahead log (frames / jobs: pages a job writes)",
+                m.store_wal_frames.clone(),
             );
             r.register(
                 "uplink_pending_records",
@@ -283,6 +290,9 @@ impl Metrics {
         self.store_jobs
             .inner()
             .store(crate::store::COMMITTED_JOBS.load(Relaxed), Relaxed);
+        self.store_wal_frames
+            .inner()
+            .store(crate::store::WAL_FRAMES_WRITTEN.load(Relaxed), Relaxed);
         let mut out = String::new();
         if let Ok(r) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &r);

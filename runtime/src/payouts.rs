@@ -245,8 +245,7 @@ fn finish(
         ];
         ledger::post(
             c,
-            "payout",
-            payout_id,
+            ledger::Fact::new("payout", payout_id),
             now,
             &now[..10.min(now.len())],
             "payout",

@@ -33,7 +33,8 @@ const SALE_FACTS: &str = "SELECT category, amount_fen FROM revenue_facts
       AND source = 'pos' AND fact_id = ?1 AND kind = 'sale'
     ORDER BY category";
 /// What a refund or void needs to know of the sale it names (`?1`).
-const ORIGINAL_SALE: &str = "SELECT merchant, business_date, total_fen, refunded_fen, voided,
+const ORIGINAL_SALE: &str =
+    "SELECT s.rowid, merchant, business_date, total_fen, refunded_fen, voided,
         EXISTS (SELECT 1 FROM revenue_facts f JOIN bills b ON b.bill_id = f.bill_id
                 WHERE f.id BETWEEN s.facts_first AND s.facts_last
                   AND f.source = 'pos' AND f.fact_id = s.event_id AND b.status != 'draft')
@@ -225,6 +226,7 @@ fn check_and_write(
         facts.map(|f| f.0),
         facts.map(|f| f.1)
     ])?;
+    let sale_row = conn.last_insert_rowid();
     let revenue = format!("revenue:merchant:{merchant}");
     let cash = format!(
         "cash:{}",
@@ -247,33 +249,33 @@ fn check_and_write(
                     Leg::credit(cash, sale.total_fen),
                 ]
             };
-            post(
+            let kind = format!("pos-{}", sale.kind.as_str());
+            ledger::post(
                 conn,
-                &format!("pos-{}", sale.kind.as_str()),
-                &sale.event_id,
+                ledger::Fact::of_sale(&kind, &sale.event_id, sale_row),
                 &sale.at,
                 &checked.business_date,
+                &kind,
                 &legs,
-            )?;
-            if sale.kind == SaleKind::Refund
-                && let Some(original) = &sale.refers_to
-            {
+            )
+            .map_err(ledger_to_sqlite)?;
+            if sale.kind == SaleKind::Refund {
                 conn.prepare_cached(
-                    "UPDATE sales SET refunded_fen = refunded_fen + ?2 WHERE event_id = ?1",
+                    "UPDATE sales SET refunded_fen = refunded_fen + ?2 WHERE rowid = ?1",
                 )?
-                .execute(params![original, sale.total_fen])?;
+                .execute(params![original_row(&checked)?, sale.total_fen])?;
             }
         }
         SaleKind::Void => {
             let original = sale.refers_to.as_deref().unwrap_or_default();
-            conn.prepare_cached("UPDATE sales SET voided = 1 WHERE event_id = ?1")?
-                .execute(params![original])?;
+            let row = original_row(&checked)?;
+            conn.prepare_cached("UPDATE sales SET voided = 1 WHERE rowid = ?1")?
+                .execute(params![row])?;
             conn.prepare_cached(VOID_FACTS)?
                 .execute(params![original])?;
             ledger::reverse(
                 conn,
-                "pos-sale",
-                original,
+                ledger::Fact::of_sale("pos-sale", original, row),
                 "pos-void",
                 &sale.at,
                 &checked.business_date,
@@ -355,17 +357,13 @@ struct SaleRecord<'a> {
     total_fen: i64,
 }
 
-fn post(
-    conn: &Connection,
-    kind: &str,
-    id: &str,
-    at: &str,
-    day: &str,
-    legs: &[Leg],
-) -> rusqlite::Result<()> {
-    ledger::post(conn, kind, id, at, day, kind, legs)
-        .map(|_| ())
-        .map_err(ledger_to_sqlite)
+/// The row of the sale a refund or void names (`check` found it, or refused the message).
+fn original_row(checked: &Checked) -> rusqlite::Result<i64> {
+    checked.original_row.ok_or_else(|| {
+        rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(
+            "sales: a refund or void reached the journal without its original sale",
+        )))
+    })
 }
 
 /// A ledger failure inside a store job fails the job (and rolls it back).
@@ -381,6 +379,8 @@ fn ledger_to_sqlite(e: ledger::LedgerError) -> rusqlite::Error {
 struct Checked {
     business_date: String,
     by_category: BTreeMap<String, i64>,
+    /// The row in `sales` of the sale a refund or void names.
+    original_row: Option<i64>,
 }
 
 fn check(
@@ -421,6 +421,7 @@ fn check_inner(
         );
     }
     let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
+    let mut original_row = None;
     if sale.kind != SaleKind::Void {
         if sale.lines.is_empty() {
             return refuse("no_lines", "a sale or refund needs at least one line");
@@ -498,6 +499,7 @@ fn check_inner(
         if original.voided {
             return refuse("sale_voided", format!("sale {original_id} was voided"));
         }
+        original_row = Some(original.row);
         match sale.kind {
             SaleKind::Refund => {
                 let left = original.total_fen - original.refunded_fen;
@@ -540,10 +542,12 @@ fn check_inner(
     Ok(Checked {
         business_date,
         by_category,
+        original_row,
     })
 }
 
 struct Original {
+    row: i64,
     merchant: String,
     business_date: String,
     total_fen: i64,
@@ -556,12 +560,13 @@ fn original_sale(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<O
     conn.prepare_cached(ORIGINAL_SALE)?
         .query_row(params![event_id], |r| {
             Ok(Original {
-                merchant: r.get(0)?,
-                business_date: r.get(1)?,
-                total_fen: r.get(2)?,
-                refunded_fen: r.get(3)?,
-                voided: r.get::<_, i64>(4)? != 0,
-                billed: r.get::<_, i64>(5)? != 0,
+                row: r.get(0)?,
+                merchant: r.get(1)?,
+                business_date: r.get(2)?,
+                total_fen: r.get(3)?,
+                refunded_fen: r.get(4)?,
+                voided: r.get::<_, i64>(5)? != 0,
+                billed: r.get::<_, i64>(6)? != 0,
             })
         })
         .optional()

@@ -347,6 +347,13 @@ fn run_day(
             books.debit_fen, books.credit_fen
         )));
     }
+    // The running totals the balances were read from are the sums of the entries.
+    let mismatches = ledger::audit(conn).map_err(|e| ("ledger audit", e))?;
+    if !mismatches.is_empty() {
+        return Err(Failed(format!(
+            "account totals differ from their entries: {mismatches:?}"
+        )));
+    }
     Ok(())
 }
 

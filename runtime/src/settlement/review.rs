@@ -206,8 +206,7 @@ fn post_settlement(
     legs.push(Leg::debit(format!("carry:{}", bill.party), carry));
     ledger::post(
         conn,
-        "bill",
-        &bill.bill_id,
+        ledger::Fact::new("bill", &bill.bill_id),
         now,
         &bill.period_end,
         &format!("settlement {}", bill.bill_id),

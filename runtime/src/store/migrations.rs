@@ -315,6 +315,64 @@ const MIGRATIONS: &[&str] = &[
         WHERE f.source = 'pos' AND f.fact_id = sales.event_id);
     DROP INDEX facts_by_fact;
     "#,
+    // 6: fewer pages per group commit of sales (measured: 50 WAL frames for 8 sales before,
+    // 29 after; see BENCHMARKS.md). Indexes whose key is per terminal or per account have a
+    // hot page for each, which every group commit wrote again:
+    // - a POS message's transfer is kept unique by its sale's row id (`fact_ref`, growing)
+    //   instead of by its event id; other transfers stay unique by `(fact_kind, fact_id)`;
+    // - entries are keyed by (transfer, leg), which replaces the index by transfer;
+    // - each account's running totals are a row of `ledger_accounts`, which replaces the
+    //   index of entries by account (the trial balance and party balances read the totals);
+    // - sales are listed by day only (nothing asked for a day's sales by merchant).
+    // Tables are rebuilt, so this runs with foreign keys off and checks them before it
+    // commits (see `migrate`).
+    r#"
+    CREATE TABLE ledger_transfers_v6 (
+        id            INTEGER PRIMARY KEY,
+        fact_kind     TEXT NOT NULL,
+        fact_id       TEXT NOT NULL,
+        fact_ref      INTEGER,                -- the row id in `sales` of a POS message's fact
+        at            TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        memo          TEXT NOT NULL
+    );
+    INSERT INTO ledger_transfers_v6 (id, fact_kind, fact_id, fact_ref, at, business_date, memo)
+        SELECT t.id, t.fact_kind, t.fact_id,
+               CASE WHEN t.fact_kind IN ('pos-sale', 'pos-refund', 'pos-void')
+                    THEN (SELECT s.rowid FROM sales s WHERE s.event_id = t.fact_id) END,
+               t.at, t.business_date, t.memo
+        FROM ledger_transfers t ORDER BY t.id;
+    CREATE TABLE ledger_entries_v6 (
+        transfer_id INTEGER NOT NULL REFERENCES ledger_transfers(id),
+        leg         INTEGER NOT NULL,
+        account     TEXT NOT NULL,
+        debit_fen   INTEGER NOT NULL CHECK (debit_fen >= 0),
+        credit_fen  INTEGER NOT NULL CHECK (credit_fen >= 0),
+        PRIMARY KEY (transfer_id, leg)
+    ) WITHOUT ROWID;
+    INSERT INTO ledger_entries_v6 (transfer_id, leg, account, debit_fen, credit_fen)
+        SELECT transfer_id, ROW_NUMBER() OVER (PARTITION BY transfer_id ORDER BY rowid) - 1,
+               account, debit_fen, credit_fen
+        FROM ledger_entries;
+    DROP TABLE ledger_entries;
+    DROP TABLE ledger_transfers;
+    ALTER TABLE ledger_transfers_v6 RENAME TO ledger_transfers;
+    ALTER TABLE ledger_entries_v6 RENAME TO ledger_entries;
+    CREATE UNIQUE INDEX ledger_by_fact ON ledger_transfers(fact_kind, fact_id)
+        WHERE fact_ref IS NULL;
+    CREATE UNIQUE INDEX ledger_by_sale ON ledger_transfers(fact_kind, fact_ref)
+        WHERE fact_ref IS NOT NULL;
+    -- Sums in SQLite turn into floating point on overflow; the checks refuse that instead.
+    CREATE TABLE ledger_accounts (
+        account    TEXT PRIMARY KEY,
+        debit_fen  INTEGER NOT NULL CHECK (typeof(debit_fen) = 'integer'),
+        credit_fen INTEGER NOT NULL CHECK (typeof(credit_fen) = 'integer')
+    ) WITHOUT ROWID;
+    INSERT INTO ledger_accounts (account, debit_fen, credit_fen)
+        SELECT account, SUM(debit_fen), SUM(credit_fen) FROM ledger_entries GROUP BY account;
+    DROP INDEX sales_by_day;
+    CREATE INDEX sales_by_day ON sales(business_date);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -328,10 +386,24 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
+    // A migration may rebuild a table others refer to (create, copy, drop, rename: the
+    // procedure of SQLite's "ALTER TABLE" page), which needs foreign keys off; they are
+    // checked before each migration commits, and the caller turns them on afterwards.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = index as i64 + 1;
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
+        let broken: i64 =
+            tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(StoreError::Migration {
+                version,
+                message: format!("{broken} rows would break a foreign key"),
+            });
+        }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "store: migrated");
@@ -441,6 +513,153 @@ mod tests {
         assert_eq!(ids("e1"), (Some(8), Some(9)));
         assert_eq!(ids("e2"), (None, None));
         assert_eq!(schema_objects(&conn, &["facts_by_fact"]), 0);
+    }
+
+    /// A store at version 5 keeps its ledger whole: every transfer and entry, in order; POS
+    /// transfers learn their sale's row; each account's totals are its entries' sums; and
+    /// the facts posted before are still refused a second posting.
+    #[test]
+    fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
+        let conn = Connection::open_in_memory().unwrap();
+        at_version(&conn, 5);
+        conn.execute_batch(
+            "INSERT INTO sales (rowid, event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at)
+             VALUES (10, 'e1', 'pos-1', 'm-tea-house', 'sale', NULL, 't', '2026-11-24', 'cash', 4500, 't'),
+                    (11, 'e2', 'pos-1', 'm-tea-house', 'refund', 'e1', 't', '2026-11-24', 'cash', 900, 't');
+             INSERT INTO ledger_transfers (id, fact_kind, fact_id, at, business_date, memo)
+             VALUES (1, 'order', 'o-1', 't', '2026-11-24', 'ticket sale'),
+                    (2, 'pos-sale', 'e1', 't', '2026-11-24', 'pos-sale'),
+                    (3, 'pos-refund', 'e2', 't', '2026-11-24', 'pos-refund'),
+                    (4, 'bill', 'b-1', 't', '2026-11-24', 'settlement b-1');
+             INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen)
+             VALUES (1, 'cash:web', 12000, 0), (1, 'revenue:ticket:day-pass', 0, 8000),
+                    (1, 'revenue:ticket:night', 0, 4000),
+                    (2, 'cash:cash', 4500, 0), (2, 'revenue:merchant:m-tea-house', 0, 4500),
+                    (3, 'revenue:merchant:m-tea-house', 900, 0), (3, 'cash:cash', 0, 900),
+                    (4, 'revenue:merchant:m-tea-house', 3600, 0), (4, 'payable:p-tea-house', 0, 3240),
+                    (4, 'commission:p-tea-house', 0, 360);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let refs: Vec<(i64, String, Option<i64>)> = conn
+            .prepare("SELECT id, fact_kind, fact_ref FROM ledger_transfers ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            refs,
+            [
+                (1, "order".into(), None),
+                (2, "pos-sale".into(), Some(10)),
+                (3, "pos-refund".into(), Some(11)),
+                (4, "bill".into(), None)
+            ]
+        );
+        let legs: Vec<(i64, i64, String)> = conn
+            .prepare(
+                "SELECT transfer_id, leg, account FROM ledger_entries WHERE transfer_id IN (1, 4)",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            legs,
+            [
+                (1, 0, "cash:web".into()),
+                (1, 1, "revenue:ticket:day-pass".into()),
+                (1, 2, "revenue:ticket:night".into()),
+                (4, 0, "revenue:merchant:m-tea-house".into()),
+                (4, 1, "payable:p-tea-house".into()),
+                (4, 2, "commission:p-tea-house".into())
+            ]
+        );
+        assert!(crate::ledger::audit(&conn).unwrap().is_empty());
+        let books = crate::ledger::trial_balance(&conn, None).unwrap();
+        assert_eq!((books.debit_fen, books.credit_fen), (21_000, 21_000));
+        let tea: i64 = books
+            .accounts
+            .iter()
+            .find(|a| a.account == "revenue:merchant:m-tea-house")
+            .unwrap()
+            .balance_fen;
+        assert_eq!(tea, 900 + 3600 - 4500);
+        let legs = [
+            crate::ledger::Leg::debit("cash:cash", 1),
+            crate::ledger::Leg::credit("x", 1),
+        ];
+        for fact in [
+            crate::ledger::Fact::new("order", "o-1"),
+            crate::ledger::Fact::new("bill", "b-1"),
+            crate::ledger::Fact::of_sale("pos-sale", "e1", 10),
+            crate::ledger::Fact::of_sale("pos-refund", "e2", 11),
+        ] {
+            assert!(
+                !crate::ledger::post(&conn, fact, "t", "d", "m", &legs).unwrap(),
+                "{fact:?} was posted before the migration"
+            );
+        }
+        assert_eq!(
+            schema_objects(
+                &conn,
+                &[
+                    "ledger_by_account",
+                    "ledger_by_transfer",
+                    "ledger_transfers_v6",
+                    "ledger_entries_v6"
+                ]
+            ),
+            0
+        );
+        assert_eq!(
+            schema_objects(
+                &conn,
+                &["ledger_by_fact", "ledger_by_sale", "ledger_accounts"]
+            ),
+            3
+        );
+        let broken: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(broken, 0);
+    }
+
+    /// A migration that would leave a row pointing at nothing fails whole: the store stays
+    /// at its version, with its tables as they were.
+    #[test]
+    fn a_migration_that_breaks_a_foreign_key_changes_nothing() {
+        let conn = Connection::open_in_memory().unwrap();
+        at_version(&conn, 5);
+        // (An older binary never wrote such a row; foreign keys are on by default here.)
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen)
+             VALUES (99, 'cash:cash', 100, 0);",
+        )
+        .unwrap();
+        let err = migrate(&conn).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Migration { version: 6, .. }),
+            "{err}"
+        );
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 5);
+        assert_eq!(
+            schema_objects(&conn, &["ledger_by_account", "ledger_by_transfer"]),
+            2
+        );
+        assert_eq!(
+            schema_objects(&conn, &["ledger_accounts", "ledger_by_sale"]),
+            0
+        );
     }
 
     /// What a void or refund asks of a sale's facts is answered by rowid ranges and

@@ -31,6 +31,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 pub use migrations::SCHEMA_VERSION;
+pub use wal::FRAMES_WRITTEN as WAL_FRAMES_WRITTEN;
 
 /// Jobs committed together at most. Bounds the latency one commit adds to the first job
 /// of a burst, and the work lost to a failed commit.
@@ -61,6 +62,8 @@ pub enum StoreError {
         "the store's schema is version {found}, newer than this binary's {supported}: upgrade venue-edge"
     )]
     TooNew { found: i64, supported: i64 },
+    #[error("the store's migration to schema version {version} failed: {message}")]
+    Migration { version: i64, message: String },
 }
 
 /// What a job hands back to the store thread: whether it succeeded (else its savepoint is
@@ -293,11 +296,12 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // NORMAL in WAL mode: a commit is durable against a process crash; an OS crash can
     // lose the last commits but never corrupts the database.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     // Each job runs in a savepoint; its rollback journal (the statement journal) and
     // temporary indexes stay in memory instead of a temporary file written per job.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Migrations run with foreign keys off (they check them before committing).
     migrations::migrate(&conn)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
@@ -432,6 +436,16 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
 
 fn finish(done: Done) {
     (done.reply)();
+}
+
+/// An in-memory database with the whole schema and the store's foreign keys, for unit tests
+/// of the modules that write it.
+#[cfg(test)]
+pub(crate) fn migrated_in_memory() -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    migrations::migrate(&conn).unwrap();
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+    conn
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! bounded under any load (docs/deployment.md, "Disk").
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread;
 
@@ -82,12 +82,25 @@ thread_local! {
     static WAL_FRAMES: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
 }
 
+/// Pages the writers appended to their logs since start, for `/metrics` (per job: how many
+/// pages a write costs the disk). A restart of the log that SQLite makes by itself between
+/// two commits can leave one commit's count short.
+pub static FRAMES_WRITTEN: AtomicU64 = AtomicU64::new(0);
+
 /// SQLite's WAL hook: runs on the committing thread after each commit.
 pub(super) fn count_frames(
     _: &rusqlite::hooks::Wal,
     frames: std::ffi::c_int,
 ) -> rusqlite::Result<()> {
-    WAL_FRAMES.with(|f| f.set(i64::from(frames)));
+    let frames = i64::from(frames);
+    let before = WAL_FRAMES.with(|f| f.replace(frames));
+    // A log that restarted from its top holds only this commit's frames.
+    let written = if frames > before {
+        frames - before
+    } else {
+        frames
+    };
+    FRAMES_WRITTEN.fetch_add(written.max(0) as u64, Ordering::Relaxed);
     Ok(())
 }
 

@@ -378,8 +378,7 @@ pub(crate) fn record_ticket_revenue(
     );
     crate::ledger::post(
         conn,
-        posting.fact_kind,
-        posting.fact_id,
+        crate::ledger::Fact::new(posting.fact_kind, posting.fact_id),
         posting.at,
         posting.day,
         &format!("ticket {kind}"),

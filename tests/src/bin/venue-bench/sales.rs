@@ -50,10 +50,12 @@ pub(crate) async fn sales(
     let report = tokio::task::spawn_blocking(move || load.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the POS load thread panicked"))??;
-    let (commits, jobs) = (after.0 - before.0, after.1 - before.1);
+    let (commits, jobs, frames) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
     eprintln!(
-        "sales: {commits} group commits of {:.1} jobs on average",
-        jobs as f64 / commits.max(1) as f64
+        "sales: {commits} group commits of {:.1} jobs on average, {:.1} WAL frames per commit ({:.2} per sale)",
+        jobs as f64 / commits.max(1) as f64,
+        frames as f64 / commits.max(1) as f64,
+        frames as f64 / jobs.max(1) as f64
     );
     let rate = report.rate();
     let measured = report.accepted;
@@ -98,9 +100,9 @@ pub(crate) async fn sales(
 }
 
 /// The rows one sale of the bench writes (a revenue fact per category, the sale with its
-/// two lines and its facts' ids, a ledger transfer with two entries, the outbox record for HQ), inserted with
-/// prepared statements in transactions of 1,000 sales, into a copy of the schema with the
-/// same pragmas. Returns sales per second.
+/// two lines and its facts' ids, a ledger transfer with two entries and its two accounts'
+/// totals, the outbox record for HQ), inserted with prepared statements in transactions of
+/// 1,000 sales, into a copy of the schema with the same pragmas. Returns sales per second.
 fn raw_inserts(n: u64) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("raw.sqlite3");
@@ -126,10 +128,15 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
                  VALUES ('pos', ?1, 'sale', 'm-tea-house', 'park', ?2, ?3, 1800, 1)",
             )?;
             let mut transfer = tx.prepare_cached(
-                "INSERT INTO ledger_transfers (fact_kind, fact_id, at, business_date, memo) VALUES ('pos-sale', ?1, ?2, ?3, 'pos-sale')",
+                "INSERT INTO ledger_transfers (fact_kind, fact_id, fact_ref, at, business_date, memo) VALUES ('pos-sale', ?1, ?2, ?3, ?4, 'pos-sale')",
             )?;
             let mut entry = tx.prepare_cached(
-                "INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO ledger_entries (transfer_id, leg, account, debit_fen, credit_fen) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut totals = tx.prepare_cached(
+                "INSERT INTO ledger_accounts (account, debit_fen, credit_fen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account) DO UPDATE SET debit_fen = debit_fen + excluded.debit_fen,
+                                                     credit_fen = credit_fen + excluded.credit_fen",
             )?;
             let mut outbox = tx.prepare_cached(
                 "INSERT INTO outbox (kind, event_id, business_date, at, data, queued_ms) VALUES ('sale', ?1, ?2, ?3, ?4, 0)",
@@ -144,15 +151,19 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
                     facts[k] = tx.last_insert_rowid();
                 }
                 sale.execute(rusqlite::params![id, at, today, lines, facts[0], facts[1]])?;
-                transfer.execute(rusqlite::params![id, at, today])?;
+                let row = tx.last_insert_rowid();
+                transfer.execute(rusqlite::params![id, row, at, today])?;
                 let t = tx.last_insert_rowid();
-                entry.execute(rusqlite::params![t, "cash:cash", 3600, 0])?;
-                entry.execute(rusqlite::params![
-                    t,
-                    "revenue:merchant:m-tea-house",
-                    0,
-                    3600
-                ])?;
+                for (leg, (account, debit, credit)) in [
+                    ("cash:cash", 3600, 0),
+                    ("revenue:merchant:m-tea-house", 0, 3600),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    entry.execute(rusqlite::params![t, leg as i64, account, debit, credit])?;
+                    totals.execute(rusqlite::params![account, debit, credit])?;
+                }
                 outbox.execute(rusqlite::params![id, today, at, record])?;
             }
         }
@@ -162,8 +173,8 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
-/// The store's group commits and committed jobs so far, from `/metrics`.
-async fn store_counters(edge: &Edge) -> (u64, u64) {
+/// The store's group commits, committed jobs and WAL frames so far, from `/metrics`.
+async fn store_counters(edge: &Edge) -> (u64, u64, u64) {
     let text = edge
         .api
         .get("/metrics", None)
@@ -180,6 +191,7 @@ async fn store_counters(edge: &Edge) -> (u64, u64) {
     (
         value("venue_edge_store_commits_total"),
         value("venue_edge_store_jobs_total"),
+        value("venue_edge_store_wal_frames_total"),
     )
 }
 
@@ -203,6 +215,11 @@ pub(crate) async fn sales_store(
     let store = venue_edge::store::Store::open(&dir.path().join("s.sqlite3"))?;
     let next = Arc::new(AtomicU64::new(0));
     let at = Edge::now_at();
+    let counters = || {
+        use venue_edge::store::{COMMITS, COMMITTED_JOBS, WAL_FRAMES_WRITTEN};
+        [&COMMITS, &COMMITTED_JOBS, &WAL_FRAMES_WRITTEN].map(|c| c.load(Ordering::Relaxed))
+    };
+    let before = counters();
     let started = Instant::now();
     let mut running = Vec::new();
     for _ in 0..tasks {
@@ -259,7 +276,15 @@ pub(crate) async fn sales_store(
         t.await??;
     }
     let rate = count as f64 / started.elapsed().as_secs_f64();
+    let after = counters();
+    let [commits, jobs, frames] = [0, 1, 2].map(|i| after[i] - before[i]);
     eprintln!("sales-store: {count} sales journaled by {tasks} writers: {rate:.0}/s");
+    eprintln!(
+        "sales-store: {commits} group commits of {:.1} jobs, {:.1} WAL frames per commit ({:.2} per sale)",
+        jobs as f64 / commits.max(1) as f64,
+        frames as f64 / commits.max(1) as f64,
+        frames as f64 / jobs.max(1) as f64
+    );
     let raw_rate = raw_inserts(200_000)?;
     eprintln!("sales-store: raw batched inserts of the same rows: {raw_rate:.0} sales/s");
     Ok(vec![Row {
