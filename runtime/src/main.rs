@@ -29,8 +29,23 @@ pub static malloc_conf: &[u8; 60] =
     about = "The Venue Edge host runtime for one zone of a venue"
 )]
 struct Cli {
+    /// Threads of the async runtime (MQTT sessions, plugin calls, HTTP). Default: the
+    /// cores, at least 4. The store's writer and checkpointer run on threads of their own.
+    #[arg(long, global = true, env = "VENUE_EDGE_WORKER_THREADS")]
+    worker_threads: Option<std::num::NonZeroUsize>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Async worker threads when `--worker-threads` is not given. At least four, also on a
+/// two-core box: the store's writer runs at a raised priority and takes most of a core
+/// under load, and with one worker per core the workers ran too seldom to batch anything
+/// (sales benchmark on 2 cores: group commits of 8 sales with 2 workers, 24-31 with 4-8,
+/// and 22,000-27,000 sales/s instead of 20,400-20,900 in the same hour; BENCHMARKS.md).
+fn default_worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(4)
 }
 
 #[derive(Subcommand)]
@@ -93,6 +108,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            cli.worker_threads
+                .map_or_else(default_worker_threads, |n| n.get()),
+        )
         .enable_all()
         .build()?;
     rt.block_on(async move {
