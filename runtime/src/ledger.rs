@@ -7,9 +7,9 @@
 //! page per terminal, as an index of event ids is). Debits equal credits is asserted before
 //! a transfer is written, and checked again on every read of the trial balance.
 //!
-//! Each account's running totals live in `ledger_accounts`, updated in the same statement
-//! group as the entries: the trial balance and a party's balance read those instead of
-//! summing every entry ever written, and [`audit`] sums the entries to check them.
+//! Each account's running totals live in `ledger_accounts`, updated by the same posting as
+//! its entries: the trial balance and a party's balance read those instead of summing
+//! every entry ever written, and [`audit`] sums the entries to check them.
 
 use std::collections::BTreeMap;
 
