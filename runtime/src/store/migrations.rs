@@ -374,6 +374,12 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX sales_by_day;
     CREATE INDEX sales_by_day ON sales(business_date);
     "#,
+    // 7: scans are no longer indexed by ticket. Nothing asks for a ticket's scans (the
+    // admission rules read the ticket's own row: entries used, inside, last entry), and
+    // that index cost every scan's commit a page at a random place of a large index.
+    r#"
+    DROP INDEX scans_by_ticket;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -661,6 +667,30 @@ mod tests {
             schema_objects(&conn, &["ledger_accounts", "ledger_by_sale"]),
             0
         );
+    }
+
+    /// A store at version 6 keeps its scans; only their index by ticket goes.
+    #[test]
+    fn version_7_drops_the_index_of_scans_by_ticket() {
+        let conn = Connection::open_in_memory().unwrap();
+        at_version(&conn, 6);
+        conn.execute_batch(
+            "INSERT INTO scans (device, event_id, area, code, ticket_id, direction, at, business_date,
+                                count, offline, decision, reason, admitted, message, latency_us)
+             VALUES ('g1', 'e1', 'park', 'TK1', 't1', 'in', 't', '2026-11-24', 1, 0, 'admit', 'ok', 1, '', 10);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(schema_objects(&conn, &["scans_by_ticket"]), 0);
+        assert_eq!(schema_objects(&conn, &["scans_by_day"]), 1);
+        let kept: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM scans WHERE ticket_id = 't1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1);
     }
 
     /// What a void or refund asks of a sale's facts is answered by rowid ranges and

@@ -174,7 +174,7 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
 }
 
 /// The store's group commits, committed jobs and WAL frames so far, from `/metrics`.
-async fn store_counters(edge: &Edge) -> (u64, u64, u64) {
+pub(crate) async fn store_counters(edge: &Edge) -> (u64, u64, u64) {
     let text = edge
         .api
         .get("/metrics", None)
