@@ -415,17 +415,13 @@ mod tests {
             .unwrap(),
             "nothing was posted for that sale"
         );
-        let legs: Vec<(String, i64, i64)> = conn
-            .prepare(
-                "SELECT e.account, e.debit_fen, e.credit_fen FROM ledger_entries e
+        let legs: Vec<(String, i64, i64)> = crate::store::all_rows(
+            &conn,
+            "SELECT e.account, e.debit_fen, e.credit_fen FROM ledger_entries e
                  JOIN ledger_transfers t ON t.id = e.transfer_id
                  WHERE t.fact_kind = 'pos-void' ORDER BY e.leg",
-            )
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        );
         assert_eq!(
             legs,
             [

@@ -448,6 +448,21 @@ pub(crate) fn migrated_in_memory() -> Connection {
     conn
 }
 
+/// Every row `sql` returns, each read with `row` (unit tests).
+#[cfg(test)]
+pub(crate) fn all_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], row)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,13 +79,7 @@ pub(crate) async fn gate(seconds: u64, rate: u32, turnstiles: usize) -> anyhow::
         let after = crate::sales::store_counters(&edge).await;
         let inside = decision_quantiles(&edge.api.get("/metrics", None).await?.text());
         eprintln!("runtime's own scan decision latency ({broker_name}): {inside}");
-        let (commits, jobs, frames) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
-        eprintln!(
-            "store ({broker_name}): {commits} group commits of {:.2} jobs, {:.1} WAL frames per commit ({:.2} per job)",
-            jobs as f64 / commits.max(1) as f64,
-            frames as f64 / commits.max(1) as f64,
-            frames as f64 / jobs.max(1) as f64
-        );
+        eprintln!("store ({broker_name}): {}", after.since(before));
         let echo = loadgen::run(spec(Mode::Echo)).await;
         eprintln!("gate  ({broker_name}): {}", serde_json::to_string(&gate)?);
         eprintln!("echo  ({broker_name}): {}", serde_json::to_string(&echo)?);

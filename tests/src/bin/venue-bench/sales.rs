@@ -50,13 +50,7 @@ pub(crate) async fn sales(
     let report = tokio::task::spawn_blocking(move || load.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the POS load thread panicked"))??;
-    let (commits, jobs, frames) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
-    eprintln!(
-        "sales: {commits} group commits of {:.1} jobs on average, {:.1} WAL frames per commit ({:.2} per sale)",
-        jobs as f64 / commits.max(1) as f64,
-        frames as f64 / commits.max(1) as f64,
-        frames as f64 / jobs.max(1) as f64
-    );
+    eprintln!("sales: {}", after.since(before));
     let rate = report.rate();
     let measured = report.accepted;
     eprintln!(
@@ -173,8 +167,41 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
-/// The store's group commits, committed jobs and WAL frames so far, from `/metrics`.
-pub(crate) async fn store_counters(edge: &Edge) -> (u64, u64, u64) {
+/// The store's group commits, the jobs in them and the WAL frames they wrote.
+#[derive(Clone, Copy)]
+pub(crate) struct StoreCounters {
+    commits: u64,
+    jobs: u64,
+    frames: u64,
+}
+
+impl StoreCounters {
+    /// What happened between `before` and this reading.
+    pub(crate) fn since(self, before: StoreCounters) -> StoreCounters {
+        StoreCounters {
+            commits: self.commits - before.commits,
+            jobs: self.jobs - before.jobs,
+            frames: self.frames - before.frames,
+        }
+    }
+}
+
+impl std::fmt::Display for StoreCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per = |n: u64, d: u64| n as f64 / d.max(1) as f64;
+        write!(
+            f,
+            "{} group commits of {:.2} jobs, {:.1} WAL frames per commit ({:.2} per job)",
+            self.commits,
+            per(self.jobs, self.commits),
+            per(self.frames, self.commits),
+            per(self.frames, self.jobs)
+        )
+    }
+}
+
+/// The store's counters so far, from `/metrics`.
+pub(crate) async fn store_counters(edge: &Edge) -> StoreCounters {
     let text = edge
         .api
         .get("/metrics", None)
@@ -188,11 +215,11 @@ pub(crate) async fn store_counters(edge: &Edge) -> (u64, u64, u64) {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0) as u64
     };
-    (
-        value("venue_edge_store_commits_total"),
-        value("venue_edge_store_jobs_total"),
-        value("venue_edge_store_wal_frames_total"),
-    )
+    StoreCounters {
+        commits: value("venue_edge_store_commits_total"),
+        jobs: value("venue_edge_store_jobs_total"),
+        frames: value("venue_edge_store_wal_frames_total"),
+    }
 }
 
 /// The store alone: the same sales journaled through `sales::record` in the store's group
@@ -217,7 +244,11 @@ pub(crate) async fn sales_store(
     let at = Edge::now_at();
     let counters = || {
         use venue_edge::store::{COMMITS, COMMITTED_JOBS, WAL_FRAMES_WRITTEN};
-        [&COMMITS, &COMMITTED_JOBS, &WAL_FRAMES_WRITTEN].map(|c| c.load(Ordering::Relaxed))
+        StoreCounters {
+            commits: COMMITS.load(Ordering::Relaxed),
+            jobs: COMMITTED_JOBS.load(Ordering::Relaxed),
+            frames: WAL_FRAMES_WRITTEN.load(Ordering::Relaxed),
+        }
     };
     let before = counters();
     let started = Instant::now();
@@ -276,15 +307,9 @@ pub(crate) async fn sales_store(
         t.await??;
     }
     let rate = count as f64 / started.elapsed().as_secs_f64();
-    let after = counters();
-    let [commits, jobs, frames] = [0, 1, 2].map(|i| after[i] - before[i]);
+    let store_work = counters().since(before);
     eprintln!("sales-store: {count} sales journaled by {tasks} writers: {rate:.0}/s");
-    eprintln!(
-        "sales-store: {commits} group commits of {:.1} jobs, {:.1} WAL frames per commit ({:.2} per sale)",
-        jobs as f64 / commits.max(1) as f64,
-        frames as f64 / commits.max(1) as f64,
-        frames as f64 / jobs.max(1) as f64
-    );
+    eprintln!("sales-store: {store_work}");
     let raw_rate = raw_inserts(200_000)?;
     eprintln!("sales-store: raw batched inserts of the same rows: {raw_rate:.0} sales/s");
     Ok(vec![Row {

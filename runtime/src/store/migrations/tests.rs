@@ -1,0 +1,289 @@
+//! Each migration brings an older store's data across whole.
+
+use super::*;
+
+/// Brings an empty database to schema `version`, as an older binary left it.
+fn at_version(conn: &Connection, version: usize) {
+    for sql in &MIGRATIONS[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+}
+
+/// How many of the named tables and indexes exist.
+fn schema_objects(conn: &Connection, names: &[&str]) -> i64 {
+    names
+        .iter()
+        .map(|name| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+        })
+        .sum()
+}
+
+/// A store at version 3 keeps its sales whole: lines move into the sale's row in their
+/// order, refusals keep their reasons, and the tables they came from are gone.
+#[test]
+fn version_4_moves_lines_into_the_sale_and_keeps_refusals() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 3);
+    conn.execute_batch(
+        "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
+         VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
+                ('e2', 'pos-1', 'm-tea-house', 'void', 't', '2026-11-24', 'cash', 0, 't');
+         INSERT INTO sale_lines VALUES ('e1', 1, 'juice', 'drink', 1, 900, 900),
+                                       ('e1', 0, 'tea-01', 'food', 2, 1800, 3600);
+         INSERT INTO pos_events VALUES ('pos-1', 'e1', 'accepted', NULL, 't'),
+                                       ('pos-1', 'e2', 'accepted', NULL, 't'),
+                                       ('pos-1', 'e3', 'rejected', 'total_mismatch: 1 vs 2', 't');",
+    )
+    .unwrap();
+    migrate(&conn).unwrap();
+    let lines: String = conn
+        .query_row("SELECT lines FROM sales WHERE event_id = 'e1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let lines: Vec<crate::sales::SaleLine> = serde_json::from_str(&lines).unwrap();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.qty, l.unit_price_fen))
+            .collect::<Vec<_>>(),
+        [("tea-01", 2, 1800), ("juice", 1, 900)]
+    );
+    let void_lines: String = conn
+        .query_row("SELECT lines FROM sales WHERE event_id = 'e2'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(void_lines, "[]");
+    let refusal: (String, String) = conn
+        .query_row("SELECT event_id, error FROM pos_refusals", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(refusal, ("e3".into(), "total_mismatch: 1 vs 2".into()));
+    assert_eq!(schema_objects(&conn, &["pos_events", "sale_lines"]), 0);
+}
+
+/// A store at version 4 keeps each POS sale's revenue facts reachable: the sale's row
+/// learns their ids, and the index by event id is gone.
+#[test]
+fn version_5_gives_each_sale_the_ids_of_its_facts() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 4);
+    conn.execute_batch(
+        "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
+         VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
+                ('e2', 'pos-1', 'm-tea-house', 'void', 't', '2026-11-24', 'cash', 0, 't');
+         INSERT INTO revenue_facts (id, source, fact_id, kind, merchant, category, business_date, amount_fen, count)
+         VALUES (7, 'ticket', 'e1', 'sale', NULL, 'ticket', '2026-11-24', 100, 1),
+                (8, 'pos', 'e1', 'sale', 'm-tea-house', 'drink', '2026-11-24', 900, 1),
+                (9, 'pos', 'e1', 'sale', 'm-tea-house', 'food', '2026-11-24', 3600, 0);",
+    )
+    .unwrap();
+    migrate(&conn).unwrap();
+    let ids = |e: &str| -> (Option<i64>, Option<i64>) {
+        conn.query_row(
+            "SELECT facts_first, facts_last FROM sales WHERE event_id = ?1",
+            [e],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(ids("e1"), (Some(8), Some(9)));
+    assert_eq!(ids("e2"), (None, None));
+    assert_eq!(schema_objects(&conn, &["facts_by_fact"]), 0);
+}
+
+/// A store at version 5 keeps its ledger whole: every transfer and entry, in order; POS
+/// transfers learn their sale's row; each account's totals are its entries' sums; and
+/// the facts posted before are still refused a second posting.
+#[test]
+fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 5);
+    conn.execute_batch(
+        "INSERT INTO sales (rowid, event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at)
+         VALUES (10, 'e1', 'pos-1', 'm-tea-house', 'sale', NULL, 't', '2026-11-24', 'cash', 4500, 't'),
+                (11, 'e2', 'pos-1', 'm-tea-house', 'refund', 'e1', 't', '2026-11-24', 'cash', 900, 't');
+         INSERT INTO ledger_transfers (id, fact_kind, fact_id, at, business_date, memo)
+         VALUES (1, 'order', 'o-1', 't', '2026-11-24', 'ticket sale'),
+                (2, 'pos-sale', 'e1', 't', '2026-11-24', 'pos-sale'),
+                (3, 'pos-refund', 'e2', 't', '2026-11-24', 'pos-refund'),
+                (4, 'bill', 'b-1', 't', '2026-11-24', 'settlement b-1');
+         INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen)
+         VALUES (1, 'cash:web', 12000, 0), (1, 'revenue:ticket:day-pass', 0, 8000),
+                (1, 'revenue:ticket:night', 0, 4000),
+                (2, 'cash:cash', 4500, 0), (2, 'revenue:merchant:m-tea-house', 0, 4500),
+                (3, 'revenue:merchant:m-tea-house', 900, 0), (3, 'cash:cash', 0, 900),
+                (4, 'revenue:merchant:m-tea-house', 3600, 0), (4, 'payable:p-tea-house', 0, 3240),
+                (4, 'commission:p-tea-house', 0, 360);",
+    )
+    .unwrap();
+    migrate(&conn).unwrap();
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+    let refs: Vec<(i64, String, Option<i64>)> = crate::store::all_rows(
+        &conn,
+        "SELECT id, fact_kind, fact_ref FROM ledger_transfers ORDER BY id",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
+    assert_eq!(
+        refs,
+        [
+            (1, "order".into(), None),
+            (2, "pos-sale".into(), Some(10)),
+            (3, "pos-refund".into(), Some(11)),
+            (4, "bill".into(), None)
+        ]
+    );
+    let legs: Vec<(i64, i64, String)> = crate::store::all_rows(
+        &conn,
+        "SELECT transfer_id, leg, account FROM ledger_entries WHERE transfer_id IN (1, 4)",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
+    assert_eq!(
+        legs,
+        [
+            (1, 0, "cash:web".into()),
+            (1, 1, "revenue:ticket:day-pass".into()),
+            (1, 2, "revenue:ticket:night".into()),
+            (4, 0, "revenue:merchant:m-tea-house".into()),
+            (4, 1, "payable:p-tea-house".into()),
+            (4, 2, "commission:p-tea-house".into())
+        ]
+    );
+    assert!(crate::ledger::audit(&conn).unwrap().is_empty());
+    let books = crate::ledger::trial_balance(&conn, None).unwrap();
+    assert_eq!((books.debit_fen, books.credit_fen), (21_000, 21_000));
+    let tea: i64 = books
+        .accounts
+        .iter()
+        .find(|a| a.account == "revenue:merchant:m-tea-house")
+        .unwrap()
+        .balance_fen;
+    assert_eq!(tea, 900 + 3600 - 4500);
+    let legs = [
+        crate::ledger::Leg::debit("cash:cash", 1),
+        crate::ledger::Leg::credit("x", 1),
+    ];
+    for fact in [
+        crate::ledger::Fact::new("order", "o-1"),
+        crate::ledger::Fact::new("bill", "b-1"),
+        crate::ledger::Fact::of_sale("pos-sale", "e1", 10),
+        crate::ledger::Fact::of_sale("pos-refund", "e2", 11),
+    ] {
+        assert!(
+            !crate::ledger::post(&conn, fact, "t", "d", "m", &legs).unwrap(),
+            "{fact:?} was posted before the migration"
+        );
+    }
+    assert_eq!(
+        schema_objects(
+            &conn,
+            &[
+                "ledger_by_account",
+                "ledger_by_transfer",
+                "ledger_transfers_v6",
+                "ledger_entries_v6"
+            ]
+        ),
+        0
+    );
+    assert_eq!(
+        schema_objects(
+            &conn,
+            &["ledger_by_fact", "ledger_by_sale", "ledger_accounts"]
+        ),
+        3
+    );
+    let broken: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+}
+
+/// A migration that would leave a row pointing at nothing fails whole: the store stays
+/// at its version, with its tables as they were.
+#[test]
+fn a_migration_that_breaks_a_foreign_key_changes_nothing() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 5);
+    // (An older binary never wrote such a row; foreign keys are on by default here.)
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen)
+         VALUES (99, 'cash:cash', 100, 0);",
+    )
+    .unwrap();
+    let err = migrate(&conn).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Migration { version: 6, .. }),
+        "{err}"
+    );
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 5);
+    assert_eq!(
+        schema_objects(&conn, &["ledger_by_account", "ledger_by_transfer"]),
+        2
+    );
+    assert_eq!(
+        schema_objects(&conn, &["ledger_accounts", "ledger_by_sale"]),
+        0
+    );
+}
+
+/// A store at version 6 keeps its scans; only their index by ticket goes.
+#[test]
+fn version_7_drops_the_index_of_scans_by_ticket() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 6);
+    conn.execute_batch(
+        "INSERT INTO scans (device, event_id, area, code, ticket_id, direction, at, business_date,
+                            count, offline, decision, reason, admitted, message, latency_us)
+         VALUES ('g1', 'e1', 'park', 'TK1', 't1', 'in', 't', '2026-11-24', 1, 0, 'admit', 'ok', 1, '', 10);",
+    )
+    .unwrap();
+    migrate(&conn).unwrap();
+    assert_eq!(schema_objects(&conn, &["scans_by_ticket"]), 0);
+    assert_eq!(schema_objects(&conn, &["scans_by_day"]), 1);
+    let kept: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM scans WHERE ticket_id = 't1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1);
+}
+
+/// What a void or refund asks of a sale's facts is answered by rowid ranges and
+/// primary keys: no statement scans the facts (which have no index by event id now).
+#[test]
+fn a_sales_facts_are_found_without_scanning_the_facts() {
+    let conn = Connection::open_in_memory().unwrap();
+    migrate(&conn).unwrap();
+    for sql in crate::sales::FACT_LOOKUPS {
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(["e1"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN")),
+            "{sql}\n{plan:#?}"
+        );
+    }
+}
