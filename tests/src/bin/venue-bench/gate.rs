@@ -44,11 +44,36 @@ pub(crate) async fn park_tickets(edge: &Edge, n: u32) -> anyhow::Result<Vec<Stri
     Ok(codes)
 }
 
-pub(crate) async fn gate(seconds: u64, rate: u32, turnstiles: usize) -> anyhow::Result<Vec<Row>> {
+/// The brokers the gate round trip runs through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BrokerKind {
+    /// The runtime's own, in process.
+    Embedded,
+    /// A mosquitto the benchmark starts with Nagle off.
+    Mosquitto,
+}
+
+impl BrokerKind {
+    fn name(self) -> &'static str {
+        match self {
+            BrokerKind::Embedded => "embedded",
+            BrokerKind::Mosquitto => "mosquitto",
+        }
+    }
+}
+
+pub(crate) async fn gate(
+    seconds: u64,
+    rate: u32,
+    turnstiles: usize,
+    only: Option<BrokerKind>,
+) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for broker_name in ["embedded", "mosquitto"] {
+    let brokers = [BrokerKind::Embedded, BrokerKind::Mosquitto];
+    for kind in brokers.into_iter().filter(|b| only.is_none_or(|o| o == *b)) {
+        let broker_name = kind.name();
         let mut mosquitto = None;
-        let broker = if broker_name == "embedded" {
+        let broker = if kind == BrokerKind::Embedded {
             Broker::Embedded
         } else {
             let (child, addr) = start_mosquitto()?;

@@ -55,6 +55,9 @@ enum Bench {
         rate: u32,
         #[arg(long, default_value_t = 200)]
         turnstiles: usize,
+        /// Run through this broker only; both by default.
+        #[arg(long, value_enum)]
+        broker: Option<gate::BrokerKind>,
     },
     /// decode-scan + encode-verdict through the std-json plugin, against native Rust.
     Plugin {
@@ -180,11 +183,12 @@ fn main() -> anyhow::Result<()> {
             seconds,
             rate,
             turnstiles,
+            broker,
         } = bench
         {
-            rows.extend(gate(seconds, rate, turnstiles).await?);
+            rows.extend(gate(seconds, rate, turnstiles, broker).await?);
         } else if all {
-            rows.extend(gate(60, 1000, 200).await?);
+            rows.extend(gate(60, 1000, 200, None).await?);
         }
         anyhow::Ok(rows)
     })?;
