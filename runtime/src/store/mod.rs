@@ -148,13 +148,19 @@ impl Store {
         conn.wal_hook(Some(wal::count_frames));
         let alive = Arc::new(());
         let restart = Arc::new(AtomicBool::new(false));
-        wal::start_checkpointer(path, Arc::downgrade(&alive), restart.clone());
+        let position = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        wal::start_checkpointer(
+            path,
+            Arc::downgrade(&alive),
+            restart.clone(),
+            position.clone(),
+        );
         let (tx, rx) = std_mpsc::sync_channel::<Msg>(QUEUE_JOBS_MAX);
         thread::Builder::new()
             .name("venue-store".into())
             .spawn(move || {
                 priority::raise_writer();
-                run(conn, rx, &restart);
+                run(conn, rx, &restart, wal::Restarts::new(position));
                 drop(alive);
             })
             .map_err(|e| StoreError::Open {
@@ -309,8 +315,12 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 pub static COMMITS: AtomicU64 = AtomicU64::new(0);
 pub static COMMITTED_JOBS: AtomicU64 = AtomicU64::new(0);
 
-fn run(conn: Connection, rx: std_mpsc::Receiver<Msg>, restart: &AtomicBool) {
-    let mut wal = wal::Restarts::default();
+fn run(
+    conn: Connection,
+    rx: std_mpsc::Receiver<Msg>,
+    restart: &AtomicBool,
+    mut wal: wal::Restarts,
+) {
     let mut batch: Vec<Queued> = Vec::with_capacity(GROUP_COMMIT_JOBS_MAX);
     while let Ok(first) = rx.recv() {
         let first = match first {

@@ -1,4 +1,4 @@
-//! The store thread's CPU priority.
+//! The CPU priority of the store's threads: the writer raised, the checkpointer lowered.
 //!
 //! Every device message waits for the writer thread's commit before it is answered, so the
 //! writer is on the critical path of each scan and each sale. On a box with two cores it
@@ -20,6 +20,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// itself runs at -20.
 pub const WRITER_NICE: i32 = -10;
 
+/// The nice value of the store's background threads (the checkpointer): the lowest, so
+/// that copying the log never takes a core from a scan or a sale. Lowering needs no
+/// privilege.
+pub const BACKGROUND_NICE: i32 = 19;
+
 /// Whether a refusal was already logged (several stores may open in one process).
 static REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
 
@@ -35,6 +40,17 @@ pub fn raise_writer() -> bool {
                     "store: the writer thread keeps the default CPU priority (grant LimitNICE=-10 or CAP_SYS_NICE to raise it)"
                 );
             }
+            false
+        }
+    }
+}
+
+/// Gives the calling thread the background nice value. Returns whether it took effect.
+pub fn lower_background() -> bool {
+    match set_thread_nice(BACKGROUND_NICE) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "store: a background thread keeps its CPU priority");
             false
         }
     }
@@ -121,5 +137,33 @@ mod tests {
             nice_of(&std::process::id().to_string())
         };
         assert!(writers.contains(&expected), "writer threads at {writers:?}");
+    }
+
+    #[test]
+    fn an_opened_store_runs_its_checkpointer_at_the_lowest_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = crate::store::Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let nices: Vec<i32> = std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|t| t.ok())
+                .map(|t| t.file_name().to_string_lossy().into_owned())
+                .filter(|tid| {
+                    // The kernel keeps 15 bytes of a thread's name.
+                    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                        .is_ok_and(|c| c.trim() == "venue-checkpoin")
+                })
+                .map(|tid| nice_of(&tid))
+                .collect();
+            if nices.contains(&BACKGROUND_NICE) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpointer at nice {BACKGROUND_NICE}: {nices:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

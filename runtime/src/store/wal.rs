@@ -1,9 +1,20 @@
 //! The write-ahead log's upkeep: a checkpointer thread copies it into the database, and
 //! the writer restarts it from the top when it grows too long, so that its file stays
 //! bounded under any load (docs/deployment.md, "Disk").
+//!
+//! Two things keep that upkeep out of a scan's way (BENCHMARKS.md, "WAL upkeep off the
+//! scan path"):
+//! - the checkpointer runs at the lowest CPU priority ([`super::priority::lower_background`]):
+//!   its copying otherwise took one of the box's two cores from the scan path for ~12 ms
+//!   every [`CHECKPOINT_INTERVAL`];
+//! - it reads the log ahead of the writer into the page cache ([`warm_ahead`]). A frame
+//!   (24 bytes of header and a page) never fills whole file blocks, so when the writer
+//!   overwrites the log after a restart, the kernel must first read each block it only
+//!   partly rewrites; where the block is no longer cached (memory reclaim judged it cold)
+//!   the commit waited for the disk, ~46 times a second at 1,000 scans/s.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread;
 
@@ -33,15 +44,66 @@ const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// How often the checkpointer copies the write-ahead log into the database.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// How often the checkpointer reads ahead of the writer ([`warm_ahead`]); a divisor of
+/// [`CHECKPOINT_INTERVAL`].
+pub const WARM_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How far ahead of the writer the log is brought into the page cache: more than the writer
+/// covers in a [`WARM_INTERVAL`] plus a checkpoint round at the sales benchmark's rate
+/// (~160 MB of log a second).
+pub const WARM_AHEAD_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The WAL file's header, before its first frame.
+const WAL_HEADER_BYTES: u64 = 32;
+/// Each frame's header, before its page.
+const FRAME_HEADER_BYTES: u64 = 24;
+
+/// Where in the WAL file the writer writes next, and how many bytes from there to bring
+/// into the page cache: the log holds `frames` frames of `page_size` bytes.
+pub(super) fn warm_range(frames: i64, page_size: u64) -> (u64, u64) {
+    let at = WAL_HEADER_BYTES + frames.max(0) as u64 * (FRAME_HEADER_BYTES + page_size);
+    (at, WARM_AHEAD_BYTES)
+}
+
+/// Asks the kernel to read the part of the log the writer reaches next into the page
+/// cache (what is cached already costs nothing; past the file's end there is nothing to
+/// read, and the writer's appends there need no read either).
+fn warm_ahead(wal: &std::fs::File, frames: i64, page_size: u64) {
+    let (at, len) = warm_range(frames, page_size);
+    advise_willneed(wal, at, len);
+}
+
+#[cfg(target_os = "linux")]
+fn advise_willneed(file: &std::fs::File, at: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(at), Ok(len)) = (libc::off_t::try_from(at), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: posix_fadvise only reads its integer arguments; the descriptor is open for
+    // as long as `file` is borrowed. It is a hint: a failure changes nothing.
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), at, len, libc::POSIX_FADV_WILLNEED) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_willneed(_file: &std::fs::File, _at: u64, _len: u64) {}
+
 /// Copies committed WAL frames into the database every [`CHECKPOINT_INTERVAL`]. PASSIVE:
 /// it never waits for, nor blocks, the writer. The log restarts from the top only when a
 /// write begins after a checkpoint has copied every frame, which a steady stream of
 /// commits never allows; so when more than [`WAL_RESTART_FRAMES`] remain after a
 /// checkpoint, it asks the writer (through `restart`) to finish the job between two group
-/// commits, where only the frames written meanwhile are left to copy.
-pub(super) fn start_checkpointer(path: &Path, writer_alive: Weak<()>, restart: Arc<AtomicBool>) {
+/// commits, where only the frames written meanwhile are left to copy. Between two
+/// checkpoints it reads the log ahead of the writer every [`WARM_INTERVAL`]; `position`
+/// is the writer's log length in frames after its last commit.
+pub(super) fn start_checkpointer(
+    path: &Path,
+    writer_alive: Weak<()>,
+    restart: Arc<AtomicBool>,
+    position: Arc<AtomicI64>,
+) {
     let path = path.to_owned();
     let spawned = thread::Builder::new().name("venue-checkpoint".into()).spawn(move || {
+        super::priority::lower_background();
         let conn = match Connection::open(&path) {
             Ok(c) => c,
             Err(e) => {
@@ -50,9 +112,25 @@ pub(super) fn start_checkpointer(path: &Path, writer_alive: Weak<()>, restart: A
             }
         };
         let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
+        let page_size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get::<_, u64>(0))
+            .unwrap_or(4096);
+        let mut wal_path = path.clone().into_os_string();
+        wal_path.push("-wal");
+        let mut wal: Option<std::fs::File> = None;
+        let warm_rounds = (CHECKPOINT_INTERVAL.as_millis() / WARM_INTERVAL.as_millis()).max(1);
         // Runs as long as the writer thread does; a last checkpoint after it stopped.
         loop {
-            thread::sleep(CHECKPOINT_INTERVAL);
+            for _ in 0..warm_rounds {
+                thread::sleep(WARM_INTERVAL);
+                if wal.is_none() {
+                    // The file appears with the writer's first commit.
+                    wal = std::fs::File::open(&wal_path).ok();
+                }
+                if let Some(file) = &wal {
+                    warm_ahead(file, position.load(Ordering::Relaxed), page_size);
+                }
+            }
             let stopping = writer_alive.upgrade().is_none();
             // (busy, frames in the log, frames copied)
             let passive = || conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
@@ -154,25 +232,28 @@ fn restart_wal(conn: &Connection, must: bool) -> bool {
 /// off raises for a while).
 pub(super) struct Restarts {
     force_at: i64,
-}
-
-impl Default for Restarts {
-    fn default() -> Restarts {
-        Restarts {
-            force_at: WAL_FRAMES_MAX,
-        }
-    }
+    /// The log's length in frames after the last commit, for the checkpointer.
+    position: Arc<AtomicI64>,
 }
 
 impl Restarts {
+    pub(super) fn new(position: Arc<AtomicI64>) -> Restarts {
+        Restarts {
+            force_at: WAL_FRAMES_MAX,
+            position,
+        }
+    }
+
     pub(super) fn after_commit(&mut self, conn: &Connection, asked: &AtomicBool) {
         let frames = WAL_FRAMES.with(|f| f.get());
+        self.position.store(frames, Ordering::Relaxed);
         let over = frames > self.force_at;
         if asked.swap(false, Ordering::Relaxed) || over {
             let restarted = restart_wal(conn, over);
             if restarted {
                 // The hook counts again from the next commit that writes frames.
                 WAL_FRAMES.with(|f| f.set(0));
+                self.position.store(0, Ordering::Relaxed);
             }
             self.force_at = next_forced_restart(self.force_at, frames, over, restarted);
         }
@@ -183,6 +264,42 @@ impl Restarts {
 mod tests {
     use super::*;
     use crate::store::{Store, StoreError};
+
+    #[test]
+    fn the_warmed_range_starts_where_the_writer_writes_its_next_frame() {
+        assert_eq!(warm_range(0, 4096), (32, WARM_AHEAD_BYTES));
+        assert_eq!(warm_range(3, 4096), (32 + 3 * 4120, WARM_AHEAD_BYTES));
+        assert_eq!(warm_range(-1, 4096).0, 32);
+    }
+
+    /// The checkpointer reads ahead from the position the writer publishes: that must be
+    /// the log's real length after each commit, and its top again after a restart.
+    #[test]
+    fn the_writer_publishes_the_log_length_after_each_commit_and_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.wal_hook(Some(count_frames));
+        let position = Arc::new(AtomicI64::new(-1));
+        let mut restarts = Restarts::new(position.clone());
+        let asked = AtomicBool::new(false);
+        conn.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+        restarts.after_commit(&conn, &asked);
+        for _ in 0..3 {
+            conn.execute("INSERT INTO t VALUES (zeroblob(10000))", [])
+                .unwrap();
+            restarts.after_commit(&conn, &asked);
+            let in_log: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+                .unwrap();
+            assert_eq!(position.load(Ordering::Relaxed), in_log);
+        }
+        assert!(position.load(Ordering::Relaxed) > 3);
+        asked.store(true, Ordering::Relaxed);
+        restarts.after_commit(&conn, &asked);
+        assert_eq!(position.load(Ordering::Relaxed), 0);
+    }
 
     /// Under a writer that never pauses, a passive checkpoint never catches up; the log
     /// must still restart from the top instead of growing for as long as the load lasts.
