@@ -2,8 +2,8 @@
 //! the writer restarts it from the top when it grows too long, so that its file stays
 //! bounded under any load (docs/deployment.md, "Disk").
 //!
-//! Two things keep that upkeep out of a scan's way (BENCHMARKS.md, "WAL upkeep off the
-//! scan path"):
+//! Two things keep that upkeep out of a scan's way (ARCHITECTURE.md, "WAL upkeep stays off
+//! the scan path"; BENCHMARKS.md has the measurements):
 //! - the checkpointer runs at the lowest CPU priority ([`super::priority::lower_background`]):
 //!   its copying otherwise took one of the box's two cores from the scan path for ~12 ms
 //!   every [`CHECKPOINT_INTERVAL`];
