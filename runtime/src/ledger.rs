@@ -514,20 +514,11 @@ mod tests {
             (LEGS_OF_TRANSFER, 1),
             (ACCOUNT_TOTALS, 1),
         ] {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let detail = |r: &rusqlite::Row<'_>| r.get::<_, String>(3);
-            let plan: Vec<String> = if args == 2 {
-                stmt.query_map(params!["pos-sale", 1], detail)
+            if args == 2 {
+                crate::store::assert_no_scan(&conn, sql, params!["pos-sale", 1]);
             } else {
-                stmt.query_map(params![1], detail)
+                crate::store::assert_no_scan(&conn, sql, params![1]);
             }
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-            assert!(
-                !plan.iter().any(|step| step.starts_with("SCAN")),
-                "{sql}\n{plan:#?}"
-            );
         }
     }
 }

@@ -473,6 +473,23 @@ pub(crate) fn all_rows<T>(
         .unwrap()
 }
 
+/// Asserts that SQLite answers `sql` (bound to `params`) without scanning a table or an
+/// index from end to end (unit tests of the hot lookups).
+#[cfg(test)]
+pub(crate) fn assert_no_scan(conn: &Connection, sql: &str, params: impl rusqlite::Params) {
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params, |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !plan.iter().any(|step| step.starts_with("SCAN")),
+        "{sql}\n{plan:#?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,6 +87,20 @@ mod tests {
         after.split(' ').nth(16).unwrap().parse().unwrap()
     }
 
+    /// The nice values of this process's threads named `name`.
+    fn nices_of_threads_named(name: &str) -> Vec<i32> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| t.ok())
+            .map(|t| t.file_name().to_string_lossy().into_owned())
+            .filter(|tid| {
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                    .is_ok_and(|c| c.trim() == name)
+            })
+            .map(|tid| nice_of(&tid))
+            .collect()
+    }
+
     #[test]
     fn the_writer_thread_runs_ahead_of_the_workers_where_the_box_may_raise_it() {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -116,16 +130,7 @@ mod tests {
         store
             .write_blocking(|_| -> Result<(), crate::store::StoreError> { Ok(()) })
             .unwrap();
-        let writers: Vec<i32> = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|t| t.ok())
-            .map(|t| t.file_name().to_string_lossy().into_owned())
-            .filter(|tid| {
-                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-                    .is_ok_and(|c| c.trim() == "venue-store")
-            })
-            .map(|tid| nice_of(&tid))
-            .collect();
+        let writers = nices_of_threads_named("venue-store");
         assert!(!writers.is_empty(), "no venue-store thread found");
         // Whether this box lets a thread raise itself, asked of a thread of its own.
         let allowed = std::thread::spawn(|| set_thread_nice(WRITER_NICE).is_ok())
@@ -145,17 +150,8 @@ mod tests {
         let _store = crate::store::Store::open(&dir.path().join("t.sqlite3")).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let nices: Vec<i32> = std::fs::read_dir("/proc/self/task")
-                .unwrap()
-                .filter_map(|t| t.ok())
-                .map(|t| t.file_name().to_string_lossy().into_owned())
-                .filter(|tid| {
-                    // The kernel keeps 15 bytes of a thread's name.
-                    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-                        .is_ok_and(|c| c.trim() == "venue-checkpoin")
-                })
-                .map(|tid| nice_of(&tid))
-                .collect();
+            // The kernel keeps 15 bytes of a thread's name.
+            let nices = nices_of_threads_named("venue-checkpoin");
             if nices.contains(&BACKGROUND_NICE) {
                 return;
             }
