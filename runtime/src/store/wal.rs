@@ -24,7 +24,9 @@ use rusqlite::Connection;
 /// 4 KiB pages). A checkpoint that runs beside a busy writer never catches up on its own:
 /// new frames arrive while it copies, so the log would only ever grow. A restart holds the
 /// writer for two fsyncs, so it is kept rare: at the gate benchmark's 1,000 scans/s (about
-/// 30 MiB of log a second) one every two seconds or so.
+/// 23 MiB of log a second) one every three seconds or so. Four times as often was worse;
+/// two and four times as rare (with [`SIZE_LIMIT_BYTES`] raised to match) were not
+/// measurably better (BENCHMARKS.md, the sweep of this value).
 pub const WAL_RESTART_FRAMES: i64 = 16_384;
 /// WAL frames past which the writer restarts the log itself after its next commit, without
 /// waiting for the checkpointer (about 128 MiB). The checkpointer looks every
@@ -35,7 +37,9 @@ pub const WAL_RESTART_FRAMES: i64 = 16_384;
 pub const WAL_FRAMES_MAX: i64 = 2 * WAL_RESTART_FRAMES;
 /// How long the writer keeps asking for a restart once the log passed [`WAL_FRAMES_MAX`].
 const RESTART_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
-/// Bytes the WAL file is cut back to when the log restarts after a burst.
+/// Bytes the WAL file is cut back to when the log restarts after a burst. Above the log's
+/// length at a usual restart ([`WAL_RESTART_FRAMES`]): a file cut back at every restart and
+/// grown again in every cycle took the gate's p99.9 from ~3.5 ms to ~21 ms.
 pub(super) const SIZE_LIMIT_BYTES: i64 = 128 * 1024 * 1024;
 /// How long the writer waits for readers on an old snapshot before giving a restart up
 /// (it tries again after the next checkpoint).
@@ -270,6 +274,13 @@ mod tests {
         assert_eq!(warm_range(0, 4096), (32, WARM_AHEAD_BYTES));
         assert_eq!(warm_range(3, 4096), (32 + 3 * 4120, WARM_AHEAD_BYTES));
         assert_eq!(warm_range(-1, 4096).0, 32);
+    }
+
+    #[test]
+    fn the_log_at_a_usual_restart_fits_the_size_it_is_cut_back_to() {
+        // The file's length once it holds that many frames of 4 KiB pages.
+        let (length, _) = warm_range(WAL_RESTART_FRAMES, 4096);
+        assert!(length < SIZE_LIMIT_BYTES as u64, "{length}");
     }
 
     /// The checkpointer reads ahead from the position the writer publishes: that must be
