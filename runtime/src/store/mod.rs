@@ -23,7 +23,7 @@ mod wal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
@@ -148,7 +148,7 @@ impl Store {
         conn.wal_hook(Some(wal::count_frames));
         let alive = Arc::new(());
         let restart = Arc::new(AtomicBool::new(false));
-        let position = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let position = Arc::new(AtomicI64::new(0));
         wal::start_checkpointer(
             path,
             Arc::downgrade(&alive),

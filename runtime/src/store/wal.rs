@@ -62,11 +62,15 @@ const WAL_HEADER_BYTES: u64 = 32;
 /// Each frame's header, before its page.
 const FRAME_HEADER_BYTES: u64 = 24;
 
+/// The bytes of a log of `frames` frames of `page_size` bytes: where its writer writes next.
+fn log_bytes(frames: i64, page_size: u64) -> u64 {
+    WAL_HEADER_BYTES + frames.max(0) as u64 * (FRAME_HEADER_BYTES + page_size)
+}
+
 /// Where in the WAL file the writer writes next, and how many bytes from there to bring
 /// into the page cache: the log holds `frames` frames of `page_size` bytes.
 pub(super) fn warm_range(frames: i64, page_size: u64) -> (u64, u64) {
-    let at = WAL_HEADER_BYTES + frames.max(0) as u64 * (FRAME_HEADER_BYTES + page_size);
-    (at, WARM_AHEAD_BYTES)
+    (log_bytes(frames, page_size), WARM_AHEAD_BYTES)
 }
 
 /// Asks the kernel to read the part of the log the writer reaches next into the page
@@ -278,8 +282,7 @@ mod tests {
 
     #[test]
     fn the_log_at_a_usual_restart_fits_the_size_it_is_cut_back_to() {
-        // The file's length once it holds that many frames of 4 KiB pages.
-        let (length, _) = warm_range(WAL_RESTART_FRAMES, 4096);
+        let length = log_bytes(WAL_RESTART_FRAMES, 4096);
         assert!(length < SIZE_LIMIT_BYTES as u64, "{length}");
     }
 
