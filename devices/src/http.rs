@@ -57,13 +57,29 @@ impl HttpClient {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Result<Response, HttpError> {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|ct| ("content-type", ct))
+            .into_iter()
+            .collect();
+        self.send_with(method, path, token, &headers, body).await
+    }
+
+    /// Sends a request with these headers besides the token's.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, HttpError> {
         let url = format!("{}{path}", self.base);
         let mut req = Request::builder().method(method).uri(&url);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        if let Some(ct) = content_type {
-            req = req.header("content-type", ct);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = req
             .body(Full::new(Bytes::from(body)))

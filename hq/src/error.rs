@@ -54,6 +54,15 @@ impl ApiError {
     }
 }
 
+impl From<crate::report::ReportError> for ApiError {
+    fn from(e: crate::report::ReportError) -> ApiError {
+        match e {
+            crate::report::ReportError::BadQuery(m) => ApiError::bad_request("bad_query", m),
+            overflow => ApiError::internal(overflow.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "database failure");

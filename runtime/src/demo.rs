@@ -18,6 +18,14 @@ use crate::runtime::{self, Running};
 /// The demo venue's config, shipped in the binary.
 pub const DEMO_VENUE: &str = include_str!("../../deploy/demo/venue.toml");
 
+/// The demo venue with a throwaway ID key (unit tests).
+#[cfg(test)]
+pub(crate) fn demo_venue() -> crate::venue::SharedVenue {
+    let config =
+        Config::parse(DEMO_VENUE, Path::new("venue.toml")).expect("the demo config is valid");
+    crate::venue::Venue::new(config, crate::realname::IdVault::ephemeral())
+}
+
 /// The file tokens are written to, inside the data folder.
 pub const TOKENS_FILE: &str = "demo-tokens.json";
 

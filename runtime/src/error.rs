@@ -48,6 +48,18 @@ impl ApiError {
     }
 }
 
+impl From<crate::reports::ReportError> for ApiError {
+    fn from(e: crate::reports::ReportError) -> ApiError {
+        match e {
+            crate::reports::ReportError::BadQuery(m) => ApiError::bad_request("bad_query", m),
+            other => {
+                tracing::error!(error = %other, "a report failed");
+                ApiError::internal(other.to_string())
+            }
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "store failure");

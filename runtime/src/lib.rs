@@ -43,6 +43,7 @@ pub mod payouts;
 pub mod plugin;
 pub mod pos;
 pub mod realname;
+pub mod reports;
 pub mod runtime;
 pub mod sales;
 pub mod settlement;

@@ -71,7 +71,7 @@ impl RevenueLine {
             merchant: None,
             area,
             category: "ticket".into(),
-            party: party_of(venue, |c| c.products.iter().any(|p| p == product)),
+            party: party_covering(venue, Some(product), None),
             kind: if refund { "refund" } else { "sale" },
             amount_fen,
             count,
@@ -92,7 +92,7 @@ impl RevenueLine {
             merchant: Some(merchant.to_owned()),
             area: venue.config.merchant(merchant).and_then(|m| m.area.clone()),
             category: category.to_owned(),
-            party: party_of(venue, |c| c.merchants.iter().any(|m| m == merchant)),
+            party: party_covering(venue, None, Some(merchant)),
             kind,
             amount_fen,
             count,
@@ -100,15 +100,20 @@ impl RevenueLine {
     }
 }
 
-fn party_of(
+/// The party whose configured contract covers a product (ticket revenue) or a merchant
+/// (POS revenue).
+pub(crate) fn party_covering(
     venue: &Venue,
-    covers: impl Fn(&crate::config::ContractConfig) -> bool,
+    product: Option<&str>,
+    merchant: Option<&str>,
 ) -> Option<String> {
+    let named =
+        |names: &[String], name: Option<&str>| name.is_some_and(|n| names.iter().any(|x| x == n));
     venue
         .config
         .contracts
         .iter()
-        .find(|c| covers(c))
+        .find(|c| named(&c.products, product) || named(&c.merchants, merchant))
         .map(|c| c.party.clone())
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -169,7 +169,7 @@ impl Uplink {
     /// Uploads until `shutdown`. A batch in flight at shutdown is sent again next start.
     pub async fn run(self, shutdown: CancellationToken) {
         self.state.enabled.store(true, Ordering::Relaxed);
-        let reader = match open_reader(&self.db_path) {
+        let reader = match crate::store::open_reader(&self.db_path) {
             Ok(c) => Arc::new(Mutex::new(c)),
             Err(e) => {
                 tracing::error!(error = %e, "uplink: cannot open the outbox for reading; uploads are off");
@@ -520,15 +520,6 @@ impl Uplink {
             })
             .await
     }
-}
-
-fn open_reader(path: &std::path::Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(conn)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -7,11 +7,11 @@ use super::router::Call;
 use super::{App, Reply, bytes_reply, json_reply};
 use crate::auth::{Role, require};
 use crate::error::ApiError;
-use crate::report::{self, RevenueQuery};
+use crate::report::{self, GroupBy, RevenueQuery};
 
 pub async fn revenue(app: &App, call: &Call) -> Result<Reply, ApiError> {
     require(&call.role, &[Role::Manager, Role::Finance, Role::Auditor])?;
-    let query = RevenueQuery::parse(&call.query)?;
+    let query = RevenueQuery::parse(&call.query, &GroupBy::ALL)?;
     let days = app
         .store
         .revenue_by_day(query.from, query.to, query.by)

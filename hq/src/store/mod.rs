@@ -72,15 +72,7 @@ impl Ingested {
     }
 }
 
-/// Revenue of one business day and key, summed over revenue lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayRow {
-    pub day: NaiveDate,
-    pub key: String,
-    pub gross_fen: i64,
-    pub refunds_fen: i64,
-    pub count: i64,
-}
+pub use crate::report::DayRow;
 
 /// What HQ knows of one edge box.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -47,6 +47,42 @@ pub async fn sales(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     ))
 }
 
+/// `GET /api/v1/reports/revenue?from=&to=&period=&by=`, as JSON or, with
+/// `Accept: text/csv`, as CSV.
+pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    use crate::reports::{self, GroupBy, RevenueQuery};
+    require(call.role()?, &finance_or(&[Role::Manager, Role::Auditor]))?;
+    let query = RevenueQuery::parse(&call.query, &GroupBy::EDGE)?;
+    let venue = api.venue.clone();
+    let q = query.clone();
+    let days = api
+        .store
+        .read(move |c| -> Result<_, ApiError> { Ok(reports::edge::revenue_by_day(c, &venue, &q)?) })
+        .await?;
+    let report = reports::build(&query, &days)?;
+    if call.accept.to_ascii_lowercase().contains("text/csv") {
+        return Ok(super::bytes_reply(
+            StatusCode::OK,
+            report.to_csv().into_bytes(),
+            "text/csv; charset=utf-8",
+        ));
+    }
+    Ok(json_reply(StatusCode::OK, &report))
+}
+
+/// `GET /api/v1/reports/flow?date=&interval=`.
+pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+    use crate::reports::flow::{self, FlowQuery};
+    require(call.role()?, &[Role::Manager, Role::Auditor])?;
+    let query = FlowQuery::parse(&call.query, api.venue.clock.today())?;
+    let venue = api.venue.clone();
+    let report = api
+        .store
+        .read(move |c| -> Result<_, ApiError> { Ok(flow::flow(c, &venue, &query)?) })
+        .await?;
+    Ok(json_reply(StatusCode::OK, &report))
+}
+
 pub async fn list_contracts(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     require(call.role()?, &finance_or(&[Role::Admin, Role::Auditor]))?;
     let all = api

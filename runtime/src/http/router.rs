@@ -106,6 +106,8 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::POST, ["bills", id, "approve"]) => finance::approve(api, &call, id).await,
         (&Method::POST, ["bills", id, "reject"]) => finance::reject(api, call, id).await,
         (&Method::POST, ["bills", id, "pay"]) => finance::pay(api, &call, id).await,
+        (&Method::GET, ["reports", "revenue"]) => finance::revenue_report(api, &call).await,
+        (&Method::GET, ["reports", "flow"]) => finance::flow_report(api, &call).await,
         (&Method::GET, ["ledger", "trial-balance"]) => finance::trial_balance(api, &call).await,
         (&Method::GET, ["ledger", "parties", party]) => {
             finance::party_balance(api, &call, party).await
@@ -114,7 +116,8 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
             _,
             [
                 "products" | "orders" | "capacity" | "plugins" | "audit" | "tickets"
-                | "integrations" | "sales" | "contracts" | "settlements" | "bills" | "ledger",
+                | "integrations" | "sales" | "contracts" | "settlements" | "bills" | "ledger"
+                | "reports",
                 ..,
             ],
         ) => Err(ApiError::new(

@@ -4,19 +4,16 @@
 //! books balance, the revenue accounts of the settled merchants are emptied exactly, and
 //! each party's ledger balance is its bill.
 
-use std::path::Path;
-
 use proptest::prelude::*;
 
 use super::contracts::{self, Contract, Cycle};
 use super::money::Rounding;
 use super::{PluginLines, review, settle_day};
-use crate::config::Config;
+use crate::demo::demo_venue;
 use crate::ledger;
-use crate::realname::IdVault;
 use crate::sales::{self, Sale, SaleKind, SaleLine};
 use crate::store::{Store, StoreError};
-use crate::venue::{SharedVenue, Venue};
+use crate::venue::Venue;
 
 /// Daily-settled merchants of the demo venue and their parties.
 const MERCHANTS: [(&str, &str); 3] = [
@@ -111,12 +108,6 @@ impl<E: std::fmt::Display> From<(&'static str, E)> for Failed {
     fn from((what, e): (&'static str, E)) -> Failed {
         Failed(format!("{what}: {e}"))
     }
-}
-
-fn demo_venue() -> SharedVenue {
-    let text = include_str!("../../../deploy/demo/venue.toml");
-    let config = Config::parse(text, Path::new("venue.toml")).expect("the demo config is valid");
-    Venue::new(config, IdVault::ephemeral())
 }
 
 fn new_version(base: &Contract, day: &str) -> Contract {

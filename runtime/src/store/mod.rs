@@ -211,6 +211,23 @@ impl Store {
         reply_rx.await.map_err(|_| StoreError::Stopped)?
     }
 
+    /// Runs `f` on a read-only connection of its own, on a blocking thread, seeing the
+    /// last commit: for long reads (reports) that must not hold up the writer.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = open_reader(&path).map_err(StoreError::from)?;
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Stopped)?
+    }
+
     /// Runs `f` outside any transaction (for statements SQLite forbids inside one).
     pub async fn raw<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -284,6 +301,17 @@ where
             reply: Box::new(move || respond(result)),
         }
     })
+}
+
+/// A read-only connection to the store's database (WAL mode lets it read beside the
+/// writer).
+pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    Ok(conn)
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -8,6 +8,7 @@ mod offline;
 mod payouts;
 mod plugins;
 mod pos_load;
+mod reports;
 mod settlement;
 mod tickets;
 mod upstream;

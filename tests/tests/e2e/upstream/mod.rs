@@ -363,6 +363,22 @@ async fn hq_away_for_a_whole_day_then_back_gets_everything_once(db: HqDatabase) 
     hq.spawn().await;
     drained(&edge, Duration::from_secs(60)).await;
     arrived_once(&hq, &edge, money).await;
+    reports_agree(&hq, &edge).await;
+}
+
+/// The box's own revenue report (from its journal) says what HQ's says (from the records
+/// it was sent), by every key both offer.
+async fn reports_agree(hq: &Hq, edge: &Edge) {
+    let today = Edge::today();
+    for by in ["product", "area", "category", "party", "merchant"] {
+        let query = format!("from={today}&to={today}&period=week&by={by}");
+        let central = hq.revenue(&query).await;
+        let (s, own) = edge
+            .get_as(&format!("/api/v1/reports/revenue?{query}"), "manager")
+            .await;
+        assert_eq!(s, 200, "{own}");
+        assert_eq!(own, central, "by={by}");
+    }
 }
 
 async fn an_edge_killed_while_hq_holds_its_batch_sends_it_again_without_doubling(db: HqDatabase) {
