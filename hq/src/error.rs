@@ -58,7 +58,7 @@ impl From<crate::report::ReportError> for ApiError {
     fn from(e: crate::report::ReportError) -> ApiError {
         match e {
             crate::report::ReportError::BadQuery(m) => ApiError::bad_request("bad_query", m),
-            overflow => ApiError::internal(overflow.to_string()),
+            other => ApiError::internal(other.to_string()),
         }
     }
 }
