@@ -117,6 +117,17 @@ pub(crate) fn party_covering(
         .map(|c| c.party.clone())
 }
 
+/// Inserts a record under the next sequence number: one after the highest queued; with
+/// the outbox empty, one after the highest any batch ever covered (or where the counter
+/// of the schema before migration 8 stood). Never a number a record already had, so a
+/// batch's range names the same records for good. Both ends come from primary keys: a page
+/// or two already in cache, where AUTOINCREMENT made every commit write its counter's page.
+const INSERT: &str = "INSERT INTO outbox (seq, kind, event_id, business_date, at, data, queued_ms)
+     VALUES (COALESCE((SELECT MAX(seq) FROM outbox),
+                      MAX(COALESCE((SELECT last_seq FROM uplink_batches ORDER BY batch_seq DESC LIMIT 1), 0),
+                          COALESCE((SELECT MAX(seq) FROM outbox_seq_floor), 0))) + 1,
+             ?1, ?2, ?3, ?4, ?5, ?6)";
+
 /// Queues one record. Call it inside the store job that writes the fact.
 pub fn push(
     conn: &Connection,
@@ -128,10 +139,7 @@ pub fn push(
 ) -> rusqlite::Result<()> {
     let data = serde_json::to_string(data)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.prepare_cached(
-        "INSERT INTO outbox (kind, event_id, business_date, at, data, queued_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
+    conn.prepare_cached(INSERT)?.execute(params![
         kind.as_str(),
         event_id,
         business_date,

@@ -380,6 +380,30 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX scans_by_ticket;
     "#,
+    // 8: the outbox without AUTOINCREMENT. Its counter lives in `sqlite_sequence`, a page
+    // every commit that queues a record had to write again (one of the ~5.8 pages of a
+    // scan's commit). The numbers still never go back: a record takes the next after the
+    // highest queued, or, with the outbox empty, after the highest ever sent
+    // (`outbox::push`); `outbox_seq_floor` keeps where the old counter stood.
+    r#"
+    CREATE TABLE outbox_seq_floor (seq INTEGER PRIMARY KEY);
+    INSERT INTO outbox_seq_floor (seq)
+        SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0);
+    CREATE TABLE outbox_new (
+        seq           INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL,          -- scan | sale | order | refund | rebook | bill | payout
+        event_id      TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        at            TEXT NOT NULL,
+        data          TEXT NOT NULL,          -- JSON
+        queued_ms     INTEGER NOT NULL        -- when it was queued (Unix ms), for batch age
+    );
+    INSERT INTO outbox_new (seq, kind, event_id, business_date, at, data, queued_ms)
+        SELECT seq, kind, event_id, business_date, at, data, queued_ms FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_new RENAME TO outbox;
+    DELETE FROM sqlite_sequence WHERE name = 'outbox';
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -277,3 +277,132 @@ fn a_sales_facts_are_found_without_scanning_the_facts() {
         crate::store::assert_no_scan(&conn, sql, ["e1"]);
     }
 }
+
+/// Queues a record the way the store's jobs do; returns its sequence number.
+fn queue(conn: &Connection, event_id: &str) -> i64 {
+    crate::outbox::push(
+        conn,
+        crate::outbox::Kind::Order,
+        event_id,
+        "2026-11-24",
+        "t",
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    conn.last_insert_rowid()
+}
+
+/// A store at version 7 keeps its queued records and their numbers, and the numbers go on
+/// from where the old counter stood, also when nothing was waiting at the migration.
+#[test]
+fn version_8_drops_the_outbox_counter_and_keeps_its_numbers() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 7);
+    let insert = |event_id: &str| {
+        conn.execute(
+            "INSERT INTO outbox (kind, event_id, business_date, at, data, queued_ms)
+             VALUES ('order', ?1, '2026-11-24', 't', '{}', 0)",
+            [event_id],
+        )
+        .unwrap();
+    };
+    for e in ["o1", "o2", "o3", "o4"] {
+        insert(e);
+    }
+    // Records 1-4 sent and gone; 5 is queued and unsent, then sent too. The counter stood
+    // at 5 and no batch names more than 4.
+    conn.execute_batch(
+        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
+             VALUES (1, 1, 4, 4, 't', 't');
+         DELETE FROM outbox WHERE seq <= 4;",
+    )
+    .unwrap();
+    insert("o5");
+    conn.execute("DELETE FROM outbox", []).unwrap();
+    migrate(&conn).unwrap();
+    assert_eq!(
+        conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'",
+            [],
+            |r| r.get::<_, i64>(0)
+        )
+        .unwrap(),
+        0
+    );
+    assert_eq!(queue(&conn, "o6"), 6);
+    assert_eq!(queue(&conn, "o7"), 7);
+}
+
+/// A store at version 7 with records waiting keeps them, numbers and all.
+#[test]
+fn version_8_keeps_queued_records_whole() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 7);
+    conn.execute_batch(
+        "INSERT INTO outbox (kind, event_id, business_date, at, data, queued_ms)
+             VALUES ('sale', 's1', '2026-11-24', 't1', '{\"a\":1}', 11),
+                    ('scan', 'c1', '2026-11-25', 't2', '{\"b\":2}', 22);",
+    )
+    .unwrap();
+    migrate(&conn).unwrap();
+    let rows: Vec<(i64, String, String, String, String, String, i64)> = conn
+        .prepare("SELECT seq, kind, event_id, business_date, at, data, queued_ms FROM outbox ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (
+                1,
+                "sale".into(),
+                "s1".into(),
+                "2026-11-24".into(),
+                "t1".into(),
+                "{\"a\":1}".into(),
+                11
+            ),
+            (
+                2,
+                "scan".into(),
+                "c1".into(),
+                "2026-11-25".into(),
+                "t2".into(),
+                "{\"b\":2}".into(),
+                22
+            ),
+        ]
+    );
+    assert_eq!(queue(&conn, "o3"), 3);
+}
+
+/// A sequence number is never handed out twice, also after the uplink emptied the outbox
+/// (the next comes after the last batch's).
+#[test]
+fn outbox_numbers_never_go_back_when_the_outbox_empties() {
+    let conn = Connection::open_in_memory().unwrap();
+    migrate(&conn).unwrap();
+    assert_eq!(queue(&conn, "a"), 1);
+    assert_eq!(queue(&conn, "b"), 2);
+    assert_eq!(queue(&conn, "c"), 3);
+    // The uplink sent 1-3 as batch 1, HQ acknowledged, the records went.
+    conn.execute_batch(
+        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
+             VALUES (1, 1, 3, 3, 't', 't');
+         DELETE FROM outbox WHERE seq <= 3;",
+    )
+    .unwrap();
+    assert_eq!(queue(&conn, "d"), 4);
+    assert_eq!(queue(&conn, "e"), 5);
+    conn.execute_batch(
+        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
+             VALUES (2, 4, 5, 2, 't', 't');
+         DELETE FROM outbox WHERE seq <= 5;",
+    )
+    .unwrap();
+    assert_eq!(queue(&conn, "f"), 6);
+}
