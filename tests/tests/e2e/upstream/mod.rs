@@ -275,11 +275,13 @@ fn uploads(edge: &Edge) -> (i64, i64, i64) {
         rusqlite::Connection::open(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
     let queued: i64 = db
         .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+            // Numbers run from 1 without gaps: the highest ever handed out, queued or sent.
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM outbox), 0),
+                        COALESCE((SELECT MAX(last_seq) FROM uplink_batches), 0))",
             [],
             |r| r.get(0),
         )
-        .unwrap_or(0);
+        .unwrap();
     let (acknowledged, duplicates): (Option<i64>, Option<i64>) = db
         .query_row(
             "SELECT SUM(records), SUM(duplicates) FROM uplink_batches WHERE acked_at IS NOT NULL",
