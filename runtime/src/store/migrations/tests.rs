@@ -292,6 +292,19 @@ fn queue(conn: &Connection, event_id: &str) -> i64 {
     conn.last_insert_rowid()
 }
 
+/// What the uplink leaves once HQ acknowledged batch `batch` of records `first..=last`:
+/// the batch kept, its records gone from the outbox.
+fn acknowledged(conn: &Connection, batch: i64, first: i64, last: i64) {
+    conn.execute(
+        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
+         VALUES (?1, ?2, ?3, ?3 - ?2 + 1, 't', 't')",
+        [batch, first, last],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM outbox WHERE seq <= ?1", [last])
+        .unwrap();
+}
+
 /// A store at version 7 keeps its queued records and their numbers, and the numbers go on
 /// from where the old counter stood, also when nothing was waiting at the migration.
 #[test]
@@ -311,12 +324,7 @@ fn version_8_drops_the_outbox_counter_and_keeps_its_numbers() {
     }
     // Records 1-4 sent and gone; 5 is queued and unsent, then sent too. The counter stood
     // at 5 and no batch names more than 4.
-    conn.execute_batch(
-        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
-             VALUES (1, 1, 4, 4, 't', 't');
-         DELETE FROM outbox WHERE seq <= 4;",
-    )
-    .unwrap();
+    acknowledged(&conn, 1, 1, 4);
     insert("o5");
     conn.execute("DELETE FROM outbox", []).unwrap();
     migrate(&conn).unwrap();
@@ -390,19 +398,9 @@ fn outbox_numbers_never_go_back_when_the_outbox_empties() {
     assert_eq!(queue(&conn, "b"), 2);
     assert_eq!(queue(&conn, "c"), 3);
     // The uplink sent 1-3 as batch 1, HQ acknowledged, the records went.
-    conn.execute_batch(
-        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
-             VALUES (1, 1, 3, 3, 't', 't');
-         DELETE FROM outbox WHERE seq <= 3;",
-    )
-    .unwrap();
+    acknowledged(&conn, 1, 1, 3);
     assert_eq!(queue(&conn, "d"), 4);
     assert_eq!(queue(&conn, "e"), 5);
-    conn.execute_batch(
-        "INSERT INTO uplink_batches (batch_seq, first_seq, last_seq, records, created_at, acked_at)
-             VALUES (2, 4, 5, 2, 't', 't');
-         DELETE FROM outbox WHERE seq <= 5;",
-    )
-    .unwrap();
+    acknowledged(&conn, 2, 4, 5);
     assert_eq!(queue(&conn, "f"), 6);
 }
