@@ -100,22 +100,22 @@ pub(crate) async fn gate(
             warmup: Duration::from_secs(3),
         };
         let before = crate::sales::store_counters(&edge).await;
-        let cpu = CpuTimes::now();
+        let cpu = host::CpuTimes::now();
         let gate = loadgen::run(spec(Mode::Gate)).await;
-        let gate_stolen = stolen_since(cpu);
+        let gate_stolen = host::stolen_since(cpu);
         let after = crate::sales::store_counters(&edge).await;
         let inside = decision_quantiles(&edge.api.get("/metrics", None).await?.text());
         eprintln!("runtime's own scan decision latency ({broker_name}): {inside}");
         eprintln!("store ({broker_name}): {}", after.since(before));
-        let cpu = CpuTimes::now();
+        let cpu = host::CpuTimes::now();
         let echo = loadgen::run(spec(Mode::Echo)).await;
-        let echo_stolen = stolen_since(cpu);
+        let echo_stolen = host::stolen_since(cpu);
         eprintln!("gate  ({broker_name}): {}", serde_json::to_string(&gate)?);
         eprintln!("echo  ({broker_name}): {}", serde_json::to_string(&echo)?);
         eprintln!(
             "host  ({broker_name}): {} of the machine's CPU time stolen during the gate's run, {} during the echo's",
-            percent(gate_stolen),
-            percent(echo_stolen)
+            host::percent(gate_stolen),
+            host::percent(echo_stolen)
         );
         for (measure, g, e) in [
             ("p50", gate.p50_us, echo.p50_us),
@@ -146,44 +146,6 @@ pub(crate) async fn gate(
         }
     }
     Ok(rows)
-}
-
-/// The machine's CPU time so far, from the first line of `/proc/stat` (Linux): all of it,
-/// and what a hypervisor took from this virtual machine ("steal"). Read once before and
-/// once after a run, so the reading itself costs the run nothing.
-struct CpuTimes {
-    total: u64,
-    steal: u64,
-}
-
-impl CpuTimes {
-    fn now() -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let fields: Vec<u64> = stat
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        // user nice system idle iowait irq softirq steal guest guest_nice; the guest
-        // times are already counted in user and nice.
-        Some(CpuTimes {
-            total: fields.iter().take(8).sum(),
-            steal: *fields.get(7)?,
-        })
-    }
-}
-
-/// The share of the machine's CPU time stolen since `before` was read.
-fn stolen_since(before: Option<CpuTimes>) -> Option<f64> {
-    let (before, after) = (before?, CpuTimes::now()?);
-    let total = after.total.checked_sub(before.total).filter(|t| *t > 0)?;
-    Some(after.steal.saturating_sub(before.steal) as f64 / total as f64)
-}
-
-fn percent(share: Option<f64>) -> String {
-    share.map_or_else(|| "unknown".into(), |s| format!("{:.1}%", s * 100.0))
 }
 
 /// p50 and p99 of the runtime's `venue_edge_scan_seconds` histogram (bucket upper bounds).

@@ -20,6 +20,7 @@ use venue_edge::plugin::{Grant, PluginHost, World};
 use venue_tests::{Broker, Edge, EdgeOptions, built_plugins, order, target_dir};
 
 mod gate;
+mod host;
 mod memory;
 mod orders;
 mod plugin;
