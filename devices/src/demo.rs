@@ -23,6 +23,9 @@ pub struct DemoTraffic {
     pub ticketing_token: String,
 }
 
+/// What a till sells: sku, category, unit price in fen.
+type MenuItem = (&'static str, &'static str, i64);
+
 impl DemoTraffic {
     /// Runs until the process stops.
     pub async fn run(self) {
@@ -33,19 +36,25 @@ impl DemoTraffic {
             ("g-coaster-1", Format::StdJson, "coaster-ride"),
             ("g-shuttle-1", Format::StdJson, "shuttle-day"),
         ];
-        let shops = [
-            ("pos-tea-1", "m-tea-house", "tea-01", "food", 1800),
-            ("pos-tea-1", "m-tea-house", "oolong", "drink", 2200),
-            ("pos-gift-1", "m-gift-shop", "fan", "souvenir", 3500),
-            ("pos-photo-1", "m-coaster-photo", "photo", "photo", 2500),
+        // One terminal per till, each selling from its own menu.
+        let shops: [(&str, &str, &[MenuItem]); 3] = [
+            (
+                "pos-tea-1",
+                "m-tea-house",
+                &[("tea-01", "food", 1800), ("oolong", "drink", 2200)],
+            ),
+            ("pos-gift-1", "m-gift-shop", &[("fan", "souvenir", 3500)]),
+            (
+                "pos-photo-1",
+                "m-coaster-photo",
+                &[("photo", "photo", 2500)],
+            ),
         ];
         let mut tills = Vec::new();
-        for (id, merchant, sku, category, price) in shops {
+        for (id, merchant, menu) in shops {
             tills.push((
                 crate::pos::PosTerminal::connect(&self.mqtt, &self.zone, id, merchant).await,
-                sku,
-                category,
-                price,
+                menu,
             ));
         }
         let mut turnstiles: Vec<(Arc<Turnstile>, &str)> = Vec::new();
@@ -109,7 +118,8 @@ impl DemoTraffic {
                 Err(e) => println!("  ticket office: {e}"),
             }
             // Someone buys something.
-            let (till, sku, category, price) = &tills[rand::rng().random_range(0..tills.len())];
+            let (till, menu) = &tills[rand::rng().random_range(0..tills.len())];
+            let (sku, category, price) = &menu[rand::rng().random_range(0..menu.len())];
             let at = chrono::Utc::now()
                 .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
