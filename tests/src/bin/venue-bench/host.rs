@@ -1,5 +1,5 @@
 //! What the machine's host did to a run: the CPU time a hypervisor took from this
-//! virtual machine while a benchmark measured. Tails of a millisecond move with it, so
+//! virtual machine while a benchmark ran. Tails of a millisecond move with it, so
 //! each latency and throughput run prints it beside its figures.
 
 /// The machine's CPU time so far, from the first line of `/proc/stat` (Linux): all of it,

@@ -45,9 +45,9 @@ pub(crate) async fn sales(
     let load = pos_load::run_on_own_thread(spec);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = store_counters(&edge).await;
-    let cpu = crate::host::CpuTimes::now();
+    let cpu = host::CpuTimes::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let stolen = crate::host::stolen_since(cpu);
+    let stolen = host::stolen_since(cpu);
     let after = store_counters(&edge).await;
     let report = tokio::task::spawn_blocking(move || load.join())
         .await?
@@ -55,7 +55,7 @@ pub(crate) async fn sales(
     eprintln!("sales: {}", after.since(before));
     eprintln!(
         "host: {} of the machine's CPU time stolen during the counted seconds",
-        crate::host::percent(stolen)
+        host::percent(stolen)
     );
     let rate = report.rate();
     let measured = report.accepted;
