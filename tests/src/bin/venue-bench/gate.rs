@@ -54,7 +54,7 @@ pub(crate) enum BrokerKind {
 }
 
 impl BrokerKind {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             BrokerKind::Embedded => "embedded",
             BrokerKind::Mosquitto => "mosquitto",
@@ -131,11 +131,8 @@ pub(crate) async fn gate(
                 baseline: "bare MQTT echo".into(),
                 baseline_value: e as f64 / 1000.0,
                 ratio: g as f64 / e.max(1) as f64,
-                target: if measure == "p99" {
-                    "<= 2x echo and < 5 ms".into()
-                } else {
-                    String::new()
-                },
+                // One rate is a look, not the target (that is `gate-curve`).
+                target: String::new(),
             });
         }
         check_loss(&gate, &echo);

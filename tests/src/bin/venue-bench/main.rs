@@ -20,6 +20,7 @@ use venue_edge::plugin::{Grant, PluginHost, World};
 use venue_tests::{Broker, Edge, EdgeOptions, built_plugins, order, target_dir};
 
 mod gate;
+mod gate_curve;
 mod host;
 mod memory;
 mod orders;
@@ -29,6 +30,7 @@ mod settlement;
 mod upstream;
 
 use gate::gate;
+use gate_curve::gate_curve;
 use memory::memory;
 use orders::orders;
 use plugin::plugin;
@@ -54,6 +56,17 @@ enum Bench {
         seconds: u64,
         #[arg(long, default_value_t = 1000)]
         rate: u32,
+        #[arg(long, default_value_t = 200)]
+        turnstiles: usize,
+        /// Run through this broker only; both by default.
+        #[arg(long, value_enum)]
+        broker: Option<gate::BrokerKind>,
+    },
+    /// The gate's latency curve against a bare echo's over rising rates, through each
+    /// broker, and each one's knee (the gate's target).
+    GateCurve {
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
         #[arg(long, default_value_t = 200)]
         turnstiles: usize,
         /// Run through this broker only; both by default.
@@ -188,8 +201,16 @@ fn main() -> anyhow::Result<()> {
         } = bench
         {
             rows.extend(gate(seconds, rate, turnstiles, broker).await?);
+        }
+        if let Bench::GateCurve {
+            seconds,
+            turnstiles,
+            broker,
+        } = bench
+        {
+            rows.extend(gate_curve(seconds, turnstiles, broker).await?);
         } else if all {
-            rows.extend(gate(60, 1000, 200, None).await?);
+            rows.extend(gate_curve(15, 200, None).await?);
         }
         anyhow::Ok(rows)
     })?;

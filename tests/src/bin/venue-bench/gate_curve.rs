@@ -1,0 +1,163 @@
+//! The gate's latency curve against a bare echo's, through each broker: the gate's target
+//! (BENCHMARKS.md). At each offered rate the gate runs, then the echo with the same
+//! clients and rate; each one's knee is the highest rate whose p99 stays under
+//! [`KNEE_P99_US_MAX`] with nothing lost.
+
+use super::gate::{BrokerKind, bench_gates, check_loss, park_tickets, start_mosquitto};
+use super::*;
+
+/// The offered rates, scans per second, lowest first.
+pub(crate) const RATES: [u32; 6] = [1_000, 2_000, 4_000, 8_000, 12_000, 16_000];
+
+/// A rate is carried when its p99 stays under this (and nothing is lost).
+const KNEE_P99_US_MAX: u64 = 5_000;
+
+/// The target: the gate's knee at least this share of the echo's.
+const KNEE_SHARE_MIN: f64 = 0.8;
+
+/// One rate's figures for one side (gate or echo).
+struct Point {
+    rate: u32,
+    report: LoadReport,
+    stolen: Option<f64>,
+}
+
+impl Point {
+    fn carried(&self) -> bool {
+        self.report.lost == 0 && self.report.p99_us < KNEE_P99_US_MAX
+    }
+}
+
+/// The highest rate carried; 0 when none is. Rates above a missed one still count if they
+/// are carried (a noisy step is shown, not hidden), so the knee is the highest carried.
+fn knee(points: &[Point]) -> u32 {
+    points
+        .iter()
+        .filter(|p| p.carried())
+        .map(|p| p.rate)
+        .max()
+        .unwrap_or(0)
+}
+
+pub(crate) async fn gate_curve(
+    seconds: u64,
+    turnstiles: usize,
+    only: Option<BrokerKind>,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for kind in [BrokerKind::Embedded, BrokerKind::Mosquitto]
+        .into_iter()
+        .filter(|b| only.is_none_or(|o| o == *b))
+    {
+        let broker_name = kind.name();
+        let mut mosquitto = None;
+        let broker = if kind == BrokerKind::Embedded {
+            Broker::Embedded
+        } else {
+            let (child, addr) = start_mosquitto()?;
+            mosquitto = Some(child);
+            Broker::External(addr)
+        };
+        let (extra, ids) = bench_gates(turnstiles);
+        let edge = Edge::start(EdgeOptions {
+            broker,
+            extra_toml: extra,
+            clock_check: true,
+            ..Default::default()
+        })
+        .await;
+        let codes = park_tickets(&edge, 2000).await?;
+        let (mut gate, mut echo) = (Vec::new(), Vec::new());
+        for rate in RATES {
+            let spec = |mode| LoadSpec {
+                mqtt: edge.mqtt_addr.clone(),
+                zone: edge.zone.clone(),
+                mode,
+                devices: ids.clone(),
+                codes: codes.clone(),
+                rate_per_s: rate,
+                duration: Duration::from_secs(seconds),
+                warmup: Duration::from_secs(3),
+            };
+            let cpu = host::CpuTimes::now();
+            let g = loadgen::run(spec(Mode::Gate)).await;
+            let g_stolen = host::stolen_since(cpu);
+            let cpu = host::CpuTimes::now();
+            let e = loadgen::run(spec(Mode::Echo)).await;
+            let e_stolen = host::stolen_since(cpu);
+            check_loss(&g, &e);
+            eprintln!(
+                "{broker_name} {rate}/s: gate p50 {:.2} p99 {:.2} ms lost {} (steal {}), echo p50 {:.2} p99 {:.2} ms lost {} (steal {})",
+                g.p50_us as f64 / 1000.0,
+                g.p99_us as f64 / 1000.0,
+                g.lost,
+                host::percent(g_stolen),
+                e.p50_us as f64 / 1000.0,
+                e.p99_us as f64 / 1000.0,
+                e.lost,
+                host::percent(e_stolen),
+            );
+            gate.push(Point {
+                rate,
+                report: g,
+                stolen: g_stolen,
+            });
+            echo.push(Point {
+                rate,
+                report: e,
+                stolen: e_stolen,
+            });
+        }
+        println!("\n{broker_name}, {turnstiles} turnstiles, {seconds} s a rate:\n");
+        println!(
+            "| rate /s | gate p50 / p99 (ms) | gate lost | gate steal | echo p50 / p99 (ms) | echo lost | echo steal |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for (g, e) in gate.iter().zip(&echo) {
+            println!(
+                "| {} | {:.2} / {:.2} | {} of {} | {} | {:.2} / {:.2} | {} of {} | {} |",
+                g.rate,
+                g.report.p50_us as f64 / 1000.0,
+                g.report.p99_us as f64 / 1000.0,
+                g.report.lost,
+                g.report.sent,
+                host::percent(g.stolen),
+                e.report.p50_us as f64 / 1000.0,
+                e.report.p99_us as f64 / 1000.0,
+                e.report.lost,
+                e.report.sent,
+                host::percent(e.stolen),
+            );
+            rows.push(Row {
+                bench: format!("gate curve, {broker_name}, {turnstiles} turnstiles, {seconds} s"),
+                measure: format!(
+                    "p99 at {}/s (lost {} of {})",
+                    g.rate, g.report.lost, g.report.sent
+                ),
+                value: g.report.p99_us as f64 / 1000.0,
+                unit: "ms".into(),
+                baseline: "bare MQTT echo".into(),
+                baseline_value: e.report.p99_us as f64 / 1000.0,
+                ratio: g.report.p99_us as f64 / e.report.p99_us.max(1) as f64,
+                target: String::new(),
+            });
+        }
+        let (g_knee, e_knee) = (knee(&gate), knee(&echo));
+        rows.push(Row {
+            bench: format!("gate curve, {broker_name}, {turnstiles} turnstiles, {seconds} s"),
+            measure: format!("knee (p99 < {} ms, none lost)", KNEE_P99_US_MAX / 1000),
+            value: f64::from(g_knee),
+            unit: "scans/s".into(),
+            baseline: "echo's knee".into(),
+            baseline_value: f64::from(e_knee),
+            ratio: f64::from(g_knee) / f64::from(e_knee.max(1)),
+            target: format!(">= {KNEE_SHARE_MIN}x echo's knee"),
+        });
+        drop(edge);
+        if let Some(mut child) = mosquitto {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    Ok(rows)
+}
