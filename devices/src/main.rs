@@ -57,6 +57,21 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
     },
+    /// The demo venue's traffic: visitors buying tickets and passing the turnstiles, and
+    /// sales at the POS terminals, until stopped. `venue-edge demo` runs this.
+    DemoTraffic {
+        /// The edge box's HTTP address.
+        #[arg(long)]
+        http: std::net::SocketAddr,
+        /// The MQTT broker the devices connect to.
+        #[arg(long, env = "VENUE_MQTT")]
+        mqtt: String,
+        #[arg(long, default_value = "main")]
+        zone: String,
+        /// The demo's tokens file (`demo-tokens.json`): its `ticketing` token buys the tickets.
+        #[arg(long)]
+        tokens: std::path::PathBuf,
+    },
     /// Many devices at a fixed rate; prints a JSON report of round-trip latencies.
     Load {
         #[arg(long, env = "VENUE_MQTT", default_value = "127.0.0.1:1883")]
@@ -105,6 +120,30 @@ async fn main() -> anyhow::Result<()> {
             let addr = venue_devices::bank::start(listen).await?;
             println!("bank simulator on http://{addr}");
             tokio::signal::ctrl_c().await?;
+        }
+        Command::DemoTraffic {
+            http,
+            mqtt,
+            zone,
+            tokens,
+        } => {
+            let text = std::fs::read_to_string(&tokens)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
+            let all: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
+            let Some(token) = all["ticketing"].as_str() else {
+                anyhow::bail!("{} has no ticketing token", tokens.display());
+            };
+            let traffic = venue_devices::demo::DemoTraffic {
+                http,
+                mqtt,
+                zone,
+                ticketing_token: token.to_owned(),
+            };
+            tokio::select! {
+                () = traffic.run() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
         }
         Command::Load {
             mqtt,

@@ -7,7 +7,7 @@
 //! Managers, finance and auditors read revenue reports across all edge boxes
 //! (`GET /api/v1/reports/revenue`). See docs/hq.md.
 //!
-//! - [`batch`]: the upload format and its checks;
+//! - the upload format and its checks are `venue_wire::batch`, shared with the edge box;
 //! - [`encoding`]: content type, zstd, size limits;
 //! - [`store`]: SQLite and PostgreSQL;
 //! - [`report`]: the revenue report;
@@ -15,7 +15,6 @@
 //! - [`auth`], [`metrics`], [`error`].
 
 pub mod auth;
-pub mod batch;
 pub mod encoding;
 pub mod error;
 pub mod http;

@@ -1,4 +1,4 @@
-//! The revenue report, defined once for the edge box and HQ in `venue_edge::reports`: HQ
-//! answers it over every box's uploaded revenue lines, and also `by=edge`.
+//! The revenue report, defined once for the edge box and HQ in [`venue_model::report`]:
+//! HQ answers it over every box's uploaded revenue lines, and also `by=edge`.
 
-pub use venue_edge::reports::{DayRow, GroupBy, ReportError, RevenueQuery, build};
+pub use venue_model::report::{DayRow, GroupBy, ReportError, RevenueQuery, build};

@@ -73,6 +73,13 @@ pub enum DemoError {
         "the reference plugins were not found ({0}); build them with `cargo xtask plugins` or pass --plugins DIR"
     )]
     NoPlugins(String),
+    #[error(
+        "the device simulators ({}) were not found; build them with `cargo build --bins`, set VENUE_DEVICES_BIN, or install venue-devices beside venue-edge",
+        .0.display()
+    )]
+    NoDevices(PathBuf),
+    #[error("device simulator: {0}")]
+    Simulator(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -341,13 +348,10 @@ where
     }
     let built = find_built_plugins(args.plugins.as_deref())?;
     install_reference_plugins(&built, &config.plugin_dir())?;
-    // The demo's bank: a simulator in this process, so a newcomer can pay a bill end to end.
-    let bank = venue_devices::bank::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|source| DemoError::Io {
-            path: PathBuf::from("bank simulator"),
-            source,
-        })?;
+    // The demo's bank and simulated devices are `venue-devices` processes of their own: the
+    // runtime links no simulator. They stop with the demo (killed when dropped).
+    let devices = DevicesBinary::find()?;
+    let (bank_process, bank) = devices.start_bank().await?;
     install_bank_connector(&built, &config.plugin_dir(), bank)?;
     let running = runtime::start(config).await?;
     let tokens = ensure_tokens(&running, &args.data).await?;
@@ -366,15 +370,113 @@ where
         running.http_addr,
         tokens["ticketing"].as_str().unwrap_or("")
     );
-    if !args.no_simulators {
-        let sim = venue_devices::demo::DemoTraffic {
-            http: running.http_addr,
-            mqtt: running.mqtt_addr.clone(),
-            zone: running.venue.zone().to_owned(),
-            ticketing_token: tokens["ticketing"].as_str().unwrap_or_default().to_owned(),
-        };
-        tokio::spawn(sim.run());
+    let traffic = if args.no_simulators {
+        None
+    } else {
+        let process = devices.start_traffic(&running, &args.data.join(TOKENS_FILE))?;
         println!("  simulated turnstiles are buying and scanning tickets; stop with Ctrl-C");
+        Some(process)
+    };
+    let served = serve(running).await;
+    drop((traffic, bank_process));
+    served
+}
+
+/// The `venue-devices` binary, which the demo runs for its bank and its simulated
+/// turnstiles and POS terminals: beside this binary (where `cargo build` and an install
+/// put both), or where `VENUE_DEVICES_BIN` says.
+struct DevicesBinary(PathBuf);
+
+/// How long the bank simulator may take to say where it listens.
+const BANK_START_S_MAX: u64 = 10;
+
+impl DevicesBinary {
+    /// A `venue-devices` command that ends with the demo: dropped, it is killed, and if the
+    /// demo dies without dropping it (SIGKILL), the kernel sends it SIGTERM.
+    fn command(&self) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.0);
+        command.kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        command
     }
-    serve(running).await
+
+    fn find() -> Result<DevicesBinary, DemoError> {
+        let path = match std::env::var_os("VENUE_DEVICES_BIN") {
+            Some(p) => PathBuf::from(p),
+            None => std::env::current_exe()
+                .map_err(io(Path::new("venue-edge")))?
+                .with_file_name(format!("venue-devices{}", std::env::consts::EXE_SUFFIX)),
+        };
+        if path.is_file() {
+            Ok(DevicesBinary(path))
+        } else {
+            Err(DemoError::NoDevices(path))
+        }
+    }
+
+    /// Starts the payout-bank simulator and reads the address it listens on.
+    async fn start_bank(&self) -> Result<(tokio::process::Child, SocketAddr), DemoError> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = self
+            .command()
+            .args(["bank", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(io(&self.0))?;
+        let stdout = child.stdout.take().ok_or(DemoError::Simulator(
+            "the bank simulator has no standard output".into(),
+        ))?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(
+            std::time::Duration::from_secs(BANK_START_S_MAX),
+            lines.next_line(),
+        )
+        .await
+        .map_err(|_| {
+            DemoError::Simulator(format!(
+                "the bank simulator did not start within {BANK_START_S_MAX} s"
+            ))
+        })?
+        .map_err(io(&self.0))?
+        .unwrap_or_default();
+        let addr = first
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| {
+                DemoError::Simulator(format!(
+                    "the bank simulator said {first:?}, not where it listens"
+                ))
+            })?;
+        // Keep reading its output so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok((child, addr))
+    }
+
+    /// Starts the simulated turnstiles and POS terminals; the ticketing token they buy
+    /// with is read from the tokens file, never passed on a command line.
+    fn start_traffic(
+        &self,
+        running: &Running,
+        tokens: &Path,
+    ) -> Result<tokio::process::Child, DemoError> {
+        self.command()
+            .arg("demo-traffic")
+            .arg("--http")
+            .arg(running.http_addr.to_string())
+            .arg("--mqtt")
+            .arg(&running.mqtt_addr)
+            .arg("--zone")
+            .arg(running.venue.zone())
+            .arg("--tokens")
+            .arg(tokens)
+            .spawn()
+            .map_err(io(&self.0))
+    }
 }

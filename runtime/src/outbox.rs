@@ -3,100 +3,66 @@
 //! writes the fact itself (architecture.md, data flow 3). The uplink sends the queue in
 //! batches and removes what HQ acknowledged; the journal tables are never touched by it.
 //!
-//! A record is what protocol.md section 3 names: `kind`, `event_id`, `business_date`,
+//! A record is what docs/protocol.md section 3 names (its format is `venue_wire`'s): `kind`, `event_id`, `business_date`,
 //! `at`, and `data`. Money records carry `data.revenue`, one line per revenue fact, so HQ
 //! can report revenue across edge boxes without knowing any venue's configuration.
+
+use std::borrow::Cow;
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::venue::Venue;
 
-/// The kinds of record HQ accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Scan,
-    Sale,
-    Order,
-    Refund,
-    Rebook,
-    Bill,
-    Payout,
-}
+pub use venue_wire::{Kind, LineKind, RevenueLine};
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Scan => "scan",
-            Kind::Sale => "sale",
-            Kind::Order => "order",
-            Kind::Refund => "refund",
-            Kind::Rebook => "rebook",
-            Kind::Bill => "bill",
-            Kind::Payout => "payout",
-        }
+/// Ticket revenue: under its product and the first area the product grants.
+pub fn ticket_line(
+    venue: &Venue,
+    product: &str,
+    refund: bool,
+    amount_fen: i64,
+    count: i64,
+) -> RevenueLine {
+    let area = venue
+        .product(product)
+        .and_then(|p| p.grants.first().cloned());
+    RevenueLine {
+        source: Cow::Borrowed(venue_wire::record::SOURCE_TICKET),
+        product: Some(product.to_owned()),
+        merchant: None,
+        area,
+        category: Some("ticket".into()),
+        party: party_covering(venue, Some(product), None),
+        kind: if refund {
+            LineKind::Refund
+        } else {
+            LineKind::Sale
+        },
+        amount_fen,
+        count,
     }
 }
 
-/// One revenue fact as HQ reports it: ticket revenue under its product and area, POS
-/// revenue under its merchant, category and area; `party` is the party whose configured
-/// contract covers it. A void is a `sale` line with a negative amount and count.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RevenueLine {
-    pub source: &'static str,
-    pub product: Option<String>,
-    pub merchant: Option<String>,
-    pub area: Option<String>,
-    pub category: String,
-    pub party: Option<String>,
-    pub kind: &'static str,
-    pub amount_fen: i64,
-    pub count: i64,
-}
-
-impl RevenueLine {
-    pub fn ticket(
-        venue: &Venue,
-        product: &str,
-        refund: bool,
-        amount_fen: i64,
-        count: i64,
-    ) -> RevenueLine {
-        let area = venue
-            .product(product)
-            .and_then(|p| p.grants.first().cloned());
-        RevenueLine {
-            source: "ticket",
-            product: Some(product.to_owned()),
-            merchant: None,
-            area,
-            category: "ticket".into(),
-            party: party_covering(venue, Some(product), None),
-            kind: if refund { "refund" } else { "sale" },
-            amount_fen,
-            count,
-        }
-    }
-
-    pub fn pos(
-        venue: &Venue,
-        merchant: &str,
-        category: &str,
-        kind: &'static str,
-        amount_fen: i64,
-        count: i64,
-    ) -> RevenueLine {
-        RevenueLine {
-            source: "pos",
-            product: None,
-            merchant: Some(merchant.to_owned()),
-            area: venue.config.merchant(merchant).and_then(|m| m.area.clone()),
-            category: category.to_owned(),
-            party: party_covering(venue, None, Some(merchant)),
-            kind,
-            amount_fen,
-            count,
-        }
+/// POS revenue: under its merchant, category and the merchant's area.
+pub fn pos_line(
+    venue: &Venue,
+    merchant: &str,
+    category: &str,
+    kind: LineKind,
+    amount_fen: i64,
+    count: i64,
+) -> RevenueLine {
+    RevenueLine {
+        source: Cow::Borrowed(venue_wire::record::SOURCE_POS),
+        product: None,
+        merchant: Some(merchant.to_owned()),
+        area: venue.config.merchant(merchant).and_then(|m| m.area.clone()),
+        category: Some(category.to_owned()),
+        party: party_covering(venue, None, Some(merchant)),
+        kind,
+        amount_fen,
+        count,
     }
 }
 

@@ -297,7 +297,7 @@ fn queue_for_hq(
     sale: &Sale,
     checked: &Checked,
 ) -> rusqlite::Result<()> {
-    use crate::outbox::RevenueLine;
+    use crate::outbox::{LineKind, RevenueLine, pos_line};
     let revenue: Vec<RevenueLine> = match sale.kind {
         SaleKind::Sale | SaleKind::Refund => checked
             .by_category
@@ -305,8 +305,12 @@ fn queue_for_hq(
             .enumerate()
             .map(|(i, (category, amount))| {
                 let count = i64::from(sale.kind == SaleKind::Sale && i == 0);
-                let kind = sale.kind.as_str();
-                RevenueLine::pos(venue, merchant, category, kind, *amount, count)
+                let kind = if sale.kind == SaleKind::Refund {
+                    LineKind::Refund
+                } else {
+                    LineKind::Sale
+                };
+                pos_line(venue, merchant, category, kind, *amount, count)
             })
             .collect(),
         SaleKind::Void => {
@@ -319,8 +323,13 @@ fn queue_for_hq(
             for (i, row) in rows.enumerate() {
                 let (category, amount) = row?;
                 let count = if i == 0 { -1 } else { 0 };
-                lines.push(RevenueLine::pos(
-                    venue, merchant, &category, "sale", -amount, count,
+                lines.push(pos_line(
+                    venue,
+                    merchant,
+                    &category,
+                    LineKind::Sale,
+                    -amount,
+                    count,
                 ));
             }
             lines
@@ -407,12 +416,22 @@ fn check_inner(
             ),
         );
     }
-    let Some(at) = crate::clock::parse_rfc3339(&sale.at) else {
+    let Some(at) = venue_model::clock::parse_rfc3339(&sale.at) else {
         return refuse(
             "bad_time",
             format!("at {:?} is not an RFC 3339 time with an offset", sale.at),
         );
     };
+    let skew_max = venue.config.admission.clock_skew_s_max;
+    if let Some(off) = venue_model::clock::skew_beyond(venue.clock.now(), at, skew_max) {
+        return refuse(
+            "clock_skew",
+            format!(
+                "at {} is {off} s from the edge box's clock; a terminal's clock may be off by at most {skew_max} s (admission.clock_skew_s_max): set the terminal's clock",
+                sale.at
+            ),
+        );
+    }
     let business_date = venue.clock.business_date(&at).to_string();
     if sale.total_fen < 0 {
         return refuse(
@@ -631,13 +650,13 @@ mod tests {
     #[test]
     fn a_sale_record_serializes_as_before() {
         let revenue = vec![RevenueLine {
-            source: "pos",
+            source: "pos".into(),
             product: None,
             merchant: Some("m-tea-house".into()),
             area: Some("park".into()),
-            category: "drink".into(),
+            category: Some("drink".into()),
             party: Some("p-tea-house".into()),
-            kind: "sale",
+            kind: crate::outbox::LineKind::Sale,
             amount_fen: 1800,
             count: 1,
         }];

@@ -113,7 +113,7 @@ pub struct Uplink {
     pub state: Arc<UplinkState>,
     pub metrics: Arc<Metrics>,
     pub alerts: mpsc::Sender<Alert>,
-    pub clock: crate::clock::Clock,
+    pub clock: venue_model::clock::Clock,
 }
 
 type Client = hyper_util::client::legacy::Client<
@@ -401,16 +401,8 @@ impl Uplink {
                 let at: String = r.get(4)?;
                 let queued = r.get_ref(5)?.as_str().map_err(|e| UploadError::Store(e.to_string()))?;
                 let data = crate::outbox::journal_data(&conn, queued)?;
-                ndjson.extend_from_slice(b"{\"edge_id\":");
-                ndjson.extend_from_slice(edge.as_bytes());
-                ndjson.extend_from_slice(format!(",\"seq\":{seq},\"kind\":").as_bytes());
-                for (key, value) in [("", &kind), (",\"event_id\":", &event_id), (",\"business_date\":", &day), (",\"at\":", &at)] {
-                    ndjson.extend_from_slice(key.as_bytes());
-                    serde_json::to_writer(&mut ndjson, value).map_err(|e| UploadError::Store(e.to_string()))?;
-                }
-                ndjson.extend_from_slice(b",\"data\":");
-                ndjson.extend_from_slice(data.as_bytes());
-                ndjson.extend_from_slice(b"}\n");
+                venue_wire::batch::write_line(&mut ndjson, &edge, seq, &kind, &event_id, &day, &at, &data)
+                    .map_err(|e| UploadError::Store(e.to_string()))?;
             }
             let compressed = zstd::bulk::compress(&ndjson, ZSTD_LEVEL).map_err(|e| UploadError::Store(e.to_string()))?;
             Ok(Bytes::from(compressed))

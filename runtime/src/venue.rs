@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::clock::Clock;
 use crate::config::{AreaConfig, Config, ProductConfig};
 use crate::realname::IdVault;
+use venue_model::clock::Clock;
 
 pub struct Venue {
     pub config: Config,

@@ -47,7 +47,11 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         "demo" => {
             build_plugins(&root)?;
-            cargo(&root, &["build", "--bin", "venue-edge"])?;
+            // The demo runs its simulated devices and bank as `venue-devices` processes.
+            cargo(
+                &root,
+                &["build", "--bin", "venue-edge", "--bin", "venue-devices"],
+            )?;
             let mut demo_args: Vec<String> = vec!["demo".into()];
             demo_args.extend(rest);
             let status = Command::new(root.join("target/debug/venue-edge"))

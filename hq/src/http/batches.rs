@@ -11,10 +11,10 @@ use hyper::StatusCode;
 use super::router::Call;
 use super::{App, Reply, json_reply};
 use crate::auth::Role;
-use crate::batch;
 use crate::encoding::{self, too_large};
 use crate::error::ApiError;
 use crate::store::Ingested;
+use venue_wire::batch;
 
 /// The longest edge id, in bytes.
 pub const EDGE_ID_BYTES_MAX: usize = 128;

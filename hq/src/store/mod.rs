@@ -12,8 +12,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::auth::Role;
-use crate::batch::Batch;
 use crate::report::GroupBy;
+use venue_wire::batch::Batch;
 
 pub use postgres::{PG_SCHEMA_SQL, PgStore, check_schema_name};
 pub use sqlite::{SQLITE_FILE, SqliteStore};

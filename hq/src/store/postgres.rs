@@ -24,8 +24,8 @@ use tokio_postgres::{Client, Config, NoTls};
 
 use super::{DayRow, EdgeSummary, Ingested, StoreError};
 use crate::auth::Role;
-use crate::batch::Batch;
 use crate::report::GroupBy;
+use venue_wire::batch::Batch;
 
 /// The schema file, applied at start.
 pub const PG_SCHEMA_SQL: &str = include_str!("../../../deploy/hq/postgres.sql");

@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{DayRow, EdgeSummary, Ingested, StoreError, now_text};
 use crate::auth::Role;
-use crate::batch::Batch;
 use crate::report::GroupBy;
+use venue_wire::batch::Batch;
 
 /// The database file's name in `--data`.
 pub const SQLITE_FILE: &str = "hq.sqlite3";

@@ -129,7 +129,7 @@ pub(crate) async fn reports_group_by_key_and_period(db: Db) {
     );
     assert_eq!(
         csv.text(),
-        "period,key,gross_fen,refunds_fen,net_fen,count\n2026-11-01,-,23000,0,23000,3\n2026-11-01,m-tea-house,3000,0,3000,2\n2026-12-01,-,0,10000,-10000,0\n"
+        "period,key,gross_fen,refunds_fen,net_fen,count\r\n2026-11-01,-,23000,0,23000,3\r\n2026-11-01,m-tea-house,3000,0,3000,2\r\n2026-12-01,-,0,10000,-10000,0\r\n"
     );
     let empty = hq
         .revenue(&finance, "from=2020-01-01&to=2020-01-31&by=area")

@@ -1,22 +1,17 @@
-//! Reports (protocol.md section 2, Reports).
-//!
-//! The revenue report: revenue summed per period (day, ISO week from Monday, or month) and
-//! per key (product, area, category, party, merchant, or at HQ the edge box), over a range
+//! The revenue report (docs/protocol.md, section 2, Reports): revenue summed per period
+//! (day, ISO week from Monday, or month) and per key (product, area, category, party, merchant, or at HQ the edge box), over a range
 //! of business days. gross = sales, refunds = refunds, net = gross − refunds, count = the
 //! number of sales. Revenue without the key (a ticket has no merchant) is grouped under
 //! "-". This module is the report's one definition: the edge box answers it from its own
-//! journal ([`edge`]), HQ (`venue-hq`) from what the boxes uploaded, both with
-//! [`RevenueQuery`] and [`build`].
-//!
-//! The flow report (entries and exits per area and interval) is the edge box's: [`flow`].
-
-pub mod edge;
-pub mod flow;
+//! journal (`venue-edge`'s `reports::edge`), HQ (`venue-hq`) from what the boxes uploaded,
+//! both with [`RevenueQuery`] and [`build`].
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
+
+use crate::date::BusinessDate;
 
 /// What is wrong with a report's query, or its sums.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,8 +161,9 @@ impl RevenueQuery {
         for (key, value) in pairs {
             match key.as_str() {
                 "from" | "to" => {
-                    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                        .map_err(|_| bad(format!("{key}={value:?} is not a date YYYY-MM-DD")))?;
+                    let day = BusinessDate::parse(value)
+                        .map_err(|e| bad(format!("{key}: {e}")))?
+                        .naive();
                     if key == "from" {
                         from = Some(day);
                     } else {
@@ -302,30 +298,28 @@ pub fn build(query: &RevenueQuery, days: &[DayRow]) -> Result<RevenueReport, Rep
 }
 
 impl RevenueReport {
-    /// The rows as CSV: `period,key,gross_fen,refunds_fen,net_fen,count`.
+    /// The rows as CSV: `period,key,gross_fen,refunds_fen,net_fen,count` (see [`csv`]).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("period,key,gross_fen,refunds_fen,net_fen,count\n");
-        for r in &self.rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                r.period,
-                csv_field(&r.key),
-                r.gross_fen,
-                r.refunds_fen,
-                r.net_fen,
-                r.count
-            ));
-        }
-        out
-    }
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
+        crate::csv::table(
+            &[
+                "period",
+                "key",
+                "gross_fen",
+                "refunds_fen",
+                "net_fen",
+                "count",
+            ],
+            self.rows.iter().map(|r| {
+                [
+                    r.period.to_string(),
+                    r.key.clone(),
+                    r.gross_fen.to_string(),
+                    r.refunds_fen.to_string(),
+                    r.net_fen.to_string(),
+                    r.count.to_string(),
+                ]
+            }),
+        )
     }
 }
 
@@ -435,8 +429,7 @@ mod tests {
         );
         assert_eq!(
             r.to_csv(),
-            "period,key,gross_fen,refunds_fen,net_fen,count\n2026-11-01,-,300,0,300,1\n2026-11-01,park-day,1500,100,1400,3\n2026-12-01,park-day,700,0,700,1\n"
+            "period,key,gross_fen,refunds_fen,net_fen,count\r\n2026-11-01,-,300,0,300,1\r\n2026-11-01,park-day,1500,100,1400,3\r\n2026-12-01,park-day,700,0,700,1\r\n"
         );
-        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
     }
 }

@@ -83,7 +83,7 @@ pub fn admit(
     }
     let outcome = judge(conn, venue, lane, scan)?;
     let latency_us = received.elapsed().as_micros().min(i64::MAX as u128) as i64;
-    let business_date = crate::clock::parse_rfc3339(&scan.at)
+    let business_date = venue_model::clock::parse_rfc3339(&scan.at)
         .map(|at| venue.clock.business_date(&at))
         .unwrap_or_else(|| venue.clock.today())
         .to_string();

@@ -39,19 +39,18 @@ pub fn judge(
     lane: &Lane,
     scan: &Scan,
 ) -> rusqlite::Result<Outcome> {
-    let Some(at) = crate::clock::parse_rfc3339(&scan.at) else {
+    let Some(at) = venue_model::clock::parse_rfc3339(&scan.at) else {
         return Ok(Outcome::deny(scan, Reason::BadRequest, None));
     };
     if scan.count == 0 {
         return Ok(Outcome::deny(scan, Reason::BadRequest, None));
     }
-    let skew_max = venue.config.admission.clock_skew_s_max as i64;
-    if !scan.offline && skew_max > 0 && (venue.clock.now() - at).num_seconds().abs() > skew_max {
+    let skew_max = venue.config.admission.clock_skew_s_max;
+    if let Some(off) = venue_model::clock::skew_beyond(venue.clock.now(), at, skew_max)
+        && !scan.offline
+    {
         let mut out = Outcome::deny(scan, Reason::BadRequest, None);
-        out.verdict.message = format!(
-            "时钟错误 / Turnstile clock is off by {} s",
-            (venue.clock.now() - at).num_seconds()
-        );
+        out.verdict.message = format!("时钟错误 / Turnstile clock is off by {off} s");
         return Ok(out);
     }
     if let Some(ticket) = ticket_by_code(conn, &scan.code)? {
@@ -93,12 +92,12 @@ fn check_entry(
     if !product.grants.iter().any(|g| g == &lane.area) {
         return Err(Reason::WrongArea);
     }
-    let today = venue.clock.business_date(at).to_string();
+    let today = venue.clock.business_date(at);
     if today != t.visit_date {
         return Err(Reason::NotValidToday);
     }
     if let Some(slot) = &t.slot
-        && !in_slot_window(venue, product, &t.visit_date, slot, at)
+        && !in_slot_window(venue, product, t.visit_date, slot, at)
     {
         return Err(Reason::OutsideTimeSlot);
     }
@@ -117,9 +116,7 @@ fn check_entry(
     }
     match product.entries {
         Some(n) if t.entries_used >= n => {
-            let reentry = product.reentry
-                && t.last_entry_date.as_deref() == Some(today.as_str())
-                && !t.inside;
+            let reentry = product.reentry && t.last_entry_date == Some(today) && !t.inside;
             if reentry {
                 Ok(Entry { consumes: false })
             } else {
@@ -133,14 +130,11 @@ fn check_entry(
 fn in_slot_window(
     venue: &Venue,
     product: &ProductConfig,
-    date: &str,
+    date: venue_model::BusinessDate,
     slot: &str,
     at: &DateTime<FixedOffset>,
 ) -> bool {
-    let (Some(date), Ok(time)) = (
-        crate::clock::parse_date(date),
-        NaiveTime::parse_from_str(slot, "%H:%M"),
-    ) else {
+    let Ok(time) = NaiveTime::parse_from_str(slot, "%H:%M") else {
         return false;
     };
     let Some(start) = venue.clock.local(date, time) else {

@@ -210,7 +210,7 @@ pub struct GateConfig {
 }
 
 /// When a ticket can be refunded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundRule {
     /// Unused tickets until the end of the visit date (local time).

@@ -24,13 +24,10 @@ fn finance_or(extra: &[Role]) -> Vec<Role> {
         .collect()
 }
 
-fn date_param(api: &Api, call: &Call) -> Result<chrono::NaiveDate, ApiError> {
-    match call.query("date") {
-        Some(d) => crate::clock::parse_date(d).ok_or_else(|| {
-            ApiError::bad_request("bad_date", format!("date {d:?} is not YYYY-MM-DD"))
-        }),
-        None => Ok(api.venue.clock.today()),
-    }
+fn date_param(api: &Api, call: &Call) -> Result<venue_model::BusinessDate, ApiError> {
+    Ok(call
+        .date("date")?
+        .unwrap_or_else(|| api.venue.clock.today()))
 }
 
 pub async fn sales(api: &Api, call: &Call) -> Result<Reply, ApiError> {
@@ -74,7 +71,7 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
 pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     use crate::reports::flow::{self, FlowQuery};
     require(call.role()?, &[Role::Manager, Role::Auditor])?;
-    let query = FlowQuery::parse(&call.query, api.venue.clock.today())?;
+    let query = FlowQuery::parse(&call.query, api.venue.clock.today().naive())?;
     let venue = api.venue.clone();
     let report = api
         .store
@@ -163,7 +160,7 @@ pub async fn settle(api: &Api, call: &Call) -> Result<Reply, ApiError> {
             format!("{day} has not begun; settle a day that has"),
         ));
     }
-    let bills = settle_day(api, day, &role.as_string()).await?;
+    let bills = settle_day(api, day.naive(), &role.as_string()).await?;
     Ok(json_reply(
         StatusCode::OK,
         &serde_json::json!({ "date": day.to_string(), "bills": bills }),
@@ -236,16 +233,7 @@ fn bills_reply(call: &Call, bills: &[settlement::BillView], name: &str) -> Resul
 pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     let own = own_party(call.role()?)?;
     let status = call.query("status").map(str::to_owned);
-    let day = match call.query("date") {
-        Some(d) => Some(
-            crate::clock::parse_date(d)
-                .ok_or_else(|| {
-                    ApiError::bad_request("bad_date", format!("date {d:?} is not YYYY-MM-DD"))
-                })?
-                .to_string(),
-        ),
-        None => None,
-    };
+    let day = call.date("date")?;
     let party = match (&own, call.query("party")) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(ApiError::forbidden(
@@ -255,22 +243,18 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
         (Some(own), _) => Some(own.clone()),
         (None, asked) => asked.map(str::to_owned),
     };
+    let filter = settlement::settle::BillFilter {
+        status,
+        party,
+        period_end: day,
+    };
     let bills = api
         .store
         .write(move |c| -> Result<_, ApiError> {
-            Ok(settlement::settle::list_bills(
-                c,
-                status.as_deref(),
-                party.as_deref(),
-                BILLS_ROWS_MAX,
-            )?)
+            Ok(settlement::settle::list_bills(c, &filter, BILLS_ROWS_MAX)?)
         })
         .await?;
-    let bills: Vec<_> = bills
-        .into_iter()
-        .filter(|b| day.as_ref().is_none_or(|d| b.period_end == *d))
-        .collect();
-    let name = format!("bills-{}", day.as_deref().unwrap_or("all"));
+    let name = format!("bills-{}", day.map_or("all".to_owned(), |d| d.to_string()));
     bills_reply(call, &bills, &name)
 }
 

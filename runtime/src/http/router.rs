@@ -26,6 +26,17 @@ impl Call {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A business date in the query (`?{key}=YYYY-MM-DD`), parsed at the door; `None` when
+    /// absent, 400 `bad_date` naming the form when written any other way.
+    pub fn date(&self, key: &str) -> Result<Option<venue_model::BusinessDate>, ApiError> {
+        self.query(key)
+            .map(|text| {
+                venue_model::BusinessDate::parse(text)
+                    .map_err(|e| ApiError::bad_request("bad_date", format!("{key}: {e}")))
+            })
+            .transpose()
+    }
+
     /// The authenticated role (every `/api/v1` route has one).
     pub fn role(&self) -> Result<&Role, ApiError> {
         self.role
@@ -112,22 +123,80 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::GET, ["ledger", "parties", party]) => {
             finance::party_balance(api, &call, party).await
         }
-        (
-            _,
-            [
-                "products" | "orders" | "capacity" | "plugins" | "audit" | "tickets"
-                | "integrations" | "sales" | "contracts" | "settlements" | "bills" | "ledger"
-                | "reports",
-                ..,
-            ],
-        ) => Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            format!("{} is not allowed on {path}", call.method),
-        )),
-        _ => Err(ApiError::not_found(
-            "no_route",
-            format!("no endpoint {} {path}", call.method),
-        )),
+        _ => match methods_of(&seg) {
+            [] => Err(ApiError::not_found(
+                "no_route",
+                format!("no endpoint {} {path}", call.method),
+            )),
+            methods => Err(ApiError::new(
+                405,
+                "method_not_allowed",
+                format!(
+                    "{} is not allowed on {path}; it takes {}",
+                    call.method,
+                    methods.join(", ")
+                ),
+            )),
+        },
+    }
+}
+
+/// Every path under `/api/v1` the router serves, and its methods (`*` is one segment of
+/// the caller's choosing). A path here with another method is a 405; a path not here is a
+/// 404. Keep it beside the `match` above: one row for each path shape there.
+const PATHS: &[(&[&str], &[&str])] = &[
+    (&["products"], &["GET"]),
+    (&["orders"], &["POST"]),
+    (&["orders", "*"], &["GET"]),
+    (&["orders", "*", "refunds"], &["POST"]),
+    (&["tickets", "*", "rebook"], &["POST"]),
+    (&["integrations", "*", "orders"], &["POST"]),
+    (&["capacity"], &["GET"]),
+    (&["plugins"], &["GET"]),
+    (&["plugins", "*"], &["PUT"]),
+    (&["audit"], &["GET"]),
+    (&["sales"], &["GET"]),
+    (&["contracts"], &["GET", "POST"]),
+    (&["settlements"], &["POST"]),
+    (&["bills"], &["GET"]),
+    (&["bills", "*"], &["GET"]),
+    (&["bills", "*", "approve"], &["POST"]),
+    (&["bills", "*", "reject"], &["POST"]),
+    (&["bills", "*", "pay"], &["POST"]),
+    (&["reports", "revenue"], &["GET"]),
+    (&["reports", "flow"], &["GET"]),
+    (&["ledger", "trial-balance"], &["GET"]),
+    (&["ledger", "parties", "*"], &["GET"]),
+];
+
+/// The methods a path under `/api/v1` takes; none for a path the API does not have.
+fn methods_of(segments: &[&str]) -> &'static [&'static str] {
+    PATHS
+        .iter()
+        .find(|(shape, _)| {
+            shape.len() == segments.len()
+                && shape.iter().zip(segments).all(|(s, g)| *s == "*" || s == g)
+        })
+        .map_or(&[], |(_, methods)| *methods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_the_api_lacks_has_no_methods_and_a_known_one_names_its_own() {
+        let table: &[(&[&str], &[&str])] = &[
+            (&["reports", "nothing"], &[]),
+            (&["reports"], &[]),
+            (&["bills", "b-1", "approve", "x"], &[]),
+            (&["reports", "revenue"], &["GET"]),
+            (&["bills", "b-1", "pay"], &["POST"]),
+            (&["contracts"], &["GET", "POST"]),
+            (&["orders", "o-1"], &["GET"]),
+        ];
+        for (path, methods) in table {
+            assert_eq!(methods_of(path), *methods, "{path:?}");
+        }
     }
 }

@@ -20,7 +20,8 @@ pub struct ProductView {
     real_name: bool,
     group_min_size: Option<u32>,
     group_price_fen: Option<i64>,
-    refund: String,
+    /// As the config spells it: `until_end_of_visit_date`, `until_day_before`, `never`.
+    refund: crate::config::RefundRule,
     slots: Vec<SlotView>,
     /// Daily capacity of each granted area that has one.
     capacity: Vec<AreaCapacity>,
@@ -56,7 +57,7 @@ pub fn products(api: &Api) -> Vec<ProductView> {
             real_name: p.real_name,
             group_min_size: p.group_min_size,
             group_price_fen: p.group_price_fen,
-            refund: format!("{:?}", p.refund),
+            refund: p.refund,
             slots: p
                 .slots
                 .iter()
@@ -223,14 +224,10 @@ struct CapacityRow {
 
 pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     call.role()?;
-    let date = match call.query("date") {
-        Some(d) => crate::clock::parse_date(d).ok_or_else(|| {
-            ApiError::bad_request("bad_date", format!("date {d:?} is not YYYY-MM-DD"))
-        })?,
-        None => api.venue.clock.today(),
-    };
+    let date = call
+        .date("date")?
+        .unwrap_or_else(|| api.venue.clock.today());
     let venue = api.venue.clone();
-    let day = date.to_string();
     let rows = api
         .store
         .write(move |c| -> Result<Vec<CapacityRow>, ApiError> {
@@ -240,7 +237,7 @@ pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, ApiError> {
                     area: a.id.clone(),
                     daily_max: a.daily_max,
                     instant_max: a.instant_max,
-                    sold: ticketing::sold_for(c, &a.id, &day)?,
+                    sold: ticketing::sold_for(c, &a.id, date)?,
                     in_park: crate::admission::presence(c, &a.id)?,
                 });
             }

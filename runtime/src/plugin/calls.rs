@@ -196,8 +196,8 @@ impl Loaded {
             .venue_edge_ticketing()
             .call_decode_order(&mut store, payload, content_type))?;
         Ok(raw
-            .map(convert::order_from_wit)
-            .map_err(convert::decode_error_from_wit))
+            .map_err(convert::decode_error_from_wit)
+            .and_then(convert::order_from_wit))
     }
 
     /// ticketing-adapter: encodes the venue's confirmation in the partner's format.

@@ -107,7 +107,7 @@ pub fn delta_to_wit(d: &Delta) -> wit::WhitelistDelta {
             .map(|e| wit::WhitelistEntry {
                 code: e.code.clone(),
                 ticket_id: e.ticket_id.clone(),
-                visit_date: e.visit_date.clone(),
+                visit_date: e.visit_date.to_string(),
                 slot: e.slot.clone(),
                 entries: e.entries,
                 party_size: e.party_size,
@@ -117,9 +117,16 @@ pub fn delta_to_wit(d: &Delta) -> wit::WhitelistDelta {
     }
 }
 
-pub fn order_from_wit(o: wit::Order) -> OrderRequest {
+/// A partner's order as the plugin decoded it; its visit date is parsed here, the door of
+/// this path, with the same rule as `POST /api/v1/orders`.
+pub fn order_from_wit(o: wit::Order) -> Result<OrderRequest, DecodeError> {
     use crate::ticketing::orders_api::{ItemRequest, PaymentRequest, VisitorRequest};
-    OrderRequest {
+    let visit_date = venue_model::BusinessDate::parse(&o.visit_date).map_err(|e| DecodeError {
+        code: "bad_date".into(),
+        message: format!("visit_date: {e}"),
+        event_id: Some(o.order_ref.clone()),
+    })?;
+    Ok(OrderRequest {
         order_ref: o.order_ref,
         channel: match o.channel {
             wit::Channel::Web => Channel::Web,
@@ -127,7 +134,7 @@ pub fn order_from_wit(o: wit::Order) -> OrderRequest {
             wit::Channel::Ota => Channel::Ota,
             wit::Channel::Group => Channel::Group,
         },
-        visit_date: o.visit_date,
+        visit_date,
         slot: o.slot,
         items: o
             .items
@@ -150,7 +157,7 @@ pub fn order_from_wit(o: wit::Order) -> OrderRequest {
             method: o.payment.method,
             reference: o.payment.reference,
         },
-    }
+    })
 }
 
 pub fn confirmation_to_wit(o: &OrderView) -> wit::OrderConfirmation {
@@ -165,7 +172,7 @@ pub fn confirmation_to_wit(o: &OrderView) -> wit::OrderConfirmation {
                 ticket_id: t.ticket_id.clone(),
                 code: t.code.clone(),
                 product: t.product.clone(),
-                visit_date: t.visit_date.clone(),
+                visit_date: t.visit_date.to_string(),
                 slot: t.slot.clone(),
                 visitor_name: t.visitor.as_ref().map(|v| v.name.clone()),
             })
@@ -284,5 +291,50 @@ pub fn line_from_wit(l: wit::BillLine) -> crate::settlement::Line {
         rate_bp: l.rate_bp,
         amount_fen: l.amount_fen,
         note: l.note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner_order(visit_date: &str) -> wit::Order {
+        wit::Order {
+            order_ref: "ota-1".into(),
+            channel: wit::Channel::Ota,
+            visit_date: visit_date.into(),
+            slot: None,
+            items: Vec::new(),
+            payment: wit::Payment {
+                method: "alipay".into(),
+                reference: "p-1".into(),
+            },
+        }
+    }
+
+    /// The ticketing-adapter path parses a plugin's visit date by the same rule as the
+    /// HTTP door: a plugin that writes `2027-1-5` gets its order refused, naming the form.
+    #[test]
+    fn a_decoded_order_keeps_only_a_date_written_yyyy_mm_dd() {
+        for (date, ok) in [
+            ("2027-01-05", true),
+            ("2027-1-5", false),
+            (" 2027-01-05", false),
+            ("20270105", false),
+        ] {
+            let decoded = order_from_wit(partner_order(date));
+            match decoded {
+                Ok(o) => {
+                    assert!(ok, "{date:?} was taken");
+                    assert_eq!(o.visit_date.to_string(), date);
+                }
+                Err(e) => {
+                    assert!(!ok, "{date:?} was refused: {e:?}");
+                    assert_eq!(e.code, "bad_date");
+                    assert!(e.message.contains("YYYY-MM-DD"), "{}", e.message);
+                    assert_eq!(e.event_id.as_deref(), Some("ota-1"));
+                }
+            }
+        }
     }
 }

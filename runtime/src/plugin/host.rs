@@ -10,8 +10,8 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{clock, config, kv, log, types};
-use crate::clock::Clock;
 use crate::store::Store as Db;
+use venue_model::clock::Clock;
 
 /// One log line from a plugin is cut at this many bytes.
 pub const LOG_LINE_BYTES_MAX: usize = 2048;

@@ -36,10 +36,10 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use crate::admission::Alert;
-use crate::clock::Clock;
 use crate::store::Store as Db;
 pub use host::{HostState, KvSpace, MemoryLimitHit, PluginContext};
 pub use manifest::{Grant, Manifest, World};
+use venue_model::clock::Clock;
 
 /// Why a plugin could not be loaded or a call failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -57,8 +57,9 @@ pub fn revenue_by_day(
     let mut sums: BTreeMap<(NaiveDate, String), [i128; 3]> = BTreeMap::new();
     for row in rows {
         let f = row.map_err(sql)?;
-        let day = crate::clock::parse_date(&f.day)
-            .ok_or_else(|| ReportError::Store(format!("a fact's business day {:?}", f.day)))?;
+        let day = venue_model::BusinessDate::parse(&f.day)
+            .map_err(|e| ReportError::Store(format!("a fact's business day: {e}")))?
+            .naive();
         let s = sums.entry((day, f.key(venue, query.by))).or_default();
         s[0] += i128::from(f.gross);
         s[1] += i128::from(f.refunds);

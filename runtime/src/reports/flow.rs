@@ -78,8 +78,9 @@ impl FlowQuery {
         for (key, value) in pairs {
             match key.as_str() {
                 "date" => {
-                    query.date = crate::clock::parse_date(value)
-                        .ok_or_else(|| bad(format!("date={value:?} is not a date YYYY-MM-DD")))?;
+                    query.date = venue_model::BusinessDate::parse(value)
+                        .map_err(|e| bad(format!("date: {e}")))?
+                        .naive();
                 }
                 "interval" => {
                     query.interval = Interval::parse(value).ok_or_else(|| {
@@ -164,7 +165,7 @@ pub fn flow(
         areas[i].entries += entries;
         areas[i].exits += exits;
         let at: String = r.get(2).map_err(sql)?;
-        match crate::clock::parse_rfc3339(&at) {
+        match venue_model::clock::parse_rfc3339(&at) {
             Some(at) => {
                 let local = at.with_timezone(&tz).fixed_offset();
                 let b = buckets[i].entry(query.interval.start(local)).or_default();
@@ -275,7 +276,9 @@ mod tests {
             1,
             true,
         );
-        let day = crate::clock::parse_date("2026-11-25").unwrap();
+        let day = venue_model::BusinessDate::parse("2026-11-25")
+            .unwrap()
+            .naive();
         let hourly = flow(
             &conn,
             &venue,
@@ -351,7 +354,9 @@ mod tests {
 
     #[test]
     fn the_query_defaults_to_today_by_the_hour_and_says_what_is_wrong() {
-        let today = crate::clock::parse_date("2026-11-25").unwrap();
+        let today = venue_model::BusinessDate::parse("2026-11-25")
+            .unwrap()
+            .naive();
         let pairs = |q: &str| -> Vec<(String, String)> {
             form_urlencoded::parse(q.as_bytes()).into_owned().collect()
         };

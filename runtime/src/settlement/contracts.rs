@@ -99,11 +99,8 @@ impl Contract {
         if self.version == 0 {
             return Err("versions start at 1".into());
         }
-        if crate::clock::parse_date(&self.effective_from).is_none() {
-            return Err(format!(
-                "effective_from {:?} is not YYYY-MM-DD",
-                self.effective_from
-            ));
+        if let Err(e) = venue_model::BusinessDate::parse(&self.effective_from) {
+            return Err(format!("effective_from: {e}"));
         }
         if self.products.is_empty() && self.merchants.is_empty() {
             return Err("the scope is empty: name products and/or merchants".into());

@@ -78,38 +78,27 @@ fn line_rows(b: &BillView) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// A CSV field, quoted when it must be (RFC 4180).
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-fn push_row(out: &mut String, row: &[String]) {
-    let fields: Vec<String> = row.iter().map(|f| field(f)).collect();
-    out.push_str(&fields.join(","));
-    out.push_str("\r\n");
-}
-
-/// One row per bill line, with the bill's columns first.
+/// One row per bill line, with the bill's columns first; a bill without lines (nothing
+/// sold in its cycle) is one row with the line columns empty, so every bill is in the file.
+/// Written by [`venue_model::csv`]: CRLF, quoting, no cell a spreadsheet runs as a formula.
 pub fn csv(bills: &[BillView]) -> String {
-    let mut out = String::new();
-    let header: Vec<String> = BILL_COLUMNS
+    let header: Vec<&str> = BILL_COLUMNS
         .iter()
         .chain(LINE_COLUMNS.iter().skip(1))
-        .map(|s| s.to_string())
+        .copied()
         .collect();
-    push_row(&mut out, &header);
-    for b in bills {
-        for line in line_rows(b) {
+    let rows = bills.iter().flat_map(|b| {
+        let mut lines = line_rows(b);
+        if lines.is_empty() {
+            lines.push(vec![String::new(); LINE_COLUMNS.len()]);
+        }
+        lines.into_iter().map(move |line| {
             let mut row = bill_row(b);
             row.extend(line.into_iter().skip(1));
-            push_row(&mut out, &row);
-        }
-    }
-    out
+            row
+        })
+    });
+    venue_model::csv::table(&header, rows)
 }
 
 /// A workbook with a `Bills` sheet and a `Lines` sheet.
@@ -158,11 +147,49 @@ fn write_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settlement::bill::Amounts;
+
+    fn bill(id: &str, party: &str, lines: Vec<crate::settlement::bill::Line>) -> BillView {
+        BillView {
+            bill_id: id.into(),
+            party: party.into(),
+            amounts: Amounts {
+                lines,
+                ..Amounts::default()
+            },
+            ..BillView::default()
+        }
+    }
 
     #[test]
-    fn csv_fields_with_commas_are_quoted() {
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("plain"), "plain");
+    fn every_bill_is_in_the_csv_even_one_without_lines() {
+        let with_line = bill(
+            "b-1",
+            "p-tea",
+            vec![crate::settlement::bill::Line {
+                kind: "category".into(),
+                category: Some("food".into()),
+                basis_fen: 12345,
+                rate_bp: 1000,
+                amount_fen: 1235,
+                note: None,
+            }],
+        );
+        let empty = bill("b-2", "=cmd|' /C calc'!A0", Vec::new());
+        let out = csv(&[with_line, empty]);
+        let rows: Vec<&str> = out.split("\r\n").filter(|r| !r.is_empty()).collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        assert!(
+            rows[1].starts_with("b-1,p-tea,") && rows[1].contains(",food,12345,1000,1235,"),
+            "{out}"
+        );
+        assert!(
+            rows[2].starts_with("b-2,'=cmd"),
+            "a formula-like party is text: {out}"
+        );
+        assert!(
+            rows[2].ends_with(",,,,,"),
+            "its line columns are empty: {out}"
+        );
     }
 }

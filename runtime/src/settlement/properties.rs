@@ -275,8 +275,14 @@ fn run_day(
         )));
     }
 
-    let bills = settle_day(conn, venue, today, &PluginLines::default(), "finance")
-        .map_err(|e| ("settle", e))?;
+    let bills = settle_day(
+        conn,
+        venue,
+        today.naive(),
+        &PluginLines::default(),
+        "finance",
+    )
+    .map_err(|e| ("settle", e))?;
     for (i, (merchant, party)) in MERCHANTS.iter().enumerate() {
         let bill = bills
             .iter()

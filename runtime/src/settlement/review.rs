@@ -156,7 +156,8 @@ fn is_late(
     party: &str,
     day: &str,
 ) -> rusqlite::Result<bool> {
-    let Some(day) = crate::clock::parse_date(day) else {
+    let Ok(day) = venue_model::BusinessDate::parse(day).map(venue_model::BusinessDate::naive)
+    else {
         return Ok(false);
     };
     let (s, e) = cycle_containing(contract.cycle, day);

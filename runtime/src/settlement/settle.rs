@@ -17,14 +17,14 @@ use serde::Serialize;
 use super::bill::{self, Amounts, CategoryTotal, Line};
 use super::contracts::{self, Contract, Cycle};
 use crate::error::ApiError;
-use crate::ids;
 use crate::venue::Venue;
+use venue_model::ids;
 
 /// Lines a settlement-rule plugin computed, by contract id.
 pub type PluginLines = HashMap<String, Vec<Line>>;
 
 /// A bill as the API shows it (protocol.md, Bills).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BillView {
     pub bill_id: String,
     pub party: String,
@@ -166,9 +166,10 @@ pub fn cycle_facts(
     let mut late = Vec::new();
     let older = fact_sums(conn, "bill_id IS NULL AND business_date < ?1", &[&start])?;
     for f in older.iter().filter(|f| f.in_scope(contract)) {
-        let Some(day) = crate::clock::parse_date(&f.business_date) else {
+        let Ok(day) = venue_model::BusinessDate::parse(&f.business_date) else {
             continue;
         };
+        let day = day.naive();
         let (s, e) = cycle_containing(contract.cycle, day);
         if !closed_bill_exists(conn, &contract.party, &s.to_string(), &e.to_string())? {
             continue;
@@ -558,21 +559,34 @@ fn latest_payout(conn: &Connection, bill_id: &str) -> rusqlite::Result<Option<se
     .optional()
 }
 
-/// Bills filtered by status and party, newest first.
+/// Which bills a listing asks for; `None` is any.
+#[derive(Debug, Clone, Default)]
+pub struct BillFilter {
+    pub status: Option<String>,
+    pub party: Option<String>,
+    /// Bills whose cycle ends on this day.
+    pub period_end: Option<venue_model::BusinessDate>,
+}
+
+/// Bills that pass `filter`, newest first, at most `limit`: the filter is applied before
+/// the limit, so an older day's bills are found however many newer ones exist.
 pub fn list_bills(
     conn: &Connection,
-    status: Option<&str>,
-    party: Option<&str>,
+    filter: &BillFilter,
     limit: u32,
 ) -> rusqlite::Result<Vec<BillView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT bill_id, party, contract, contract_version, kind, period_start, period_end, version, status, amounts,
                 approved_by, reason, created_at, updated_at FROM bills
-         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR party = ?2)
-         ORDER BY period_end DESC, party, version DESC LIMIT ?3",
+         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR party = ?2) AND (?3 IS NULL OR period_end = ?3)
+         ORDER BY period_end DESC, party, version DESC LIMIT ?4",
     )?;
+    let day = filter.period_end.map(|d| d.to_string());
     let mut bills: Vec<BillView> = stmt
-        .query_map(params![status, party, limit], bill_from_row)?
+        .query_map(
+            params![filter.status, filter.party, day, limit],
+            bill_from_row,
+        )?
         .collect::<Result<_, _>>()?;
     for b in &mut bills {
         b.payout = latest_payout(conn, &b.bill_id)?;

@@ -404,6 +404,48 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox_new RENAME TO outbox;
     DELETE FROM sqlite_sequence WHERE name = 'outbox';
     "#,
+    // 9: visit dates written YYYY-MM-DD exactly. Until now an order's visit date was kept
+    // as the caller spelled it (`2027-1-5`, ` 2027-01-05`), so one day could be counted in
+    // several capacity buckets and its tickets were refused at the gate on their own day.
+    // Every spelling of a date is rewritten to its one form, and the capacity sold under a
+    // loose spelling is added to that day's bucket. A text that names no calendar day is
+    // left as it was (nothing the old parser accepted is such a text).
+    r#"
+    CREATE TEMP TABLE loose_dates (
+        loose TEXT PRIMARY KEY, d TEXT, y TEXT, rest TEXT, m TEXT, dd TEXT, canonical TEXT
+    );
+    INSERT INTO loose_dates (loose, d)
+        SELECT v, trim(v) FROM (
+            SELECT visit_date AS v FROM tickets UNION SELECT visit_date FROM orders
+            UNION SELECT visit_date FROM sold UNION SELECT visit_date FROM slot_sold
+            UNION SELECT to_date FROM rebooks UNION SELECT from_date FROM rebooks)
+        WHERE v NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' OR date(v) IS NOT v;
+    UPDATE loose_dates SET y = substr(d, 1, instr(d, '-') - 1), rest = substr(d, instr(d, '-') + 1);
+    UPDATE loose_dates SET m = substr(rest, 1, instr(rest, '-') - 1), dd = substr(rest, instr(rest, '-') + 1);
+    UPDATE loose_dates
+        SET canonical = printf('%04d-%02d-%02d', CAST(y AS INTEGER), CAST(m AS INTEGER), CAST(dd AS INTEGER))
+        WHERE length(y) BETWEEN 1 AND 4 AND length(m) BETWEEN 1 AND 2 AND length(dd) BETWEEN 1 AND 2
+          AND y NOT GLOB '*[^0-9]*' AND m NOT GLOB '*[^0-9]*' AND dd NOT GLOB '*[^0-9]*';
+    UPDATE loose_dates SET canonical = NULL WHERE date(canonical) IS NOT canonical;
+    DELETE FROM loose_dates WHERE canonical IS NULL OR canonical = loose;
+    UPDATE tickets SET visit_date = (SELECT canonical FROM loose_dates WHERE loose = visit_date)
+        WHERE visit_date IN (SELECT loose FROM loose_dates);
+    UPDATE orders SET visit_date = (SELECT canonical FROM loose_dates WHERE loose = visit_date)
+        WHERE visit_date IN (SELECT loose FROM loose_dates);
+    UPDATE rebooks SET to_date = (SELECT canonical FROM loose_dates WHERE loose = to_date)
+        WHERE to_date IN (SELECT loose FROM loose_dates);
+    UPDATE rebooks SET from_date = (SELECT canonical FROM loose_dates WHERE loose = from_date)
+        WHERE from_date IN (SELECT loose FROM loose_dates);
+    INSERT INTO sold (area, visit_date, sold)
+        SELECT s.area, l.canonical, s.sold FROM sold s JOIN loose_dates l ON l.loose = s.visit_date WHERE true
+        ON CONFLICT (area, visit_date) DO UPDATE SET sold = sold + excluded.sold;
+    DELETE FROM sold WHERE visit_date IN (SELECT loose FROM loose_dates);
+    INSERT INTO slot_sold (product, visit_date, slot, sold)
+        SELECT s.product, l.canonical, s.slot, s.sold FROM slot_sold s JOIN loose_dates l ON l.loose = s.visit_date WHERE true
+        ON CONFLICT (product, visit_date, slot) DO UPDATE SET sold = sold + excluded.sold;
+    DELETE FROM slot_sold WHERE visit_date IN (SELECT loose FROM loose_dates);
+    DROP TABLE loose_dates;
+    "#,
 ];
 
 /// The schema version this binary writes.

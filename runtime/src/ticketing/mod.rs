@@ -23,6 +23,8 @@ pub use views::{OrderView, TicketView, load_order};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use venue_model::BusinessDate;
+
 use crate::error::ApiError;
 use crate::venue::Venue;
 
@@ -58,7 +60,7 @@ impl Channel {
 pub struct WhitelistEntry {
     pub code: String,
     pub ticket_id: String,
-    pub visit_date: String,
+    pub visit_date: BusinessDate,
     pub slot: Option<String>,
     pub entries: Option<u32>,
     pub party_size: u32,
@@ -79,13 +81,13 @@ pub struct TicketRow {
     pub order_id: String,
     pub code: String,
     pub product: String,
-    pub visit_date: String,
+    pub visit_date: BusinessDate,
     pub slot: Option<String>,
     pub price_fen: i64,
     pub status: String,
     pub entries_used: u32,
     pub inside: bool,
-    pub last_entry_date: Option<String>,
+    pub last_entry_date: Option<BusinessDate>,
     pub id_index: Option<String>,
     pub group_code: Option<String>,
 }
@@ -147,7 +149,7 @@ pub(crate) fn whitelist_entry(venue: &Venue, t: &TicketRow) -> WhitelistEntry {
     WhitelistEntry {
         code: t.code.clone(),
         ticket_id: t.ticket_id.clone(),
-        visit_date: t.visit_date.clone(),
+        visit_date: t.visit_date,
         slot: t.slot.clone(),
         entries: venue.product(&t.product).and_then(|p| p.entries),
         party_size: 1,
@@ -160,7 +162,7 @@ pub(crate) fn take_capacity(
     conn: &Connection,
     venue: &Venue,
     product: &str,
-    visit_date: &str,
+    visit_date: BusinessDate,
     slot: Option<&str>,
     count: u32,
 ) -> Result<(), ApiError> {
@@ -219,7 +221,7 @@ pub(crate) fn release_capacity(
     conn: &Connection,
     venue: &Venue,
     product: &str,
-    visit_date: &str,
+    visit_date: BusinessDate,
     slot: Option<&str>,
     count: u32,
 ) -> rusqlite::Result<()> {
@@ -241,7 +243,7 @@ pub(crate) fn release_capacity(
     Ok(())
 }
 
-pub fn sold_for(conn: &Connection, area: &str, visit_date: &str) -> rusqlite::Result<i64> {
+pub fn sold_for(conn: &Connection, area: &str, visit_date: BusinessDate) -> rusqlite::Result<i64> {
     Ok(conn
         .prepare_cached("SELECT sold FROM sold WHERE area = ?1 AND visit_date = ?2")?
         .query_row(params![area, visit_date], |r| r.get(0))
@@ -341,7 +343,7 @@ pub(crate) fn record_ticket_revenue(
         .iter()
         .map(|(p, fen)| {
             let count = if refund { 0 } else { counts[p] };
-            crate::outbox::RevenueLine::ticket(venue, p, refund, *fen, count)
+            crate::outbox::ticket_line(venue, p, refund, *fen, count)
         })
         .collect();
     let mut data = posting.details.clone();

@@ -9,18 +9,18 @@ use super::{
     Channel, ITEMS_PER_ORDER_MAX, OrderView, TICKETS_PER_ORDER_MAX, WhitelistChange,
     WhitelistEntry, audit, canonical_sha256, check_text, load_order, take_capacity,
 };
-use crate::clock::parse_date;
 use crate::error::ApiError;
-use crate::ids;
 use crate::realname::mask;
 use crate::venue::Venue;
+use venue_model::{BusinessDate, ids};
 
 /// The body of `POST /api/v1/orders`. Unknown fields are allowed (protocol.md) and ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderRequest {
     pub order_ref: String,
     pub channel: Channel,
-    pub visit_date: String,
+    /// `YYYY-MM-DD` exactly: any other spelling is refused when the body is read.
+    pub visit_date: BusinessDate,
     #[serde(default)]
     pub slot: Option<String>,
     pub items: Vec<ItemRequest>,
@@ -109,7 +109,7 @@ pub fn place_order(
             conn,
             venue,
             &item.product,
-            &req.visit_date,
+            req.visit_date,
             item.slot.as_deref(),
             item.qty,
         )?;
@@ -185,7 +185,7 @@ pub fn place_order(
                 change.add.push(WhitelistEntry {
                     code: code.clone(),
                     ticket_id: ticket_id.clone(),
-                    visit_date: req.visit_date.clone(),
+                    visit_date: req.visit_date,
                     slot: item.slot.clone(),
                     entries: product.and_then(|p| p.entries),
                     party_size: 1,
@@ -199,7 +199,7 @@ pub fn place_order(
             change.add.push(WhitelistEntry {
                 code: group_code.clone(),
                 ticket_id: order_id.clone(),
-                visit_date: req.visit_date.clone(),
+                visit_date: req.visit_date,
                 slot: req.slot.clone(),
                 entries: Some(1),
                 party_size: party,
@@ -262,12 +262,7 @@ struct Plan {
 
 /// Checks an order against the products and prices it, touching nothing.
 fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
-    let visit_date = parse_date(&req.visit_date).ok_or_else(|| {
-        ApiError::bad_request(
-            "bad_date",
-            format!("visit_date {:?} is not YYYY-MM-DD", req.visit_date),
-        )
-    })?;
+    let visit_date = req.visit_date;
     let today = venue.clock.today();
     if visit_date < today {
         return Err(ApiError::rule(

@@ -9,14 +9,14 @@ use super::{
     TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity, ticket_by_id,
     whitelist_entry,
 };
-use crate::clock::parse_date;
 use crate::error::ApiError;
-use crate::ids;
 use crate::venue::Venue;
+use venue_model::ids;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RebookRequest {
-    pub visit_date: String,
+    /// `YYYY-MM-DD` exactly.
+    pub visit_date: venue_model::BusinessDate,
     #[serde(default)]
     pub slot: Option<String>,
 }
@@ -60,12 +60,7 @@ pub fn rebook_ticket(
             format!("ticket {ticket_id} has been used and cannot be rebooked"),
         ));
     }
-    let Some(new_date) = parse_date(&req.visit_date) else {
-        return Err(ApiError::bad_request(
-            "bad_date",
-            format!("visit_date {:?} is not YYYY-MM-DD", req.visit_date),
-        ));
-    };
+    let new_date = req.visit_date;
     let today = venue.clock.today();
     if new_date < today {
         return Err(ApiError::rule(
@@ -73,7 +68,7 @@ pub fn rebook_ticket(
             format!("visit_date {new_date} is before today ({today})"),
         ));
     }
-    let old_date = parse_date(&t.visit_date).unwrap_or(today);
+    let old_date = t.visit_date;
     if old_date < today {
         return Err(ApiError::rule(
             "visit_date_past",
@@ -96,12 +91,11 @@ pub fn rebook_ticket(
             ));
         }
     };
-    let new_date = new_date.to_string();
     let unchanged = new_date == t.visit_date && new_slot == t.slot;
     let mut whitelist = Vec::new();
     if !unchanged {
-        release_capacity(conn, venue, &t.product, &t.visit_date, t.slot.as_deref(), 1)?;
-        take_capacity(conn, venue, &t.product, &new_date, new_slot.as_deref(), 1)?;
+        release_capacity(conn, venue, &t.product, t.visit_date, t.slot.as_deref(), 1)?;
+        take_capacity(conn, venue, &t.product, new_date, new_slot.as_deref(), 1)?;
         let now = venue.clock.now_rfc3339();
         conn.prepare_cached("UPDATE tickets SET visit_date = ?2, slot = ?3 WHERE ticket_id = ?1")?
             .execute(params![ticket_id, new_date, new_slot])?;
@@ -134,7 +128,7 @@ pub fn rebook_ticket(
             ),
         )?;
         let moved = super::TicketRow {
-            visit_date: new_date.clone(),
+            visit_date: new_date,
             slot: new_slot.clone(),
             ..t.clone()
         };

@@ -9,11 +9,10 @@ use super::{
     OrderView, TicketRow, WhitelistChange, audit, canonical_sha256, check_text, load_order,
     release_capacity, tickets_of_order,
 };
-use crate::clock::parse_date;
 use crate::config::RefundRule;
 use crate::error::ApiError;
-use crate::ids;
 use crate::venue::Venue;
+use venue_model::ids;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefundRequest {
@@ -138,7 +137,7 @@ pub fn refund_order(
             .product(&t.product)
             .map(|p| p.refund)
             .unwrap_or(RefundRule::Never);
-        let visit = parse_date(&t.visit_date).unwrap_or(today);
+        let visit = t.visit_date;
         let allowed = match rule {
             RefundRule::UntilEndOfVisitDate => today <= visit,
             RefundRule::UntilDayBefore => today < visit,
@@ -190,7 +189,7 @@ pub fn refund_order(
         .execute(params![refund_id, t.ticket_id, t.price_fen])?;
         conn.prepare_cached("UPDATE tickets SET status = 'refunded' WHERE ticket_id = ?1")?
             .execute(params![t.ticket_id])?;
-        release_capacity(conn, venue, &t.product, &t.visit_date, t.slot.as_deref(), 1)?;
+        release_capacity(conn, venue, &t.product, t.visit_date, t.slot.as_deref(), 1)?;
         for area in venue
             .product(&t.product)
             .map(|p| p.grants.as_slice())

@@ -12,7 +12,7 @@ pub struct OrderView {
     pub order_ref: String,
     pub status: String,
     pub channel: String,
-    pub visit_date: String,
+    pub visit_date: venue_model::BusinessDate,
     pub slot: Option<String>,
     pub total_fen: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,7 +28,7 @@ pub struct TicketView {
     pub ticket_id: String,
     pub code: String,
     pub product: String,
-    pub visit_date: String,
+    pub visit_date: venue_model::BusinessDate,
     pub slot: Option<String>,
     pub price_fen: i64,
     /// `valid`, `used` (no entries left) or `refunded`.

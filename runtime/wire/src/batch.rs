@@ -1,8 +1,11 @@
-//! The upload format: a batch is NDJSON, one record a line, each
-//! `{"edge_id","seq","kind","event_id","business_date","at","data"}`. Money records
-//! (`sale`, `order`, `refund`) carry `data.revenue`, an array of revenue lines; HQ keeps
-//! `data` as sent and reads nothing else of it. Parsing checks every line before anything is
-//! stored: one bad line refuses the whole batch, naming the line.
+//! A batch on the wire: NDJSON, one record a line, each
+//! `{"edge_id","seq","kind","event_id","business_date","at","data"}` (docs/protocol.md,
+//! section 3). Money records (`sale`, `order`, `refund`) carry `data.revenue`, an array of
+//! revenue lines; HQ keeps `data` as sent and reads nothing else of it.
+//!
+//! Both ends use this module: the edge box writes each line with [`write_line`], HQ reads a
+//! body with [`parse`], which checks every line before anything is stored: one bad line
+//! refuses the whole batch, naming the line.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
@@ -10,6 +13,9 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use venue_model::BusinessDate;
+
+use crate::record::{Kind, LineKind, RevenueLine};
 
 /// The longest `event_id` HQ keeps, in bytes.
 pub const EVENT_ID_BYTES_MAX: usize = 256;
@@ -20,83 +26,6 @@ pub const FIELD_BYTES_MAX: usize = 256;
 pub const AMOUNT_FEN_MAX: i64 = 1_000_000_000_000;
 /// The largest count of one revenue line, either way.
 pub const COUNT_MAX: i64 = 1_000_000_000;
-
-/// What a record is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Scan,
-    Sale,
-    Order,
-    Refund,
-    Rebook,
-    Bill,
-    Payout,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 7] = [
-        Kind::Scan,
-        Kind::Sale,
-        Kind::Order,
-        Kind::Refund,
-        Kind::Rebook,
-        Kind::Bill,
-        Kind::Payout,
-    ];
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Scan => "scan",
-            Kind::Sale => "sale",
-            Kind::Order => "order",
-            Kind::Refund => "refund",
-            Kind::Rebook => "rebook",
-            Kind::Bill => "bill",
-            Kind::Payout => "payout",
-        }
-    }
-
-    /// Whether records of this kind carry revenue lines. The others may have a `revenue`
-    /// field in their data; it is kept as sent but never counted.
-    pub fn carries_revenue(self) -> bool {
-        matches!(self, Kind::Sale | Kind::Order | Kind::Refund)
-    }
-}
-
-/// A revenue line's kind: a sale (a void is a sale with a negative amount and count) or a
-/// refund (its amount is what was paid back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineKind {
-    Sale,
-    Refund,
-}
-
-impl LineKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LineKind::Sale => "sale",
-            LineKind::Refund => "refund",
-        }
-    }
-}
-
-/// One revenue fact of a money record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevenueLine {
-    pub source: String,
-    pub product: Option<String>,
-    pub merchant: Option<String>,
-    pub area: Option<String>,
-    pub category: Option<String>,
-    pub party: Option<String>,
-    pub kind: LineKind,
-    pub amount_fen: i64,
-    pub count: i64,
-}
 
 /// One checked record.
 #[derive(Debug, Clone)]
@@ -183,6 +112,39 @@ struct WireLine {
     kind: String,
     amount_fen: i64,
     count: i64,
+}
+
+/// Appends one record as an NDJSON line (with its newline) to `out`: the one encoder of
+/// the edge box's uploads. `edge_id_json` is the box's id already as a JSON string (it is
+/// the same on every line of a batch), `data_json` the record's data, a JSON object.
+#[allow(clippy::too_many_arguments)]
+pub fn write_line(
+    out: &mut Vec<u8>,
+    edge_id_json: &str,
+    seq: i64,
+    kind: &str,
+    event_id: &str,
+    business_date: &str,
+    at: &str,
+    data_json: &str,
+) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(b"{\"edge_id\":");
+    out.extend_from_slice(edge_id_json.as_bytes());
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    for (key, value) in [
+        (",\"kind\":", kind),
+        (",\"event_id\":", event_id),
+        (",\"business_date\":", business_date),
+        (",\"at\":", at),
+    ] {
+        out.extend_from_slice(key.as_bytes());
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(data_json.as_bytes());
+    out.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 /// Parses and checks a whole NDJSON body sent by `edge_id` as batch `batch_seq`. Blank
@@ -293,7 +255,7 @@ fn revenue(data: &str) -> Result<Vec<RevenueLine>, String> {
                 .map_err(&at)
         };
         out.push(RevenueLine {
-            source: text("source", &l.source, FIELD_BYTES_MAX).map_err(&at)?,
+            source: Cow::Owned(text("source", &l.source, FIELD_BYTES_MAX).map_err(&at)?),
             product: field("product", l.product)?,
             merchant: field("merchant", l.merchant)?,
             area: field("area", l.area)?,
@@ -320,10 +282,9 @@ fn text(name: &str, value: &str, max: usize) -> Result<String, String> {
 
 /// A `YYYY-MM-DD` business day between 1900 and 2999.
 fn business_date(s: &str) -> Result<NaiveDate, String> {
-    let day = (s.len() == 10)
-        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| format!("business_date {s:?} is not a date YYYY-MM-DD"))?;
+    let day = BusinessDate::parse(s)
+        .map_err(|e| format!("business_date: {e}"))?
+        .naive();
     if !(1900..=2999).contains(&day.year()) {
         return Err(format!(
             "business_date {s} is out of range (1900-01-01 to 2999-12-31)"
@@ -451,6 +412,57 @@ mod tests {
             parse("edge-a", 1, no_data.as_bytes()).unwrap().records[0].data,
             "{}"
         );
+    }
+
+    #[test]
+    fn what_the_edge_writes_hq_reads_back_unchanged() {
+        let line = RevenueLine {
+            source: Cow::Borrowed("pos"),
+            product: None,
+            merchant: Some("m-tea".into()),
+            area: Some("park".into()),
+            category: Some("food".into()),
+            party: Some("p-tea".into()),
+            kind: LineKind::Refund,
+            amount_fen: 1800,
+            count: 1,
+        };
+        let data = serde_json::json!({ "merchant": "m-tea", "revenue": [&line] }).to_string();
+        let mut body = Vec::new();
+        let edge = serde_json::to_string("edge-\"a\"").unwrap();
+        write_line(
+            &mut body,
+            &edge,
+            41,
+            "refund",
+            "pos-1-9",
+            "2026-11-25",
+            "2026-11-25T12:00:00+08:00",
+            &data,
+        )
+        .unwrap();
+        write_line(
+            &mut body,
+            &edge,
+            42,
+            "scan",
+            "g-1-7",
+            "2026-11-25",
+            "2026-11-25T12:00:01+08:00",
+            "{}",
+        )
+        .unwrap();
+        let batch = parse("edge-\"a\"", 9, &body).unwrap();
+        assert_eq!(batch.records.len(), 2);
+        let r = &batch.records[0];
+        assert_eq!(
+            (r.kind, r.seq, r.event_id.as_str()),
+            (Kind::Refund, 41, "pos-1-9")
+        );
+        assert_eq!(r.business_date.to_string(), "2026-11-25");
+        assert_eq!(r.data, data);
+        assert_eq!(r.revenue, vec![line]);
+        assert_eq!(batch.records[1].kind, Kind::Scan);
     }
 
     #[test]

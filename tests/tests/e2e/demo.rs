@@ -72,3 +72,97 @@ async fn the_demo_sells_and_uploads_to_hq() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The README's promise: the demo's simulated visitors are admitted and its tills sell
+/// within a minute. The simulators are `venue-devices` processes of the demo's own, and
+/// they end with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_admits_and_sells_within_a_minute_and_its_simulators_stop_with_it() {
+    let data = tempfile::tempdir().unwrap();
+    let mut command = Command::new(binary("venue-edge"));
+    command
+        .arg("demo")
+        .arg("--data")
+        .arg(data.path())
+        .args(["--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"])
+        .arg("--plugins")
+        .arg(built_plugins());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (mut child, ready) = spawn_logged(command, &["venue-edge: HTTP on http://"], &log);
+    let line = ready
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the demo did not start: {:?}", log.lock().unwrap());
+        });
+    let http = line.split("  MQTT on ").next().unwrap().trim().to_owned();
+    let api = venue_devices::http::HttpClient::new(&http);
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.path().join("demo-tokens.json")).unwrap())
+            .unwrap();
+    let today = Edge::today();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let flow = api
+            .get(
+                &format!("/api/v1/reports/flow?date={today}"),
+                tokens["manager"].as_str(),
+            )
+            .await
+            .unwrap()
+            .json();
+        let sales = api
+            .get(
+                &format!("/api/v1/sales?date={today}"),
+                tokens["finance-reviewer"].as_str(),
+            )
+            .await
+            .unwrap()
+            .json();
+        let entries: i64 = flow["areas"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["entries"].as_i64()).sum())
+            .unwrap_or(0);
+        let sold = sales["sales"].as_array().map_or(0, Vec::len);
+        if entries > 0 && sold > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a minute in, entries {entries}, sales {sold}: {:?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let pid = child.id();
+    let simulators = || {
+        let out = Command::new("pgrep")
+            .args(["-P", &pid.to_string(), "venue-devices"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(simulators(), 2, "the bank and the traffic run as processes");
+    // SIGTERM: the demo stops in order and takes its simulators with it.
+    assert!(
+        Command::new("kill")
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let orphans = || {
+        let out = Command::new("pgrep")
+            .args(["-f", &data.path().display().to_string()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    while orphans() > 0 {
+        assert!(Instant::now() < deadline, "simulators outlived the demo");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

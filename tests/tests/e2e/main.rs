@@ -3,12 +3,14 @@
 //! on disk. Each scenario that involves devices runs on both brokers.
 
 mod bad_input;
+mod dates;
 mod demo;
 mod offline;
 mod payouts;
 mod plugins;
 mod pos_load;
 mod reports;
+mod rules;
 mod settlement;
 mod tickets;
 mod upstream;

@@ -352,7 +352,7 @@ async fn an_adapter_instance_is_reused_until_a_call_fails() {
 
     let dir = tempfile::tempdir().unwrap();
     let (tx, _alerts) = tokio::sync::mpsc::channel(64);
-    let clock = venue_edge::clock::Clock::new(chrono_tz::Asia::Shanghai);
+    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
     let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
     let mut manifest = venue_edge::demo::install_plugin(
         &built_plugins().join("plugin_misbehave.wasm"),

@@ -186,7 +186,7 @@ async fn the_days_revenue_and_flow_are_reported_by_every_key_to_the_fen() {
     assert_eq!(
         csv.text(),
         format!(
-            "period,key,gross_fen,refunds_fen,net_fen,count\n{today},-,57000,24000,33000,7\n{today},m-gift-shop,5000,2500,2500,1\n{today},m-tea-house,10800,0,10800,1\n"
+            "period,key,gross_fen,refunds_fen,net_fen,count\r\n{today},-,57000,24000,33000,7\r\n{today},m-gift-shop,5000,2500,2500,1\r\n{today},m-tea-house,10800,0,10800,1\r\n"
         )
     );
 

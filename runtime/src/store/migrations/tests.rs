@@ -404,3 +404,61 @@ fn outbox_numbers_never_go_back_when_the_outbox_empties() {
     acknowledged(&conn, 2, 4, 5);
     assert_eq!(queue(&conn, "f"), 6);
 }
+
+/// A store at version 8 that took visit dates as callers spelled them keeps each ticket
+/// on its day: every spelling becomes `YYYY-MM-DD`, and the capacity sold under the
+/// spellings of one day is that day's bucket alone.
+#[test]
+fn version_9_writes_every_visit_date_one_way_and_merges_its_capacity() {
+    let conn = Connection::open_in_memory().unwrap();
+    at_version(&conn, 8);
+    conn.execute_batch(
+        "INSERT INTO orders (order_id, order_ref, body_sha256, channel, visit_date, total_fen, status,
+                             payment_method, payment_ref, created_at, business_date)
+         VALUES ('o1', 'r1', 'h', 'web', '2027-1-5', 100, 'paid', 'cash', 'p', 't', '2026-12-04'),
+                ('o2', 'r2', 'h', 'web', ' 2027-01-05', 100, 'paid', 'cash', 'p', 't', '2026-12-04'),
+                ('o3', 'r3', 'h', 'web', '2027-01-05', 100, 'paid', 'cash', 'p', 't', '2026-12-04'),
+                ('o4', 'r4', 'h', 'web', 'someday', 100, 'paid', 'cash', 'p', 't', '2026-12-04');
+         INSERT INTO tickets (ticket_id, order_id, code, product, visit_date, price_fen, status)
+         VALUES ('t1', 'o1', 'C1', 'sunrise', '2027-1-5', 100, 'valid'),
+                ('t2', 'o2', 'C2', 'sunrise', ' 2027-01-05', 100, 'valid'),
+                ('t3', 'o3', 'C3', 'sunrise', '2027-01-05', 100, 'valid'),
+                ('t4', 'o4', 'C4', 'sunrise', 'someday', 100, 'valid');
+         INSERT INTO sold (area, visit_date, sold)
+         VALUES ('park', '2027-1-5', 1), ('park', ' 2027-01-05', 1), ('park', '2027-01-05', 1),
+                ('park', '2026-12-5', 4);
+         INSERT INTO slot_sold (product, visit_date, slot, sold)
+         VALUES ('sunrise', '2027-1-5', '05:30', 1), ('sunrise', '2027-01-05', '05:30', 2);
+         INSERT INTO rebooks (rebook_id, ticket_id, from_date, to_date, created_at)
+         VALUES ('rb1', 't1', '2026-12-5', '2027-1-5', 't');",
+    )
+    .unwrap();
+    migrate(&conn).unwrap();
+    let dates = |sql: &str| -> Vec<String> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        dates("SELECT visit_date FROM tickets ORDER BY ticket_id"),
+        ["2027-01-05", "2027-01-05", "2027-01-05", "someday"]
+    );
+    assert_eq!(
+        dates("SELECT visit_date FROM orders ORDER BY order_id"),
+        ["2027-01-05", "2027-01-05", "2027-01-05", "someday"]
+    );
+    assert_eq!(
+        dates("SELECT visit_date || '=' || sold FROM sold ORDER BY visit_date"),
+        ["2026-12-05=4", "2027-01-05=3"]
+    );
+    assert_eq!(
+        dates("SELECT visit_date || '=' || sold FROM slot_sold"),
+        ["2027-01-05=3"]
+    );
+    assert_eq!(
+        dates("SELECT from_date || '>' || to_date FROM rebooks"),
+        ["2026-12-05>2027-01-05"]
+    );
+}

@@ -6,7 +6,7 @@ use super::*;
 pub(crate) async fn plugin(iterations: u32) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
-    let clock = venue_edge::clock::Clock::new(chrono_tz_shanghai());
+    let clock = venue_model::clock::Clock::new(chrono_tz_shanghai());
     let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx)?;
     let manifest = demo::install_plugin(
         &built_plugins().join("plugin_std_json_gate.wasm"),

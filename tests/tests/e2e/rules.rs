@@ -1,0 +1,243 @@
+//! The rules no other scenario reaches: an area's daily maximum, a slot's entry window, and
+//! the clock-skew refusal of a turnstile's scan and a terminal's sale.
+
+use chrono::{Duration, Timelike};
+use venue_devices::formats::Format;
+use venue_devices::pos::{PosTerminal, line};
+use venue_tests::{Edge, EdgeOptions, order};
+
+/// Now in the demo venue's offset.
+fn venue_now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_area_sells_up_to_its_daily_maximum_and_no_further_each_day_on_its_own() {
+    let edge = Edge::start(EdgeOptions {
+        extra_toml: r#"
+[[areas]]
+id = "grotto"
+daily_max = 3
+
+[[products]]
+id = "grotto-tour"
+price_fen = 1000
+grants = ["grotto"]
+entries = 1
+"#
+        .into(),
+        ..Default::default()
+    })
+    .await;
+    let token = edge.token("ticketing").to_owned();
+    let day = Edge::in_days(3);
+    let buy = |order_ref: &str, date: &str, qty: u32| {
+        order(order_ref, "window", date, "grotto-tour", qty, false)
+    };
+    let r = edge
+        .api
+        .post_json("/api/v1/orders", Some(&token), &buy("grotto-1", &day, 2))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = edge
+        .api
+        .post_json("/api/v1/orders", Some(&token), &buy("grotto-2", &day, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("capacity_full")),
+        "2 + 2 is past a daily maximum of 3: {}",
+        r.text()
+    );
+    let r = edge
+        .api
+        .post_json("/api/v1/orders", Some(&token), &buy("grotto-3", &day, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        201,
+        "the third place is still there: {}",
+        r.text()
+    );
+    let r = edge
+        .api
+        .post_json("/api/v1/orders", Some(&token), &buy("grotto-4", &day, 1))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = edge
+        .api
+        .post_json(
+            "/api/v1/orders",
+            Some(&token),
+            &buy("grotto-5", &Edge::in_days(4), 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        201,
+        "the next day has its own maximum: {}",
+        r.text()
+    );
+    let (status, capacity) = edge
+        .get_as(&format!("/api/v1/capacity?date={day}"), "ticketing")
+        .await;
+    assert_eq!(status, 200);
+    let grotto = capacity["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["area"] == "grotto")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (grotto["sold"].clone(), grotto["daily_max"].clone()),
+        (3.into(), 3.into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_ticket_enters_within_its_window_and_is_refused_outside_it() {
+    // Two slots today: one that started a minute ago (within -15 / +60 minutes) and one
+    // three hours away from now, on the same day.
+    let now = venue_now();
+    let open = (now - Duration::minutes(1)).format("%H:%M").to_string();
+    let far = if now.hour() >= 4 {
+        now - Duration::hours(3)
+    } else {
+        now + Duration::hours(3)
+    };
+    let far = far.format("%H:%M").to_string();
+    if now.hour() == 0 && now.minute() < 1 {
+        // A minute after midnight the open slot would be yesterday's; the rule is the same.
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    }
+    let edge = Edge::start(EdgeOptions {
+        extra_toml: format!(
+            r#"
+[[products]]
+id = "tide-pool"
+price_fen = 500
+grants = ["park"]
+entries = 1
+slots = [{{ time = "{open}", quota = 10 }}, {{ time = "{far}", quota = 10 }}]
+slot_entry_before_min = 15
+slot_entry_after_min = 60
+"#
+        ),
+        ..Default::default()
+    })
+    .await;
+    let token = edge.token("ticketing").to_owned();
+    let today = Edge::today();
+    let mut codes = Vec::new();
+    for slot in [&open, &far] {
+        let mut body = order(
+            &format!("tide-{slot}"),
+            "window",
+            &today,
+            "tide-pool",
+            1,
+            false,
+        );
+        body["slot"] = slot.as_str().into();
+        let r = edge
+            .api
+            .post_json("/api/v1/orders", Some(&token), &body)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        codes.push(r.json()["tickets"][0]["code"].as_str().unwrap().to_owned());
+    }
+    let gate = edge.turnstile("g-north-2", Format::StdJson).await;
+    let v = gate.scan(&codes[1], true, 1, None).await.unwrap();
+    assert_eq!(
+        (v.decision.as_str(), v.reason.as_str()),
+        ("deny", "outside_time_slot"),
+        "slot {far} is three hours from now"
+    );
+    let v = gate.scan(&codes[0], true, 1, None).await.unwrap();
+    assert_eq!(
+        (v.decision.as_str(), v.reason.as_str()),
+        ("admit", "ok"),
+        "slot {open} began a minute ago"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_whose_clock_is_off_is_refused_and_the_refusal_is_kept() {
+    let edge = Edge::start(EdgeOptions {
+        clock_check: true,
+        ..Default::default()
+    })
+    .await;
+    let today = Edge::today();
+    let r = edge
+        .api
+        .post_json(
+            "/api/v1/orders",
+            Some(edge.token("ticketing")),
+            &order("skew-1", "window", &today, "coaster-ride", 1, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let code = r.json()["tickets"][0]["code"].as_str().unwrap().to_owned();
+
+    // A turnstile an hour slow: refused, saying why; the same code scanned right is let in.
+    let gate = edge.turnstile("g-coaster-1", Format::StdJson).await;
+    let mut scan = gate.scan_input(&code, true, 1, None);
+    let slow = venue_now() - Duration::hours(1);
+    scan.at = slow.to_rfc3339();
+    scan.unix_ms = slow.timestamp_millis();
+    let v = gate.send(&scan).await.unwrap();
+    assert_eq!(
+        (v.decision.as_str(), v.reason.as_str()),
+        ("deny", "bad_request")
+    );
+    assert!(v.message.contains("clock"), "{}", v.message);
+    let v = gate.send(&scan).await.unwrap();
+    assert_eq!(v.reason, "bad_request", "a resend gets the same answer");
+    let v = gate.scan(&code, true, 1, None).await.unwrap();
+    assert_eq!((v.decision.as_str(), v.reason.as_str()), ("admit", "ok"));
+
+    // A POS terminal an hour fast: the sale is rejected as clock_skew, and a resend of
+    // the same message gets the same rejection (it was journaled); a sale stamped now is taken.
+    let tea = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-tea-1", "m-tea-house").await;
+    let fast = (venue_now() + Duration::hours(1)).to_rfc3339();
+    let sale = tea.message(
+        "sale",
+        None,
+        &fast,
+        "wechat",
+        &[line("tea-01", "food", 1, 1800)],
+    );
+    let ack = tea.send(&sale).await.unwrap();
+    assert!(!ack.accepted(), "{ack:?}");
+    let error = ack.error.clone().unwrap_or_default();
+    assert!(error.starts_with("clock_skew"), "{error}");
+    assert_eq!(tea.send(&sale).await.unwrap(), ack);
+    let now = venue_now().to_rfc3339();
+    let sale = tea.message(
+        "sale",
+        None,
+        &now,
+        "wechat",
+        &[line("tea-01", "food", 1, 1800)],
+    );
+    assert!(tea.send(&sale).await.unwrap().accepted());
+    let (status, sales) = edge
+        .get_as(&format!("/api/v1/sales?date={today}"), "finance-reviewer")
+        .await;
+    assert_eq!(status, 200, "{sales}");
+    let journaled = sales.to_string();
+    assert_eq!(
+        journaled.matches("\"total_fen\":1800").count(),
+        1,
+        "only the sale with a right clock counts: {journaled}"
+    );
+}
