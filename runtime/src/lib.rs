@@ -1,6 +1,9 @@
 //! # venue-edge: the host runtime of one zone's edge box
 //!
-//! A map of the crate, following the data (see ARCHITECTURE.md for the picture):
+//! A map of the crate, following the data (see ARCHITECTURE.md for the picture). Below it
+//! are `venue_model` (business dates, the clock, ids, CSV, the revenue report) and
+//! `venue_wire` (the upload format shared with HQ); this crate depends on them, never the
+//! other way. The demo's simulated devices are `venue-devices` processes, not linked here.
 //!
 //! | module | what it does |
 //! |---|---|
@@ -23,7 +26,7 @@
 //! | [`auth`] | tokens and roles |
 //! | [`runtime`] | start-up and ordered shutdown of all of the above |
 //! | [`demo`] | the demo venue: config, plugins, tokens, simulated devices |
-//! | [`clock`], [`ids`], [`realname`], [`error`] | small shared pieces |
+//! | [`realname`], [`error`] | small shared pieces |
 
 pub mod admission;
 pub mod alerts;
