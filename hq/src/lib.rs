@@ -12,7 +12,8 @@
 //! - [`store`]: SQLite and PostgreSQL;
 //! - [`report`]: the revenue report;
 //! - [`http`]: the server and its routes;
-//! - [`auth`], [`metrics`], [`error`].
+//! - [`role`]: what a token may do; [`auth`]: tokens and their digests;
+//! - [`metrics`], [`error`].
 
 pub mod auth;
 pub mod encoding;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod report;
+pub mod role;
 pub mod store;
 pub mod tls;
 

@@ -5,8 +5,8 @@
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::Alert;
-use crate::bus::{Bus, topics};
+use venue_bus::{Bus, topics};
+use venue_model::alert::Alert;
 
 /// Alerts waiting to be published at most.
 pub const ALERT_QUEUE_MAX: usize = 1024;

@@ -8,7 +8,7 @@ use rand::RngCore;
 use rusqlite::{Connection, params};
 use sha2::Digest;
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 
 /// A caller's role.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,9 +93,9 @@ impl Tokens {
     }
 
     /// The role of an `Authorization` header's bearer token.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<Role, ApiError> {
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Role, DomainError> {
         let Some(header) = header else {
-            return Err(ApiError::unauthorized(
+            return Err(DomainError::unauthorized(
                 "missing Authorization: Bearer <token> header",
             ));
         };
@@ -104,7 +104,7 @@ impl Tokens {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         else {
-            return Err(ApiError::unauthorized(
+            return Err(DomainError::unauthorized(
                 "the Authorization header must be `Bearer <token>`",
             ));
         };
@@ -112,7 +112,7 @@ impl Tokens {
             .read()
             .ok()
             .and_then(|m| m.get(&digest(token)).cloned())
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))
+            .ok_or_else(|| DomainError::unauthorized("unknown or revoked token"))
     }
 
     /// Remembers a token created by [`create_token`].
@@ -170,19 +170,16 @@ mod tests {
             Role::Ticketing
         );
         assert_eq!(
-            tokens
-                .authenticate(Some("Bearer ve_abd"))
-                .unwrap_err()
-                .status,
-            401
+            tokens.authenticate(Some("Bearer ve_abd")).unwrap_err().kind,
+            crate::error::ErrorKind::Unauthorized
         );
         assert_eq!(
-            tokens
-                .authenticate(Some("Basic ve_abc"))
-                .unwrap_err()
-                .status,
-            401
+            tokens.authenticate(Some("Basic ve_abc")).unwrap_err().kind,
+            crate::error::ErrorKind::Unauthorized
         );
-        assert_eq!(tokens.authenticate(None).unwrap_err().status, 401);
+        assert_eq!(
+            tokens.authenticate(None).unwrap_err().kind,
+            crate::error::ErrorKind::Unauthorized
+        );
     }
 }

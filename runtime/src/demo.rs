@@ -12,19 +12,10 @@ use sha2::Digest;
 
 use crate::auth::{Role, create_token};
 use crate::config::Config;
-use crate::plugin::{Grant, Manifest, World};
 use crate::runtime::{self, Running};
+use venue_plugin_host::{Grant, Manifest, World};
 
-/// The demo venue's config, shipped in the binary.
-pub const DEMO_VENUE: &str = include_str!("../../deploy/demo/venue.toml");
-
-/// The demo venue with a throwaway ID key (unit tests).
-#[cfg(test)]
-pub(crate) fn demo_venue() -> crate::venue::SharedVenue {
-    let config =
-        Config::parse(DEMO_VENUE, Path::new("venue.toml")).expect("the demo config is valid");
-    crate::venue::Venue::new(config, crate::realname::IdVault::ephemeral())
-}
+pub use crate::config::DEMO_VENUE;
 
 /// The file tokens are written to, inside the data folder.
 pub const TOKENS_FILE: &str = "demo-tokens.json";
@@ -68,7 +59,7 @@ pub enum DemoError {
     #[error(transparent)]
     Start(#[from] runtime::StartError),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] venue_store::StoreError),
     #[error(
         "the reference plugins were not found ({0}); build them with `cargo xtask plugins` or pass --plugins DIR"
     )]
@@ -190,8 +181,8 @@ pub fn install_plugin(
         wasm: PathBuf::from(&file),
         sha256: hex::encode(sha2::Sha256::digest(&wasm)),
         grants: grants.to_vec(),
-        memory_bytes_max: crate::plugin::manifest::MEMORY_BYTES_DEFAULT,
-        deadline_ms: crate::plugin::manifest::DEADLINE_MS_DEFAULT,
+        memory_bytes_max: venue_plugin_host::manifest::MEMORY_BYTES_DEFAULT,
+        deadline_ms: venue_plugin_host::manifest::DEADLINE_MS_DEFAULT,
         fuel: None,
         config: config
             .iter()
@@ -289,7 +280,7 @@ pub async fn ensure_tokens(running: &Running, data: &Path) -> Result<serde_json:
     let created = running
         .store
         .write(
-            move |c| -> Result<Vec<(String, String)>, crate::store::StoreError> {
+            move |c| -> Result<Vec<(String, String)>, venue_store::StoreError> {
                 let mut out = Vec::new();
                 for r in roles {
                     let role = Role::parse(&r).unwrap_or(Role::Auditor);

@@ -1,74 +1,116 @@
-//! The error every API-facing operation returns: an HTTP status, a stable snake_case code
-//! and a message that says what was wrong and what to do (protocol.md, section 2).
+//! The error every domain operation returns: what kind of refusal it is, a stable
+//! snake_case code and a message that says what was wrong and what to do. It knows
+//! nothing of HTTP: the HTTP layer maps each [`ErrorKind`] to a status in one place
+//! (`http::status_of`), as protocol.md's error shapes say.
 
-use crate::store::StoreError;
+use venue_model::report::ReportError;
+use venue_store::StoreError;
+
+/// What kind of refusal an error is; each maps to one HTTP status at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself is malformed.
+    BadRequest,
+    /// No valid credentials.
+    Unauthorized,
+    /// Valid credentials without the role the operation needs.
+    Forbidden,
+    NotFound,
+    /// The operation is not one the target takes (a method on a path).
+    NotAllowed,
+    /// The request conflicts with the current state.
+    Conflict,
+    /// The request body is larger than its limit.
+    TooLarge,
+    /// A business rule refuses the request.
+    Rule,
+    /// A vendor plugin failed or answered something the box cannot use.
+    Plugin,
+    Internal,
+    /// The store or another part of the box cannot serve now; try again.
+    Unavailable,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
-pub struct ApiError {
-    pub status: u16,
+pub struct DomainError {
+    pub kind: ErrorKind,
     pub code: String,
     pub message: String,
 }
 
-impl ApiError {
-    pub fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
+impl DomainError {
+    pub fn new(kind: ErrorKind, code: &str, message: impl Into<String>) -> DomainError {
+        DomainError {
+            kind,
             code: code.to_owned(),
             message: message.into(),
         }
     }
-    /// 400: the request itself is malformed.
-    pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
-        Self::new(400, code, message)
+    pub fn bad_request(code: &str, message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::BadRequest, code, message)
     }
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        Self::new(401, "unauthorized", message)
+    pub fn unauthorized(message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Unauthorized, "unauthorized", message)
     }
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        Self::new(403, "forbidden", message)
+    pub fn forbidden(message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Forbidden, "forbidden", message)
     }
-    pub fn not_found(code: &str, message: impl Into<String>) -> ApiError {
-        Self::new(404, code, message)
+    pub fn not_found(code: &str, message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::NotFound, code, message)
     }
-    /// 409: the request conflicts with the current state.
-    pub fn conflict(code: &str, message: impl Into<String>) -> ApiError {
-        Self::new(409, code, message)
+    pub fn conflict(code: &str, message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Conflict, code, message)
     }
-    /// 422: a business rule refuses the request.
-    pub fn rule(code: &str, message: impl Into<String>) -> ApiError {
-        Self::new(422, code, message)
+    pub fn rule(code: &str, message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Rule, code, message)
     }
-    pub fn internal(message: impl Into<String>) -> ApiError {
-        Self::new(500, "internal", message)
+    pub fn plugin(code: &str, message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Plugin, code, message)
     }
-    pub fn unavailable(code: &str, message: impl Into<String>) -> ApiError {
-        Self::new(503, code, message)
+    pub fn internal(message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Internal, "internal", message)
+    }
+    pub fn unavailable(code: &str, message: impl Into<String>) -> DomainError {
+        Self::new(ErrorKind::Unavailable, code, message)
     }
 }
 
-impl From<crate::reports::ReportError> for ApiError {
-    fn from(e: crate::reports::ReportError) -> ApiError {
+impl From<ReportError> for DomainError {
+    fn from(e: ReportError) -> DomainError {
         match e {
-            crate::reports::ReportError::BadQuery(m) => ApiError::bad_request("bad_query", m),
+            ReportError::BadQuery(m) => DomainError::bad_request("bad_query", m),
             other => {
                 tracing::error!(error = %other, "a report failed");
-                ApiError::internal(other.to_string())
+                DomainError::internal(other.to_string())
             }
         }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> DomainError {
         tracing::error!(error = %e, "store failure");
-        ApiError::unavailable("store_unavailable", e.to_string())
+        DomainError::unavailable("store_unavailable", e.to_string())
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> ApiError {
-        ApiError::from(StoreError::from(e))
+impl From<rusqlite::Error> for DomainError {
+    fn from(e: rusqlite::Error) -> DomainError {
+        DomainError::from(StoreError::from(e))
+    }
+}
+
+impl From<venue_plugin_host::PluginError> for DomainError {
+    fn from(e: venue_plugin_host::PluginError) -> DomainError {
+        use venue_plugin_host::PluginError;
+        match e {
+            PluginError::NotFound(_) => DomainError::not_found("plugin_not_found", e.to_string()),
+            PluginError::WrongWorld { .. } => {
+                DomainError::bad_request("wrong_plugin", e.to_string())
+            }
+            PluginError::Call { .. } => DomainError::plugin("plugin_error", e.to_string()),
+            other => DomainError::bad_request("plugin_invalid", other.to_string()),
+        }
     }
 }

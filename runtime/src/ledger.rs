@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_fact_is_posted_once_whether_keyed_by_its_id_or_by_its_sale_row() {
-        let conn = crate::store::migrated_in_memory();
+        let conn = venue_store::migrated_in_memory();
         let post_ = |fact| post(&conn, fact, "t", "2026-12-01", "memo", &sale_legs(100)).unwrap();
         assert!(post_(Fact::new("bill", "b-1")));
         assert!(!post_(Fact::new("bill", "b-1")));
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn an_unbalanced_transfer_writes_nothing() {
-        let conn = crate::store::migrated_in_memory();
+        let conn = venue_store::migrated_in_memory();
         let legs = [Leg::debit("cash:cash", 100), Leg::credit("revenue:x", 99)];
         let err = post(&conn, Fact::new("bill", "b-1"), "t", "d", "m", &legs).unwrap_err();
         assert!(
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_reversal_posts_the_opposite_legs_once() {
-        let conn = crate::store::migrated_in_memory();
+        let conn = venue_store::migrated_in_memory();
         let sale = Fact::of_sale("pos-sale", "e-1", 3);
         assert!(post(&conn, sale, "t", "2026-12-01", "pos-sale", &sale_legs(3600)).unwrap());
         assert!(reverse(&conn, sale, "pos-void", "t", "2026-12-01").unwrap());
@@ -415,7 +415,7 @@ mod tests {
             .unwrap(),
             "nothing was posted for that sale"
         );
-        let legs: Vec<(String, i64, i64)> = crate::store::all_rows(
+        let legs: Vec<(String, i64, i64)> = venue_store::all_rows(
             &conn,
             "SELECT e.account, e.debit_fen, e.credit_fen FROM ledger_entries e
                  JOIN ledger_transfers t ON t.id = e.transfer_id
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn the_running_totals_match_the_entries_and_a_tampered_total_is_caught() {
-        let conn = crate::store::migrated_in_memory();
+        let conn = venue_store::migrated_in_memory();
         for (n, fen) in [120, 3600, 45, 0, 99_999].into_iter().enumerate() {
             let id = format!("e-{n}");
             post(
@@ -487,7 +487,7 @@ mod tests {
     /// refuse that (the posting fails and rolls back) instead of holding a float.
     #[test]
     fn an_account_total_never_turns_into_floating_point() {
-        let conn = crate::store::migrated_in_memory();
+        let conn = venue_store::migrated_in_memory();
         let legs = sale_legs(i64::MAX);
         post(&conn, Fact::new("bill", "b-1"), "t", "d", "m", &legs).unwrap();
         let tx = conn.unchecked_transaction().unwrap();
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn the_ledgers_lookups_use_indexes() {
-        let conn = crate::store::migrated_in_memory();
+        let conn = venue_store::migrated_in_memory();
         for (sql, args) in [
             (TRANSFER_BY_SALE, 2),
             (TRANSFER_BY_FACT, 2),
@@ -515,9 +515,9 @@ mod tests {
             (ACCOUNT_TOTALS, 1),
         ] {
             if args == 2 {
-                crate::store::assert_no_scan(&conn, sql, params!["pos-sale", 1]);
+                venue_store::assert_no_scan(&conn, sql, params!["pos-sale", 1]);
             } else {
-                crate::store::assert_no_scan(&conn, sql, params![1]);
+                venue_store::assert_no_scan(&conn, sql, params![1]);
             }
         }
     }

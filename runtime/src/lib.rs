@@ -1,55 +1,60 @@
 //! # venue-edge: the host runtime of one zone's edge box
 //!
-//! A map of the crate, following the data (see ARCHITECTURE.md for the picture). Below it
-//! are `venue_model` (business dates, the clock, ids, CSV, the revenue report) and
-//! `venue_wire` (the upload format shared with HQ); this crate depends on them, never the
-//! other way. The demo's simulated devices are `venue-devices` processes, not linked here.
+//! The domain services and the edges of the box (docs/architecture.md, Layers 4-6), over
+//! the crates below them: `venue_model` (typed values: business dates, fen and rounding,
+//! scans, sales, orders, contracts, alerts), `venue_wire` (the upload format shared with
+//! HQ), `venue_store` (SQLite on its own thread), `venue_plugin_host` (wasmtime and the
+//! WIT bindings) and `venue_bus` (MQTT). This crate depends on them, never the other way;
+//! the demo's simulated devices are `venue-devices` processes, not linked here.
+//!
+//! Its modules, each referring only to modules below it in this table (no circles):
 //!
 //! | module | what it does |
 //! |---|---|
-//! | [`config`] | the venue's TOML configuration, read once and validated strictly |
-//! | [`venue`] | the shared, read-only view of config, clock and ID vault |
-//! | [`store`] | SQLite in WAL mode on its own thread; group commit; migrations |
-//! | [`bus`] | MQTT: the runtime's client, the topic scheme, the embedded broker |
-//! | [`plugin`] | the wasmtime host: manifests, pins, grants, limits, hot replacement |
-//! | [`gate`] | a turnstile's scan through its plugin, admission and back as a verdict |
-//! | [`admission`] | the rules that admit or deny a scan, and the scan journal |
-//! | [`ticketing`] | orders, tickets, refunds, rebooking, capacity |
-//! | [`whitelist`] | per-gate whitelist deltas for offline fallback |
-//! | [`pos`] | a POS terminal's sale through its plugin, the journal, and back as an ack |
-//! | [`sales`] | the POS sales journal: checks, idempotency, revenue facts |
-//! | [`payouts`] | paying bills through payment-connector plugins, never twice |
-//! | [`ledger`] | balanced double-entry transfers, trial balance |
-//! | [`settlement`] | contracts, bills, rounding, review |
-//! | [`alerts`] | alerts to `venue/{zone}/alerts` |
-//! | [`http`] | the HTTP API: routing, bearer tokens and roles, handlers |
-//! | [`auth`] | tokens and roles |
-//! | [`runtime`] | start-up and ordered shutdown of all of the above |
+//! | [`runtime`] | start-up and ordered shutdown of all of the below |
 //! | [`demo`] | the demo venue: config, plugins, tokens, simulated devices |
-//! | [`realname`], [`error`] | small shared pieces |
+//! | [`http`] | the HTTP API: routing, roles per route, handlers; domain errors become HTTP answers here, in one place |
+//! | [`intake`] | the bus's deliveries to the device pipeline of their kind |
+//! | [`gate`], [`pos`] | the two device kinds: a turnstile's scan, a POS terminal's sale |
+//! | [`pipeline`] | one device pipeline: decode, decide in a store job, encode, reply, ack after commit |
+//! | [`uplink`] | batches of the outbox to HQ |
+//! | [`whitelist`], [`alerts`], [`metrics`] | per-gate whitelist deltas, alerts, Prometheus metrics |
+//! | [`payouts`] | paying bills through payment-connector plugins, never twice |
+//! | [`settlement`] | contracts, bills, rounding, review |
+//! | [`sales`] | the POS sales journal: checks, idempotency, revenue facts |
+//! | [`admission`] | the rules that admit or deny a scan, presence per ticket and area and day, the scan journal |
+//! | [`reports`] | revenue, flow and presence reports |
+//! | [`ticketing`] | orders, tickets, refunds, rebooking, capacity |
+//! | [`auth`] | tokens and roles |
+//! | [`ledger`], [`outbox`] | balanced double-entry transfers; the outbox of facts for HQ |
+//! | [`venue`] | the shared, read-only view of config, clock and ID vault |
+//! | [`config`] | the venue's TOML configuration, read once and validated strictly |
+//! | [`realname`], [`error`] | ID numbers at rest; the domain's error (no HTTP in it) |
 
 pub mod admission;
 pub mod alerts;
 pub mod auth;
-pub mod bus;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod gate;
 pub mod http;
+pub mod intake;
 pub mod ledger;
 pub mod metrics;
 pub mod outbox;
 pub mod payouts;
-pub mod plugin;
+pub mod pipeline;
 pub mod pos;
 pub mod realname;
 pub mod reports;
 pub mod runtime;
 pub mod sales;
 pub mod settlement;
-pub mod store;
 pub mod ticketing;
 pub mod uplink;
 pub mod venue;
 pub mod whitelist;
+
+#[cfg(test)]
+mod migrated;

@@ -137,12 +137,11 @@ fn main() -> anyhow::Result<()> {
             } => {
                 let config = Config::load(&config)?;
                 let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
-                let store = venue_edge::store::Store::open(
-                    &config.edge.data_dir.join(runtime::STORE_FILE),
-                )?;
+                let store =
+                    venue_store::Store::open(&config.edge.data_dir.join(runtime::STORE_FILE))?;
                 let now = chrono::Utc::now().to_rfc3339();
                 let token = store
-                    .write(move |c| -> Result<String, venue_edge::store::StoreError> {
+                    .write(move |c| -> Result<String, venue_store::StoreError> {
                         Ok(create_token(c, &role, &label, &now)?)
                     })
                     .await?;
@@ -162,13 +161,13 @@ async fn settle(
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     let config = Config::load(&config)?;
     let data = config.edge.data_dir.clone();
-    let store = venue_edge::store::Store::open(&data.join(runtime::STORE_FILE))?;
+    let store = venue_store::Store::open(&data.join(runtime::STORE_FILE))?;
     let vault = venue_edge::realname::IdVault::open(&data.join(runtime::SECRET_FILE))?;
     let plugin_dir = config.plugin_dir();
     let venue = venue_edge::venue::Venue::new(config, vault);
     let (alerts, _) = tokio::sync::mpsc::channel(16);
     let plugins =
-        venue_edge::plugin::PluginHost::new(&data.join("cache"), None, venue.clock, alerts)?;
+        venue_plugin_host::PluginHost::new(&data.join("cache"), None, venue.clock, alerts)?;
     for (path, e) in plugins.load_dir(&plugin_dir) {
         eprintln!("plugin {} not loaded: {e}", path.display());
     }

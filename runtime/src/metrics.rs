@@ -12,7 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::admission::Verdict;
-use crate::plugin::PluginHost;
+use venue_plugin_host::PluginHost;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ScanLabels {
@@ -286,13 +286,13 @@ impl Metrics {
             .set(unsafe { rusqlite::ffi::sqlite3_memory_used() });
         self.store_commits
             .inner()
-            .store(crate::store::COMMITS.load(Relaxed), Relaxed);
+            .store(venue_store::COMMITS.load(Relaxed), Relaxed);
         self.store_jobs
             .inner()
-            .store(crate::store::COMMITTED_JOBS.load(Relaxed), Relaxed);
+            .store(venue_store::COMMITTED_JOBS.load(Relaxed), Relaxed);
         self.store_wal_frames
             .inner()
-            .store(crate::store::WAL_FRAMES_WRITTEN.load(Relaxed), Relaxed);
+            .store(venue_store::WAL_FRAMES_WRITTEN.load(Relaxed), Relaxed);
         let mut out = String::new();
         if let Ok(r) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &r);

@@ -9,6 +9,7 @@
 //! - Whoever approved a bill cannot pay it.
 
 use std::time::Duration;
+use venue_model::contract::BillStatus;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,14 +18,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::ledger::{self, Leg};
-use crate::plugin::bindings::types::Payout;
-use crate::plugin::connector::{HttpRequest, HttpResponse, PayoutStatus};
-use crate::plugin::{Loaded, PluginHost};
 use crate::settlement::settle::{self, BillView};
-use crate::store::Store;
 use crate::venue::Venue;
+use venue_plugin_host::bindings::types::Payout;
+use venue_plugin_host::connector::{HttpRequest, HttpResponse, PayoutStatus};
+use venue_plugin_host::{Loaded, PluginHost};
+use venue_store::Store;
 
 /// How long the host waits for the provider's answer before asking for the status.
 pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +48,7 @@ pub async fn pay(
     plugins: &PluginHost,
     bill_id: &str,
     payer: &str,
-) -> Result<BillView, ApiError> {
+) -> Result<BillView, DomainError> {
     let attempt = {
         let (venue_cfg, id, payer) = (venue_clone(venue), bill_id.to_owned(), payer.to_owned());
         store
@@ -103,7 +104,7 @@ struct VenueFacts {
     now: String,
 }
 
-async fn status_of(connector: &Loaded, payout: &Payout) -> Result<PayoutStatus, ApiError> {
+async fn status_of(connector: &Loaded, payout: &Payout) -> Result<PayoutStatus, DomainError> {
     match send(connector, &connector.build_status_query(payout).await?).await {
         Ok(response) => Ok(connector.read_response(payout, &response).await?),
         Err(e) => {
@@ -119,11 +120,11 @@ fn start(
     venue: &VenueFacts,
     bill_id: &str,
     payer: &str,
-) -> Result<Attempt, ApiError> {
+) -> Result<Attempt, DomainError> {
     let bill = settle::load_bill(c, bill_id)?
-        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
+        .ok_or_else(|| DomainError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
     if bill.approved_by.as_deref() == Some(payer) {
-        return Err(ApiError::forbidden(format!(
+        return Err(DomainError::forbidden(format!(
             "{payer} approved bill {bill_id} and cannot also pay it"
         )));
     }
@@ -133,13 +134,13 @@ fn start(
         .find(|(id, _, _)| *id == bill.party)
         .cloned()
     else {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "unknown_party",
             format!("party {} is not in the venue config", bill.party),
         ));
     };
     let Some(connector) = connector else {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "no_connector",
             format!("party {} has no payment connector configured", bill.party),
         ));
@@ -159,11 +160,11 @@ fn start(
             bill.bill_id, bill.period_start, bill.period_end
         ),
     };
-    match bill.status.as_str() {
+    match bill.status {
         // A payment under way is resolved, never repeated.
-        "paying" => {
+        BillStatus::Paying => {
             let Some((payout_id, _, _)) = last else {
-                return Err(ApiError::internal(format!(
+                return Err(DomainError::internal(format!(
                     "bill {bill_id} is paying without a payout"
                 )));
             };
@@ -173,22 +174,22 @@ fn start(
                 fresh: false,
             });
         }
-        "approved" | "failed" => {}
+        BillStatus::Approved | BillStatus::Failed => {}
         other => {
-            return Err(ApiError::conflict(
+            return Err(DomainError::conflict(
                 "bill_not_payable",
                 format!("bill {bill_id} is {other}; only approved or failed bills are paid"),
             ));
         }
     }
     if bill.amounts.payable_fen <= 0 {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "nothing_to_pay",
             format!("bill {bill_id} has nothing payable"),
         ));
     }
     if account.is_empty() {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "no_account",
             format!("party {} has no bank account configured", bill.party),
         ));
@@ -226,19 +227,21 @@ fn finish(
     payout_id: &str,
     outcome: PayoutStatus,
     now: &str,
-) -> Result<BillView, ApiError> {
+) -> Result<BillView, DomainError> {
     let (payout_status, bill_status, reference, reason) = match &outcome {
-        PayoutStatus::Succeeded(r) => ("succeeded", "paid", Some(r.clone()), None),
-        PayoutStatus::Failed(r) => ("failed", "failed", None, Some(r.clone())),
-        PayoutStatus::Pending | PayoutStatus::Unknown => ("pending", "paying", None, None),
+        PayoutStatus::Succeeded(r) => ("succeeded", BillStatus::Paid, Some(r.clone()), None),
+        PayoutStatus::Failed(r) => ("failed", BillStatus::Failed, None, Some(r.clone())),
+        PayoutStatus::Pending | PayoutStatus::Unknown => {
+            ("pending", BillStatus::Paying, None, None)
+        }
     };
     c.prepare_cached("UPDATE payouts SET status = ?2, provider_ref = ?3, reason = ?4, updated_at = ?5 WHERE payout_id = ?1")?
         .execute(params![payout_id, payout_status, reference, reason, now])?;
     c.prepare_cached("UPDATE bills SET status = ?2, updated_at = ?3 WHERE bill_id = ?1")?
         .execute(params![bill_id, bill_status, now])?;
     if let PayoutStatus::Succeeded(_) = outcome {
-        let bill =
-            settle::load_bill(c, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))?;
+        let bill = settle::load_bill(c, bill_id)?
+            .ok_or_else(|| DomainError::internal("a bill vanished"))?;
         let legs = [
             Leg::debit(format!("payable:{}", bill.party), bill.amounts.payable_fen),
             Leg::credit(VENUE_BANK_ACCOUNT, bill.amounts.payable_fen),
@@ -251,7 +254,7 @@ fn finish(
             "payout",
             &legs,
         )
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| DomainError::internal(e.to_string()))?;
     }
     crate::ticketing::audit(
         c,
@@ -262,11 +265,11 @@ fn finish(
         &reason.unwrap_or_default(),
     )?;
     queue_payout(c, payout_id)?;
-    settle::queue_bill(c, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+    settle::queue_bill(c, bill_id)?.ok_or_else(|| DomainError::internal("a bill vanished"))
 }
 
 /// Queues a payout's current state for HQ (one record per status it reaches).
-fn queue_payout(c: &Connection, payout_id: &str) -> Result<(), ApiError> {
+fn queue_payout(c: &Connection, payout_id: &str) -> Result<(), DomainError> {
     let row = c
         .prepare_cached(
             "SELECT bill_id, attempt, amount_fen, account, status, provider_ref, reason, requested_by, created_at, updated_at
@@ -344,7 +347,7 @@ async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, Sen
     let headers = response
         .headers()
         .iter()
-        .map(|(k, v)| crate::plugin::connector::Header {
+        .map(|(k, v)| venue_plugin_host::connector::Header {
             name: k.to_string(),
             value: v.to_str().unwrap_or("").to_owned(),
         })

@@ -18,30 +18,30 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Tokens;
-use crate::bus::broker::EmbeddedBroker;
-use crate::bus::{self, Bus};
 use crate::config::Config;
-use crate::gate::Devices;
 use crate::http::{self, Api};
 use crate::metrics::Metrics;
-use crate::plugin::PluginHost;
+use crate::pipeline::Devices;
 use crate::realname::IdVault;
-use crate::store::Store;
 use crate::venue::{SharedVenue, Venue};
-use crate::{alerts, gate, whitelist};
+use crate::{alerts, intake, whitelist};
+use venue_bus::Bus;
+use venue_bus::broker::EmbeddedBroker;
+use venue_plugin_host::PluginHost;
+use venue_store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] venue_store::StoreError),
     #[error(transparent)]
     Vault(#[from] crate::realname::VaultError),
     #[error(transparent)]
-    Plugin(#[from] crate::plugin::PluginError),
+    Plugin(#[from] venue_plugin_host::PluginError),
     #[error(transparent)]
-    Broker(#[from] crate::bus::broker::BrokerError),
+    Broker(#[from] venue_bus::broker::BrokerError),
     #[error(transparent)]
-    Bus(#[from] crate::bus::BusError),
+    Bus(#[from] venue_bus::BusError),
     #[error("cannot listen for HTTP on {addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -117,7 +117,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None => Some(EmbeddedBroker::start(mqtt.listen).await?),
     };
     let (host, port) = match (&mqtt.url, &broker) {
-        (Some(url), _) => bus::parse_url(url)?,
+        (Some(url), _) => venue_bus::parse_url(url)?,
         (None, Some(b)) => (b.local_addr().ip().to_string(), b.local_addr().port()),
         (None, None) => unreachable!("an embedded broker is started when no url is given"),
     };
@@ -144,7 +144,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     {
         let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());
         let added = store
-            .write(move |c| -> Result<usize, crate::store::StoreError> {
+            .write(move |c| -> Result<usize, venue_store::StoreError> {
                 Ok(crate::settlement::contracts::seed(c, &contracts, &now)?)
             })
             .await?;
@@ -154,7 +154,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let tokens = {
         let loaded = store
-            .write(|c| -> Result<Tokens, crate::store::StoreError> { Ok(Tokens::load(c)?) })
+            .write(|c| -> Result<Tokens, venue_store::StoreError> { Ok(Tokens::load(c)?) })
             .await?;
         Arc::new(loaded)
     };
@@ -185,7 +185,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let handlers = front_tasks.clone();
         front_tasks.spawn(async move {
             tokio::select! {
-                _ = gate::dispatch(devices, inbox, handlers) => {}
+                _ = intake::dispatch(devices, inbox, handlers) => {}
                 _ = front.cancelled() => {}
             }
         });

@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use venue_model::sale::{Ack, Sale, SaleKind, SaleLine};
 
 use crate::ledger::{self, Leg};
 use crate::venue::Venue;
@@ -44,53 +46,6 @@ const ORIGINAL_SALE: &str =
 #[cfg(test)]
 pub(crate) const FACT_LOOKUPS: [&str; 3] = [VOID_FACTS, SALE_FACTS, ORIGINAL_SALE];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SaleKind {
-    Sale,
-    Refund,
-    Void,
-}
-
-impl SaleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SaleKind::Sale => "sale",
-            SaleKind::Refund => "refund",
-            SaleKind::Void => "void",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SaleLine {
-    pub sku: String,
-    pub category: String,
-    pub qty: u32,
-    pub unit_price_fen: i64,
-}
-
-/// A decoded POS message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sale {
-    pub event_id: String,
-    pub merchant: String,
-    pub kind: SaleKind,
-    pub refers_to: Option<String>,
-    pub at: String,
-    pub payment: String,
-    pub lines: Vec<SaleLine>,
-    pub total_fen: i64,
-}
-
-/// The answer for the terminal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Ack {
-    pub event_id: String,
-    /// None: accepted. Some: the reason it was rejected (`code: message`).
-    pub error: Option<String>,
-}
-
 #[derive(Debug)]
 pub struct Recorded {
     pub ack: Ack,
@@ -106,12 +61,14 @@ fn refuse<T>(code: &str, message: impl std::fmt::Display) -> Result<T, Refusal> 
 
 /// Checks and journals one POS message from `device` (whose merchant is `merchant`).
 /// Runs inside a store job.
+/// `now` is the box's clock, against which the terminal's `at` is checked.
 pub fn record(
     conn: &Connection,
     venue: &Venue,
     device: &str,
     merchant: &str,
     sale: &Sale,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> rusqlite::Result<Recorded> {
     let replay = |error| {
         Ok(Recorded {
@@ -136,13 +93,14 @@ pub fn record(
     if journaled_from.as_deref() == Some(device) {
         return replay(None);
     }
-    let now = venue.clock.now_rfc3339();
+    let clock = now;
+    let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     let outcome = match journaled_from {
         Some(other) => Some(format!(
             "duplicate_event_id: event id {} was journaled from terminal {other}",
             sale.event_id
         )),
-        None => match check_and_write(conn, venue, device, merchant, sale, &now)? {
+        None => match check_and_write(conn, venue, device, merchant, sale, clock, &now)? {
             Ok(()) => None,
             Err(Refusal(reason)) => Some(reason),
         },
@@ -169,9 +127,10 @@ fn check_and_write(
     device: &str,
     merchant: &str,
     sale: &Sale,
+    clock: chrono::DateTime<chrono::FixedOffset>,
     now: &str,
 ) -> rusqlite::Result<Result<(), Refusal>> {
-    let checked = match check(conn, venue, merchant, sale)? {
+    let checked = match check(conn, venue, merchant, sale, clock)? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
@@ -397,8 +356,9 @@ fn check(
     venue: &Venue,
     merchant: &str,
     sale: &Sale,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> rusqlite::Result<Result<Checked, Refusal>> {
-    Ok(check_inner(conn, venue, merchant, sale))
+    Ok(check_inner(conn, venue, merchant, sale, now))
 }
 
 fn check_inner(
@@ -406,6 +366,7 @@ fn check_inner(
     venue: &Venue,
     merchant: &str,
     sale: &Sale,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Checked, Refusal> {
     if sale.merchant != merchant {
         return refuse(
@@ -423,7 +384,7 @@ fn check_inner(
         );
     };
     let skew_max = venue.config.admission.clock_skew_s_max;
-    if let Some(off) = venue_model::clock::skew_beyond(venue.clock.now(), at, skew_max) {
+    if let Some(off) = venue_model::clock::skew_beyond(now, at, skew_max) {
         return refuse(
             "clock_skew",
             format!(

@@ -23,10 +23,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::Alert;
 use crate::config::UplinkConfig;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use venue_model::alert::Alert;
+use venue_store::{Store, StoreError};
 
 /// How often an idle uplink looks for new records.
 const POLL: Duration = Duration::from_millis(200);
@@ -169,7 +169,7 @@ impl Uplink {
     /// Uploads until `shutdown`. A batch in flight at shutdown is sent again next start.
     pub async fn run(self, shutdown: CancellationToken) {
         self.state.enabled.store(true, Ordering::Relaxed);
-        let reader = match crate::store::open_reader(&self.db_path) {
+        let reader = match venue_store::open_reader(&self.db_path) {
             Ok(c) => Arc::new(Mutex::new(c)),
             Err(e) => {
                 tracing::error!(error = %e, "uplink: cannot open the outbox for reading; uploads are off");

@@ -37,3 +37,14 @@ impl Venue {
         &self.config.venue.zone
     }
 }
+
+/// The demo venue with a throwaway ID key (unit tests of the modules that read the venue).
+#[cfg(test)]
+pub(crate) fn demo_venue() -> SharedVenue {
+    let config = Config::parse(
+        crate::config::DEMO_VENUE,
+        std::path::Path::new("venue.toml"),
+    )
+    .expect("the demo config is valid");
+    Venue::new(config, IdVault::ephemeral())
+}

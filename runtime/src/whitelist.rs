@@ -14,11 +14,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, topics};
-use crate::plugin::{Delta, PluginHost};
-use crate::store::{Store, StoreError};
 use crate::ticketing::WhitelistChange;
 use crate::venue::SharedVenue;
+use venue_bus::{Bus, topics};
+use venue_plugin_host::{Delta, PluginHost};
+use venue_store::{Store, StoreError};
 
 /// Changes waiting to be batched at most; senders wait beyond it.
 pub const QUEUE_CHANGES_MAX: usize = 4096;

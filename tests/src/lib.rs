@@ -21,7 +21,7 @@ use venue_devices::formats::Format;
 use venue_devices::http::HttpClient;
 use venue_devices::turnstile::Turnstile;
 use venue_edge::demo;
-use venue_edge::plugin::{Grant, World};
+use venue_plugin_host::{Grant, World};
 
 /// The external broker tests may use (the machine's mosquitto).
 pub const EXTERNAL_BROKER: &str = "127.0.0.1:1883";

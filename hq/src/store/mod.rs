@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::auth::Role;
 use crate::report::GroupBy;
+use crate::role::Role;
 use venue_wire::batch::Batch;
 
 pub use postgres::{PG_SCHEMA_SQL, PgStore, check_schema_name};

@@ -23,8 +23,8 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls};
 
 use super::{DayRow, EdgeSummary, Ingested, StoreError};
-use crate::auth::Role;
 use crate::report::GroupBy;
+use crate::role::Role;
 use venue_wire::batch::Batch;
 
 /// The schema file, applied at start.

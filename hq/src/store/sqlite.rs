@@ -12,8 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::{mpsc, oneshot};
 
 use super::{DayRow, EdgeSummary, Ingested, StoreError, now_text};
-use crate::auth::Role;
 use crate::report::GroupBy;
+use crate::role::Role;
 use venue_wire::batch::Batch;
 
 /// The database file's name in `--data`.

@@ -10,14 +10,26 @@
 //! | [`clock`] | the venue's clock: time zone, now, the business day of an instant |
 //! | [`ids`] | record ids and unguessable ticket and group codes |
 //! | [`csv`] | CSV as spreadsheets take it: RFC 4180, no formula cells |
+//! | [`money`] | fen, basis points and the one rounding of a fraction of a fen |
+//! | [`contract`] | a settlement contract version, a category's totals, a bill's lines |
 //! | [`report`] | the revenue report's one definition, for the edge box and HQ |
+//! | [`scan`] | the unified scan and verdict: directions, decisions, deny reasons |
+//! | [`order`] | the unified order, ticket and whitelist entry |
+//! | [`sale`] | the unified POS message (sale, refund, void) and its ack |
+//! | [`alert`] | an alert for the zone's alert topic |
 //!
 //! Modules here refer only to modules above them in this table.
 
+pub mod alert;
 pub mod clock;
+pub mod contract;
 pub mod csv;
 pub mod date;
 pub mod ids;
+pub mod money;
+pub mod order;
 pub mod report;
+pub mod sale;
+pub mod scan;
 
 pub use date::{BusinessDate, DateError};

@@ -6,15 +6,14 @@
 //! finds its journal row and gets the same verdict again, also after a restart.
 
 mod rules;
-mod types;
 
 pub use rules::judge;
-pub use types::{Decision, Direction, Reason, Scan, Verdict};
+pub use venue_model::alert::Alert;
+pub use venue_model::scan::{Decision, Direction, Reason, Scan, Verdict};
 
 use std::time::Instant;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 
 use crate::ticketing::WhitelistChange;
 use crate::venue::Venue;
@@ -28,33 +27,6 @@ pub struct Lane {
     pub realname: bool,
 }
 
-/// An alert for `venue/{zone}/alerts`, published after the commit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Alert {
-    pub kind: String,
-    pub at: String,
-    #[serde(flatten)]
-    pub detail: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Alert {
-    pub fn new(kind: &str, at: String, detail: serde_json::Value) -> Alert {
-        let detail = match detail {
-            serde_json::Value::Object(map) => map,
-            other => {
-                let mut map = serde_json::Map::new();
-                map.insert("detail".into(), other);
-                map
-            }
-        };
-        Alert {
-            kind: kind.into(),
-            at,
-            detail,
-        }
-    }
-}
-
 /// What admitting a scan produced.
 #[derive(Debug)]
 pub struct Admission {
@@ -65,13 +37,14 @@ pub struct Admission {
     pub whitelist: Vec<WhitelistChange>,
 }
 
-/// Judges and journals one scan. Runs inside a store job.
+/// Judges and journals one scan at the box's time `now`. Runs inside a store job.
 pub fn admit(
     conn: &Connection,
     venue: &Venue,
     lane: &Lane,
     scan: &Scan,
     received: Instant,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> rusqlite::Result<Admission> {
     if let Some(verdict) = journaled_verdict(conn, &lane.device, &scan.event_id)? {
         return Ok(Admission {
@@ -81,11 +54,11 @@ pub fn admit(
             whitelist: Vec::new(),
         });
     }
-    let outcome = judge(conn, venue, lane, scan)?;
+    let outcome = judge(conn, venue, lane, scan, now)?;
     let latency_us = received.elapsed().as_micros().min(i64::MAX as u128) as i64;
     let business_date = venue_model::clock::parse_rfc3339(&scan.at)
         .map(|at| venue.clock.business_date(&at))
-        .unwrap_or_else(|| venue.clock.today())
+        .unwrap_or_else(|| venue.clock.business_date(&now))
         .to_string();
     let v = &outcome.verdict;
     conn.prepare_cached(
@@ -165,11 +138,16 @@ fn journaled_verdict(
     .optional()
 }
 
-/// People inside an area now.
-pub fn presence(conn: &Connection, area: &str) -> rusqlite::Result<i64> {
+/// People inside an area on a business day (the count of that day alone: each day starts
+/// at 0, and who never scanned out stays in the day they entered).
+pub fn presence(
+    conn: &Connection,
+    area: &str,
+    day: venue_model::BusinessDate,
+) -> rusqlite::Result<i64> {
     Ok(conn
-        .prepare_cached("SELECT inside FROM presence WHERE area = ?1")?
-        .query_row(params![area], |r| r.get(0))
+        .prepare_cached("SELECT inside FROM area_presence WHERE area = ?1 AND business_date = ?2")?
+        .query_row(params![area, day], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use venue_model::contract::{Contract, Cycle};
+use venue_model::money::Rounding;
 
 /// A business selling inside the venue through POS terminals.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +76,46 @@ pub struct ContractConfig {
     pub rounding: String,
     /// A settlement-rule plugin computing the lines instead.
     pub plugin: Option<String>,
+}
+
+impl ContractConfig {
+    /// Checks a config contract and converts it to the model's contract.
+    pub fn to_contract(&self) -> Result<Contract, String> {
+        let c = self;
+        let cycle = match c.cycle.as_str() {
+            "daily" => Cycle::Daily,
+            "weekly" => Cycle::Weekly,
+            other => return Err(format!("cycle must be daily or weekly, not {other:?}")),
+        };
+        let rounding = match c.rounding.as_str() {
+            "half_up" => Rounding::HalfUp,
+            "half_even" => Rounding::HalfEven,
+            other => {
+                return Err(format!(
+                    "rounding must be half_up or half_even, not {other:?}"
+                ));
+            }
+        };
+        let contract = Contract {
+            id: c.id.clone(),
+            party: c.party.clone(),
+            version: c.version,
+            effective_from: c.effective_from.clone(),
+            kind: c.kind.clone(),
+            products: c.products.clone(),
+            merchants: c.merchants.clone(),
+            cycle,
+            cost_bp: c.cost_bp,
+            cost_fixed_fen: c.cost_fixed_fen,
+            share_bp: c.share_bp,
+            rates: c.rates.clone(),
+            default_rate_bp: c.default_rate_bp,
+            rounding,
+            plugin: c.plugin.clone(),
+        };
+        contract.validate()?;
+        Ok(contract)
+    }
 }
 
 fn one_u32() -> u32 {

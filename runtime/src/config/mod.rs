@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveTime;
 use serde::Deserialize;
 
+/// The demo venue's config (protocol.md, section 4), shipped in the binary.
+pub const DEMO_VENUE: &str = include_str!("../../../deploy/demo/venue.toml");
+
 mod commerce;
 mod uplink;
 
@@ -458,7 +461,7 @@ impl Config {
                     c.id, c.version
                 ));
             }
-            if let Err(e) = crate::settlement::ContractTerms::from_config(c) {
+            if let Err(e) = c.to_contract() {
                 return bad(format!("contract {}: {e}", c.id));
             }
             for p in &c.products {
@@ -559,7 +562,7 @@ pub fn is_topic_segment(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    const DEMO: &str = include_str!("../../../deploy/demo/venue.toml");
+    const DEMO: &str = super::DEMO_VENUE;
 
     #[test]
     fn the_demo_venue_is_valid() {

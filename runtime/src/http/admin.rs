@@ -7,14 +7,14 @@ use sha2::Digest;
 use super::router::Call;
 use super::{Api, PLUGIN_BYTES_MAX, Reply, bytes_reply, json_reply, read_body, require};
 use crate::auth::Role;
-use crate::error::ApiError;
-use crate::plugin::Manifest;
-use crate::store::StoreError;
+use crate::error::DomainError;
+use venue_plugin_host::Manifest;
+use venue_store::StoreError;
 
 /// Audit entries one request returns at most.
 const AUDIT_ROWS_MAX: u32 = 1000;
 
-pub async fn healthz(api: &Api) -> Result<Reply, ApiError> {
+pub async fn healthz(api: &Api) -> Result<Reply, DomainError> {
     let store_ok = api
         .store
         .write(|c| -> Result<i64, StoreError> { Ok(c.query_row("SELECT 1", [], |r| r.get(0))?) })
@@ -77,7 +77,7 @@ struct PluginView<'a> {
     failures: u64,
 }
 
-pub fn list_plugins(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub fn list_plugins(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     require(call.role()?, &[Role::Admin])?;
     let stats = api.plugins.stats();
     let loaded = api.plugins.list();
@@ -109,11 +109,11 @@ pub fn list_plugins(api: &Api, call: &Call) -> Result<Reply, ApiError> {
 /// Replaces a plugin's wasm while the zone runs: `PUT /api/v1/plugins/{id}?sha256=<hex>`
 /// with the component as the body. The manifest's other settings stay; the new file and
 /// manifest are written to the plugin folder so a restart keeps the new version.
-pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, ApiError> {
+pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::Admin])?;
     let Some(pin) = call.query("sha256").map(str::to_ascii_lowercase) else {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "missing_sha256",
             "give the component's sha256 as ?sha256=<64 hex digits>; the upload is checked against it",
         ));
@@ -122,7 +122,7 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Ap
     let wasm = read_body(call.body, PLUGIN_BYTES_MAX).await?;
     let actual = hex::encode(sha2::Sha256::digest(&wasm));
     if actual != pin {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "sha256_mismatch",
             format!("the uploaded file has sha256 {actual}, not {pin}; nothing was changed"),
         ));
@@ -132,14 +132,14 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Ap
     let mut manifest: Manifest = current.manifest.clone();
     manifest.wasm = wasm_path.clone();
     manifest.sha256 = actual.clone();
-    let write = |path: &std::path::Path, bytes: &[u8]| -> Result<(), ApiError> {
+    let write = |path: &std::path::Path, bytes: &[u8]| -> Result<(), DomainError> {
         std::fs::create_dir_all(&api.plugin_dir)
             .and_then(|_| {
                 let tmp = path.with_extension("tmp");
                 std::fs::write(&tmp, bytes)?;
                 std::fs::rename(&tmp, path)
             })
-            .map_err(|e| ApiError::internal(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| DomainError::internal(format!("cannot write {}: {e}", path.display())))
     };
     write(&wasm_path, &wasm)?;
     // Load first: a component that does not load leaves the running version in place.
@@ -148,11 +148,11 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Ap
         // Compiling is CPU work: off the async threads.
         tokio::task::spawn_blocking(move || plugins.install(manifest))
             .await
-            .map_err(|e| ApiError::internal(format!("plugin load task failed: {e}")))?
+            .map_err(|e| DomainError::internal(format!("plugin load task failed: {e}")))?
     };
     let loaded = installed.map_err(|e| {
         let _ = std::fs::remove_file(&wasm_path);
-        ApiError::rule("plugin_rejected", e.to_string())
+        DomainError::rule("plugin_rejected", e.to_string())
     })?;
     let mut on_disk = manifest.clone();
     on_disk.wasm = std::path::PathBuf::from(&file_name);
@@ -168,7 +168,7 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Ap
         format!("{} -> {}", current.sha256, actual),
     );
     api.store
-        .write(move |c| -> Result<(), ApiError> {
+        .write(move |c| -> Result<(), DomainError> {
             crate::ticketing::audit(c, &now, &actor, "plugin.replace", &subject, &detail)?;
             Ok(())
         })
@@ -189,17 +189,17 @@ struct AuditRow {
     detail: String,
 }
 
-pub async fn audit(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn audit(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     require(call.role()?, &[Role::Auditor])?;
     let after: i64 = match call.query("after") {
         Some(v) => v
             .parse()
-            .map_err(|_| ApiError::bad_request("bad_after", "after must be an audit id"))?,
+            .map_err(|_| DomainError::bad_request("bad_after", "after must be an audit id"))?,
         None => 0,
     };
     let rows = api
         .store
-        .write(move |c| -> Result<Vec<AuditRow>, ApiError> {
+        .write(move |c| -> Result<Vec<AuditRow>, DomainError> {
             let mut stmt = c.prepare(
                 "SELECT id, at, actor, action, subject, detail FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;

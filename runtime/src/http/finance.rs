@@ -2,11 +2,12 @@
 
 use hyper::StatusCode;
 use serde::Deserialize;
+use venue_model::contract::BillStatus;
 
 use super::router::Call;
 use super::{Api, BODY_BYTES_MAX, Reply, json_reply, parse_json, read_body, require};
 use crate::auth::Role;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::settlement::{self, Contract, contracts};
 
 /// Sales one `GET /api/v1/sales` returns at most.
@@ -24,19 +25,21 @@ fn finance_or(extra: &[Role]) -> Vec<Role> {
         .collect()
 }
 
-fn date_param(api: &Api, call: &Call) -> Result<venue_model::BusinessDate, ApiError> {
+fn date_param(api: &Api, call: &Call) -> Result<venue_model::BusinessDate, DomainError> {
     Ok(call
         .date("date")?
         .unwrap_or_else(|| api.venue.clock.today()))
 }
 
-pub async fn sales(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     require(call.role()?, &finance_or(&[Role::Auditor]))?;
     let day = date_param(api, call)?.to_string();
     let d = day.clone();
     let rows = api
         .store
-        .write(move |c| -> Result<_, ApiError> { Ok(crate::sales::of_day(c, &d, SALES_ROWS_MAX)?) })
+        .write(move |c| -> Result<_, DomainError> {
+            Ok(crate::sales::of_day(c, &d, SALES_ROWS_MAX)?)
+        })
         .await?;
     Ok(json_reply(
         StatusCode::OK,
@@ -46,7 +49,7 @@ pub async fn sales(api: &Api, call: &Call) -> Result<Reply, ApiError> {
 
 /// `GET /api/v1/reports/revenue?from=&to=&period=&by=`, as JSON or, with
 /// `Accept: text/csv`, as CSV.
-pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use crate::reports::{self, GroupBy, RevenueQuery};
     require(call.role()?, &finance_or(&[Role::Manager, Role::Auditor]))?;
     let query = RevenueQuery::parse(&call.query, &GroupBy::EDGE)?;
@@ -54,7 +57,9 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     let q = query.clone();
     let days = api
         .store
-        .read(move |c| -> Result<_, ApiError> { Ok(reports::edge::revenue_by_day(c, &venue, &q)?) })
+        .read(move |c| -> Result<_, DomainError> {
+            Ok(reports::edge::revenue_by_day(c, &venue, &q)?)
+        })
         .await?;
     let report = reports::build(&query, &days)?;
     if call.accept.to_ascii_lowercase().contains("text/csv") {
@@ -68,30 +73,48 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
 }
 
 /// `GET /api/v1/reports/flow?date=&interval=`.
-pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use crate::reports::flow::{self, FlowQuery};
     require(call.role()?, &[Role::Manager, Role::Auditor])?;
     let query = FlowQuery::parse(&call.query, api.venue.clock.today().naive())?;
     let venue = api.venue.clone();
     let report = api
         .store
-        .read(move |c| -> Result<_, ApiError> { Ok(flow::flow(c, &venue, &query)?) })
+        .read(move |c| -> Result<_, DomainError> { Ok(flow::flow(c, &venue, &query)?) })
         .await?;
     Ok(json_reply(StatusCode::OK, &report))
 }
 
-pub async fn list_contracts(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+/// `GET /api/v1/reports/presence?date=`: who is inside each area on a day; for a day
+/// that has ended, who never scanned out.
+pub async fn presence_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
+    require(call.role()?, &[Role::Manager, Role::Auditor])?;
+    let today = api.venue.clock.today();
+    let day = call.date("date")?.unwrap_or(today);
+    let venue = api.venue.clone();
+    let report = api
+        .store
+        .read(move |c| -> Result<_, DomainError> {
+            Ok(crate::reports::flow::presence_report(
+                c, &venue, day, today,
+            )?)
+        })
+        .await?;
+    Ok(json_reply(StatusCode::OK, &report))
+}
+
+pub async fn list_contracts(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     require(call.role()?, &finance_or(&[Role::Admin, Role::Auditor]))?;
     let all = api
         .store
-        .write(|c| -> Result<Vec<Contract>, ApiError> { Ok(contracts::all(c)?) })
+        .write(|c| -> Result<Vec<Contract>, DomainError> { Ok(contracts::all(c)?) })
         .await?;
     Ok(json_reply(StatusCode::OK, &all))
 }
 
 /// `POST /api/v1/contracts`: a new contract, or a new version of one (the version number
 /// is the next one; `effective_from` says from which business day it applies).
-pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, ApiError> {
+pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::Admin])?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
@@ -100,17 +123,17 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, ApiError> {
         obj.insert("version".into(), serde_json::Value::from(1));
     }
     let mut contract: Contract = serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_request("bad_contract", format!("the contract is not valid: {e}"))
+        DomainError::bad_request("bad_contract", format!("the contract is not valid: {e}"))
     })?;
     if api.venue.config.party(&contract.party).is_none() {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "unknown_party",
             format!("no party {:?} in the venue config", contract.party),
         ));
     }
     for p in &contract.products {
         if api.venue.product(p).is_none() {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "unknown_product",
                 format!("no product {p:?}"),
             ));
@@ -118,7 +141,7 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, ApiError> {
     }
     for m in &contract.merchants {
         if api.venue.config.merchant(m).is_none() {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "unknown_merchant",
                 format!("no merchant {m:?}"),
             ));
@@ -128,11 +151,11 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, ApiError> {
     let actor = role.as_string();
     let stored = api
         .store
-        .write(move |c| -> Result<Contract, ApiError> {
+        .write(move |c| -> Result<Contract, DomainError> {
             contract.version = contracts::latest_version(c, &contract.id)?.unwrap_or(0) + 1;
             contract
                 .validate()
-                .map_err(|m| ApiError::bad_request("bad_contract", m))?;
+                .map_err(|m| DomainError::bad_request("bad_contract", m))?;
             contracts::insert(c, &contract, &now, false)?;
             crate::ticketing::audit(
                 c,
@@ -150,12 +173,12 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, ApiError> {
 
 /// `POST /api/v1/settlements?date=`: draft bills for every cycle ending that day
 /// (idempotent per date).
-pub async fn settle(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn settle(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::FinanceReviewer])?;
     let day = date_param(api, call)?;
     if day > api.venue.clock.today() {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "day_not_over",
             format!("{day} has not begun; settle a day that has"),
         ));
@@ -172,16 +195,16 @@ pub async fn settle_day(
     api: &Api,
     day: chrono::NaiveDate,
     actor: &str,
-) -> Result<Vec<settlement::BillView>, ApiError> {
+) -> Result<Vec<settlement::BillView>, DomainError> {
     settlement::settle_with_plugins(&api.venue, &api.store, &api.plugins, day, actor).await
 }
 
 /// The party an operator token may see, or None for finance and auditors.
-fn own_party(role: &Role) -> Result<Option<String>, ApiError> {
+fn own_party(role: &Role) -> Result<Option<String>, DomainError> {
     match role {
         Role::Operator(p) => Ok(Some(p.clone())),
         r if finance_or(&[Role::Auditor]).contains(r) => Ok(None),
-        r => Err(ApiError::forbidden(format!(
+        r => Err(DomainError::forbidden(format!(
             "bills are for finance, auditors and their own operator, not {}",
             r.as_string()
         ))),
@@ -191,7 +214,11 @@ fn own_party(role: &Role) -> Result<Option<String>, ApiError> {
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Bills as JSON, or as CSV / XLSX when asked (`?format=csv|xlsx` or `Accept`).
-fn bills_reply(call: &Call, bills: &[settlement::BillView], name: &str) -> Result<Reply, ApiError> {
+fn bills_reply(
+    call: &Call,
+    bills: &[settlement::BillView],
+    name: &str,
+) -> Result<Reply, DomainError> {
     let format = call
         .query("format")
         .unwrap_or(if call.accept.contains("text/csv") {
@@ -210,11 +237,11 @@ fn bills_reply(call: &Call, bills: &[settlement::BillView], name: &str) -> Resul
         ),
         "xlsx" => {
             let bytes = settlement::export::xlsx(bills)
-                .map_err(|e| ApiError::internal(format!("cannot write the workbook: {e}")))?;
+                .map_err(|e| DomainError::internal(format!("cannot write the workbook: {e}")))?;
             super::bytes_reply(StatusCode::OK, bytes, XLSX)
         }
         other => {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "bad_format",
                 format!("format {other:?}: use json, csv or xlsx"),
             ));
@@ -230,13 +257,24 @@ fn bills_reply(call: &Call, bills: &[settlement::BillView], name: &str) -> Resul
     Ok(reply)
 }
 
-pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     let own = own_party(call.role()?)?;
-    let status = call.query("status").map(str::to_owned);
+    let status = match call.query("status") {
+        None => None,
+        Some(text) => Some(BillStatus::parse(text).ok_or_else(|| {
+            DomainError::bad_request(
+                "bad_query",
+                format!(
+                    "status {text:?}: use one of {}",
+                    BillStatus::ALL.map(BillStatus::as_str).join(", ")
+                ),
+            )
+        })?),
+    };
     let day = call.date("date")?;
     let party = match (&own, call.query("party")) {
         (Some(own), Some(asked)) if own != asked => {
-            return Err(ApiError::forbidden(
+            return Err(DomainError::forbidden(
                 "an operator token reads its own bills only",
             ));
         }
@@ -250,7 +288,7 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     };
     let bills = api
         .store
-        .write(move |c| -> Result<_, ApiError> {
+        .write(move |c| -> Result<_, DomainError> {
             Ok(settlement::settle::list_bills(c, &filter, BILLS_ROWS_MAX)?)
         })
         .await?;
@@ -258,12 +296,12 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     bills_reply(call, &bills, &name)
 }
 
-pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
+pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
     let own = own_party(call.role()?)?;
     let id = bill_id.to_owned();
     let bill = api
         .store
-        .write(move |c| -> Result<_, ApiError> { Ok(settlement::settle::load_bill(c, &id)?) })
+        .write(move |c| -> Result<_, DomainError> { Ok(settlement::settle::load_bill(c, &id)?) })
         .await?;
     match bill {
         Some(b) if own.as_ref().is_none_or(|p| *p == b.party) => {
@@ -278,14 +316,14 @@ pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, Ap
             }
         }
         // An operator learns nothing of other parties' bills, not even that they exist.
-        _ => Err(ApiError::not_found(
+        _ => Err(DomainError::not_found(
             "bill_not_found",
             format!("no bill {bill_id}"),
         )),
     }
 }
 
-pub async fn approve(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
+pub async fn approve(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::FinanceReviewer])?;
     let (venue, id, actor) = (api.venue.clone(), bill_id.to_owned(), role.as_string());
@@ -301,7 +339,7 @@ struct RejectRequest {
     reason: String,
 }
 
-pub async fn reject(api: &Api, call: Call, bill_id: &str) -> Result<Reply, ApiError> {
+pub async fn reject(api: &Api, call: Call, bill_id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::FinanceReviewer])?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
@@ -314,24 +352,24 @@ pub async fn reject(api: &Api, call: Call, bill_id: &str) -> Result<Reply, ApiEr
     Ok(json_reply(StatusCode::OK, &bill))
 }
 
-pub async fn trial_balance(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn trial_balance(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     require(call.role()?, &finance_or(&[Role::Auditor]))?;
     let prefix = call.query("prefix").map(str::to_owned);
     let tb = api
         .store
         .write(move |c| {
             crate::ledger::trial_balance(c, prefix.as_deref())
-                .map_err(|e| ApiError::internal(e.to_string()))
+                .map_err(|e| DomainError::internal(e.to_string()))
         })
         .await?;
     Ok(json_reply(StatusCode::OK, &tb))
 }
 
-pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply, ApiError> {
+pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply, DomainError> {
     if let Some(own) = own_party(call.role()?)?
         && own != party
     {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "an operator token reads its own balance only",
         ));
     }
@@ -339,7 +377,7 @@ pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply,
     let balances = api
         .store
         .write(move |c| {
-            crate::ledger::party_balance(c, &p).map_err(|e| ApiError::internal(e.to_string()))
+            crate::ledger::party_balance(c, &p).map_err(|e| DomainError::internal(e.to_string()))
         })
         .await?;
     Ok(json_reply(
@@ -348,7 +386,7 @@ pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply,
     ))
 }
 
-pub async fn pay(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, ApiError> {
+pub async fn pay(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::FinancePayer])?;
     let bill = crate::payouts::pay(

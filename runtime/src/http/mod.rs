@@ -24,13 +24,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Role, Tokens};
-use crate::bus::Bus;
-use crate::error::ApiError;
+use crate::error::{DomainError, ErrorKind};
 use crate::metrics::Metrics;
-use crate::plugin::PluginHost;
-use crate::store::Store;
 use crate::ticketing::WhitelistChange;
 use crate::venue::SharedVenue;
+use venue_bus::Bus;
+use venue_plugin_host::PluginHost;
+use venue_store::Store;
 
 /// A JSON request body at most. An order for a large tour group is well under this.
 pub const BODY_BYTES_MAX: usize = 1024 * 1024;
@@ -114,20 +114,37 @@ pub fn json_reply<T: serde::Serialize>(status: StatusCode, value: &T) -> Reply {
             status,
             "application/json",
         ),
-        Err(e) => error_reply(&ApiError::internal(format!(
+        Err(e) => error_reply(&DomainError::internal(format!(
             "cannot encode the response: {e}"
         ))),
     }
 }
 
-pub fn error_reply(e: &ApiError) -> Reply {
+pub fn error_reply(e: &DomainError) -> Reply {
     let body = serde_json::json!({ "error": { "code": e.code, "message": e.message } });
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = status_of(e.kind);
     with_type(
         Response::new(Full::new(Bytes::from(body.to_string()))),
         status,
         "application/json",
     )
+}
+
+/// The one place a domain error becomes an HTTP status (protocol.md, section 2).
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::NotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Plugin => StatusCode::BAD_GATEWAY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 pub fn bytes_reply(status: StatusCode, body: Vec<u8>, content_type: &str) -> Reply {
@@ -147,15 +164,15 @@ fn with_type(mut r: Reply, status: StatusCode, content_type: &str) -> Reply {
 }
 
 /// Reads a body of at most `max` bytes.
-pub async fn read_body(body: Incoming, max: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(body: Incoming, max: usize) -> Result<Bytes, DomainError> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            413,
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DomainError::new(
+            ErrorKind::TooLarge,
             "body_too_large",
             format!("the request body is larger than {max} bytes"),
         )),
-        Err(e) => Err(ApiError::bad_request(
+        Err(e) => Err(DomainError::bad_request(
             "bad_body",
             format!("cannot read the request body: {e}"),
         )),
@@ -163,19 +180,19 @@ pub async fn read_body(body: Incoming, max: usize) -> Result<Bytes, ApiError> {
 }
 
 /// Parses a JSON body, naming the problem (line, column, field) when it is malformed.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DomainError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("bad_json", format!("the request body is not valid: {e}"))
+        DomainError::bad_request("bad_json", format!("the request body is not valid: {e}"))
     })
 }
 
 /// Fails with 403 unless the caller has one of `allowed`.
-pub fn require(role: &Role, allowed: &[Role]) -> Result<(), ApiError> {
+pub fn require(role: &Role, allowed: &[Role]) -> Result<(), DomainError> {
     if allowed.contains(role) {
         Ok(())
     } else {
         let names: Vec<String> = allowed.iter().map(Role::as_string).collect();
-        Err(ApiError::forbidden(format!(
+        Err(DomainError::forbidden(format!(
             "this needs one of the roles {}; the token's role is {}",
             names.join(", "),
             role.as_string()

@@ -5,7 +5,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::{Api, Reply, admin, finance, json_reply, ticketing};
 use crate::auth::Role;
-use crate::error::ApiError;
+use crate::error::{DomainError, ErrorKind};
 
 /// A request, split for handlers.
 pub struct Call {
@@ -28,24 +28,24 @@ impl Call {
 
     /// A business date in the query (`?{key}=YYYY-MM-DD`), parsed at the door; `None` when
     /// absent, 400 `bad_date` naming the form when written any other way.
-    pub fn date(&self, key: &str) -> Result<Option<venue_model::BusinessDate>, ApiError> {
+    pub fn date(&self, key: &str) -> Result<Option<venue_model::BusinessDate>, DomainError> {
         self.query(key)
             .map(|text| {
                 venue_model::BusinessDate::parse(text)
-                    .map_err(|e| ApiError::bad_request("bad_date", format!("{key}: {e}")))
+                    .map_err(|e| DomainError::bad_request("bad_date", format!("{key}: {e}")))
             })
             .transpose()
     }
 
     /// The authenticated role (every `/api/v1` route has one).
-    pub fn role(&self) -> Result<&Role, ApiError> {
+    pub fn role(&self) -> Result<&Role, DomainError> {
         self.role
             .as_ref()
-            .ok_or_else(|| ApiError::unauthorized("missing token"))
+            .ok_or_else(|| DomainError::unauthorized("missing token"))
     }
 }
 
-pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError> {
+pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, DomainError> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let query = parts
@@ -81,7 +81,7 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::GET, ["metrics"]) => return Ok(admin::metrics(api)),
         (_, ["api", "v1", ..]) => {}
         _ => {
-            return Err(ApiError::not_found(
+            return Err(DomainError::not_found(
                 "no_route",
                 format!("no endpoint {} {path}", call.method),
             ));
@@ -119,17 +119,18 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, ApiError>
         (&Method::POST, ["bills", id, "pay"]) => finance::pay(api, &call, id).await,
         (&Method::GET, ["reports", "revenue"]) => finance::revenue_report(api, &call).await,
         (&Method::GET, ["reports", "flow"]) => finance::flow_report(api, &call).await,
+        (&Method::GET, ["reports", "presence"]) => finance::presence_report(api, &call).await,
         (&Method::GET, ["ledger", "trial-balance"]) => finance::trial_balance(api, &call).await,
         (&Method::GET, ["ledger", "parties", party]) => {
             finance::party_balance(api, &call, party).await
         }
         _ => match methods_of(&seg) {
-            [] => Err(ApiError::not_found(
+            [] => Err(DomainError::not_found(
                 "no_route",
                 format!("no endpoint {} {path}", call.method),
             )),
-            methods => Err(ApiError::new(
-                405,
+            methods => Err(DomainError::new(
+                ErrorKind::NotAllowed,
                 "method_not_allowed",
                 format!(
                     "{} is not allowed on {path}; it takes {}",
@@ -165,6 +166,7 @@ const PATHS: &[(&[&str], &[&str])] = &[
     (&["bills", "*", "pay"], &["POST"]),
     (&["reports", "revenue"], &["GET"]),
     (&["reports", "flow"], &["GET"]),
+    (&["reports", "presence"], &["GET"]),
     (&["ledger", "trial-balance"], &["GET"]),
     (&["ledger", "parties", "*"], &["GET"]),
 ];

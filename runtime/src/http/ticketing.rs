@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::router::Call;
 use super::{Api, BODY_BYTES_MAX, Reply, bytes_reply, json_reply, parse_json, read_body, require};
 use crate::auth::Role;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::ticketing::{self, OrderRequest, RebookRequest, RefundRequest, WhitelistChange};
 
 #[derive(Serialize)]
@@ -82,7 +82,7 @@ pub fn products(api: &Api) -> Vec<ProductView> {
         .collect()
 }
 
-pub async fn create_order(api: &Api, call: Call) -> Result<Reply, ApiError> {
+pub async fn create_order(api: &Api, call: Call) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::Ticketing])?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
@@ -98,7 +98,7 @@ async fn place(
     req: OrderRequest,
     role: &Role,
     plugin: Option<String>,
-) -> Result<(StatusCode, ticketing::OrderView, bool), ApiError> {
+) -> Result<(StatusCode, ticketing::OrderView, bool), DomainError> {
     let venue = api.venue.clone();
     let actor = role.as_string();
     let placed = api
@@ -125,7 +125,7 @@ async fn publish(api: &Api, changes: Vec<WhitelistChange>) {
     }
 }
 
-pub async fn get_order(api: &Api, call: &Call, order_id: &str) -> Result<Reply, ApiError> {
+pub async fn get_order(api: &Api, call: &Call, order_id: &str) -> Result<Reply, DomainError> {
     require(call.role()?, &[Role::Ticketing, Role::Auditor])?;
     let venue = api.venue.clone();
     let id = order_id.to_owned();
@@ -135,14 +135,14 @@ pub async fn get_order(api: &Api, call: &Call, order_id: &str) -> Result<Reply, 
         .await?;
     match order {
         Some(o) => Ok(json_reply(StatusCode::OK, &o)),
-        None => Err(ApiError::not_found(
+        None => Err(DomainError::not_found(
             "order_not_found",
             format!("no order {order_id}"),
         )),
     }
 }
 
-pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, ApiError> {
+pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::Ticketing])?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
@@ -166,7 +166,7 @@ pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, ApiE
     ))
 }
 
-pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, ApiError> {
+pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::Ticketing])?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
@@ -184,12 +184,16 @@ pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, Api
 
 /// A partner's raw order push: decoded by its ticketing-adapter plugin, placed like any
 /// order, answered in the partner's format.
-pub async fn integration_order(api: &Api, call: Call, plugin_id: &str) -> Result<Reply, ApiError> {
+pub async fn integration_order(
+    api: &Api,
+    call: Call,
+    plugin_id: &str,
+) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::Integration])?;
     let plugin = api.plugins.get(plugin_id)?;
-    if plugin.world() != crate::plugin::World::TicketingAdapter {
-        return Err(ApiError::not_found(
+    if plugin.world() != venue_plugin_host::World::TicketingAdapter {
+        return Err(DomainError::not_found(
             "plugin_not_found",
             format!("{plugin_id} is not a ticketing-adapter plugin"),
         ));
@@ -199,7 +203,7 @@ pub async fn integration_order(api: &Api, call: Call, plugin_id: &str) -> Result
     let req = match plugin.decode_order(&body, &content_type).await? {
         Ok(req) => req,
         Err(e) => {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "bad_partner_order",
                 format!(
                     "{plugin_id} could not decode the order ({}): {}",
@@ -222,7 +226,7 @@ struct CapacityRow {
     in_park: i64,
 }
 
-pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, ApiError> {
+pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     call.role()?;
     let date = call
         .date("date")?
@@ -230,7 +234,7 @@ pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, ApiError> {
     let venue = api.venue.clone();
     let rows = api
         .store
-        .write(move |c| -> Result<Vec<CapacityRow>, ApiError> {
+        .write(move |c| -> Result<Vec<CapacityRow>, DomainError> {
             let mut rows = Vec::new();
             for a in &venue.config.areas {
                 rows.push(CapacityRow {
@@ -238,7 +242,7 @@ pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, ApiError> {
                     daily_max: a.daily_max,
                     instant_max: a.instant_max,
                     sold: ticketing::sold_for(c, &a.id, date)?,
-                    in_park: crate::admission::presence(c, &a.id)?,
+                    in_park: crate::admission::presence(c, &a.id, date)?,
                 });
             }
             Ok(rows)

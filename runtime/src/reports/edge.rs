@@ -115,8 +115,8 @@ mod tests {
     /// nothing in it scans the table (a day of a million sales took minutes when it did).
     #[test]
     fn the_report_reads_the_days_facts_through_indexes_only() {
-        let conn = crate::store::migrated_in_memory();
-        crate::store::assert_no_scan(
+        let conn = venue_store::migrated_in_memory();
+        venue_store::assert_no_scan(
             &conn,
             super::FACTS_BY_DAY,
             rusqlite::params!["2026-11-25", "2026-11-25"],

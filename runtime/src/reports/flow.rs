@@ -110,7 +110,8 @@ pub struct AreaFlow {
     pub area: String,
     pub entries: i64,
     pub exits: i64,
-    /// People inside the area now (the admission's own count).
+    /// People inside the area on the report's day by the admission's own count: now, for
+    /// today; for an earlier day, those who never scanned out (each day starts at 0).
     pub inside_now: i64,
     /// Admitted scans whose time could not be read: in the day's totals, in no interval.
     pub untimed: i64,
@@ -127,8 +128,11 @@ pub struct IntervalFlow {
     pub inside: i64,
 }
 
-const ADMITTED_OF_DAY: &str = "SELECT area, direction, at, count FROM scans
-    WHERE business_date = ?1 AND admitted = 1";
+/// Every scan of the day that let someone through and moved a count: `admitted` is how
+/// many passed (a group's party), and an exit of a ticket that was not inside is
+/// journaled with 0, so it counts nowhere.
+const ADMITTED_OF_DAY: &str = "SELECT area, direction, at, admitted FROM scans
+    WHERE business_date = ?1 AND admitted > 0";
 
 /// The report of `query.date` for every area of the venue config, in its order.
 pub fn flow(
@@ -145,7 +149,12 @@ pub fn flow(
             area: a.id.clone(),
             entries: 0,
             exits: 0,
-            inside_now: crate::admission::presence(conn, &a.id).map_err(sql)?,
+            inside_now: crate::admission::presence(
+                conn,
+                &a.id,
+                venue_model::BusinessDate::from_naive(query.date),
+            )
+            .map_err(sql)?,
             untimed: 0,
             intervals: Vec::new(),
         });
@@ -202,6 +211,76 @@ pub fn flow(
     })
 }
 
+/// `GET /api/v1/reports/presence?date=`: who is inside each area on a business day by
+/// the admission's count. For today, who is inside now; for a day that has ended, who
+/// never scanned out (the day is closed: the next day's count started at 0 without them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PresenceReport {
+    pub date: String,
+    /// False for today and later days: the list may still change.
+    pub closed: bool,
+    pub areas: Vec<AreaPresence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AreaPresence {
+    pub area: String,
+    pub inside: i64,
+    /// The tickets inside, in order of entry (ticket ids and products; no codes, which
+    /// would let anyone holding the report through a gate).
+    pub tickets: Vec<InsideTicket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InsideTicket {
+    pub ticket_id: String,
+    pub product: String,
+    pub entered_at: String,
+}
+
+/// Tickets listed per area at most; `inside` still counts them all.
+pub const PRESENCE_TICKETS_MAX: usize = 10_000;
+
+pub fn presence_report(
+    conn: &Connection,
+    venue: &Venue,
+    day: venue_model::BusinessDate,
+    today: venue_model::BusinessDate,
+) -> Result<PresenceReport, ReportError> {
+    let sql = |e: rusqlite::Error| ReportError::Store(e.to_string());
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.ticket_id, t.product, p.entered_at FROM ticket_presence p
+             JOIN tickets t ON t.ticket_id = p.ticket_id
+             WHERE p.business_date = ?1 AND p.area = ?2 ORDER BY p.entered_at, p.ticket_id LIMIT ?3",
+        )
+        .map_err(sql)?;
+    let mut areas = Vec::new();
+    for a in &venue.config.areas {
+        let tickets = stmt
+            .query_map(params![day, a.id, PRESENCE_TICKETS_MAX as i64], |r| {
+                Ok(InsideTicket {
+                    ticket_id: r.get(0)?,
+                    product: r.get(1)?,
+                    entered_at: r.get(2)?,
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        areas.push(AreaPresence {
+            area: a.id.clone(),
+            inside: crate::admission::presence(conn, &a.id, day).map_err(sql)?,
+            tickets,
+        });
+    }
+    Ok(PresenceReport {
+        date: day.to_string(),
+        closed: day < today,
+        areas,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,17 +298,17 @@ mod tests {
             "INSERT INTO scans (device, event_id, area, code, direction, at, business_date, count, offline,
                                 decision, reason, admitted, entries_left, message, latency_us)
              VALUES ('g', ?1, ?2, 'c', ?3, ?4, '2026-11-25', ?5, 0, ?6, 'ok', ?7, NULL, '', 1)",
-            params![format!("e{n}"), area, direction, at, count, if admitted { "admit" } else { "deny" }, admitted as i64],
+            params![format!("e{n}"), area, direction, at, count, if admitted { "admit" } else { "deny" }, if admitted { count } else { 0 }],
         )
         .unwrap();
     }
 
     #[test]
     fn scans_fall_into_the_venues_local_intervals_with_the_days_running_count() {
-        let conn = crate::store::migrated_in_memory();
-        let venue = crate::demo::demo_venue();
+        let conn = venue_store::migrated_in_memory();
+        let venue = crate::venue::demo_venue();
         conn.execute(
-            "INSERT INTO presence (area, inside) VALUES ('park', 17)",
+            "INSERT INTO area_presence (area, business_date, inside) VALUES ('park', '2026-11-25', 17), ('park', '2026-11-24', 3)",
             [],
         )
         .unwrap();

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::money::{self, MoneyError, Rounding};
+pub use venue_model::contract::{CategoryTotal, Contract, Line};
+use venue_model::money::{self, MoneyError, Rounding};
 
 /// The money terms of a contract version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,27 +24,24 @@ pub enum Terms {
     },
 }
 
-/// What a party sold and gave back in one category within a cycle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CategoryTotal {
-    pub category: String,
-    pub sales_fen: i64,
-    pub refunds_fen: i64,
-}
-
-/// One line of a bill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Line {
-    /// `category`, `cost`, `share`, `late`.
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    pub basis_fen: i64,
-    pub rate_bp: u32,
-    pub amount_fen: i64,
-    /// For `late` lines: the original business day.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+/// A contract version's money terms.
+impl From<&Contract> for Terms {
+    fn from(contract: &Contract) -> Terms {
+        if contract.kind == "revenue_share" {
+            Terms::RevenueShare {
+                cost_bp: contract.cost_bp,
+                cost_fixed_fen: contract.cost_fixed_fen,
+                share_bp: contract.share_bp,
+                rounding: contract.rounding,
+            }
+        } else {
+            Terms::Commission {
+                rates: contract.rates.clone(),
+                default_rate_bp: contract.default_rate_bp,
+                rounding: contract.rounding,
+            }
+        }
+    }
 }
 
 /// The amounts of a bill (field names as in protocol.md, Bills).
@@ -59,6 +57,54 @@ pub struct Amounts {
     pub carry_out_fen: i64,
     pub payable_fen: i64,
     pub lines: Vec<Line>,
+}
+
+impl Amounts {
+    /// The bill's totals add up (settlement.md, Bills): checked before a bill is written
+    /// and after it is read, so a bill that does not add up is never shown or paid.
+    pub fn check(&self, kind: &str) -> Result<(), String> {
+        let fail = |what: &str| Err(format!("bill amounts do not add up: {what} ({self:?})"));
+        if self.payable_fen < 0 || self.carry_out_fen > 0 || self.carry_in_fen > 0 {
+            return fail("payable >= 0, carry_in <= 0, carry_out <= 0");
+        }
+        if self.gross_fen < 0 || self.refunds_fen < 0 {
+            return fail("gross and refunds are not negative");
+        }
+        let sum = |kind: &str| -> i128 {
+            self.lines
+                .iter()
+                .filter(|l| l.kind == kind)
+                .map(|l| i128::from(l.amount_fen))
+                .sum()
+        };
+        let i = i128::from;
+        match kind {
+            "revenue_share" => {
+                let net = i(self.gross_fen) - i(self.refunds_fen) - i(self.cost_fen)
+                    + i(self.carry_in_fen);
+                if i(self.net_fen) != net {
+                    return fail("net = gross - refunds - cost + carry_in");
+                }
+                if self.payable_fen != self.share_fen {
+                    return fail("payable = share");
+                }
+                if self.net_fen < 0 && self.carry_out_fen != self.net_fen {
+                    return fail("a negative net is carried out whole");
+                }
+            }
+            "commission" => {
+                if sum("category") != i(self.commission_fen) {
+                    return fail("commission = the sum of the category lines");
+                }
+                let owed = i(self.net_fen) - i(self.commission_fen) + i(self.carry_in_fen);
+                if i(self.payable_fen) + i(self.carry_out_fen) != owed {
+                    return fail("payable + carry_out = basis - commission + carry_in");
+                }
+            }
+            other => return Err(format!("bill of an unknown kind {other:?}")),
+        }
+        Ok(())
+    }
 }
 
 /// Revenue share: the party's share of its net income after operating cost.
@@ -254,6 +300,78 @@ mod properties {
                 let exact = money::exact_rate(l.basis_fen, l.rate_bp).unwrap();
                 prop_assert!((rust_decimal::Decimal::from(l.amount_fen) - exact).abs() <= rust_decimal::Decimal::new(5, 1), "rounded once, by at most half a fen");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod checks {
+    use super::*;
+
+    #[test]
+    fn computed_bills_add_up_and_edited_ones_do_not() {
+        let rs = revenue_share(1_000, 500, 3_000, Rounding::HalfUp, 200_000, 1_000, -300).unwrap();
+        let cats = [
+            CategoryTotal {
+                category: "food".into(),
+                sales_fen: 10_000,
+                refunds_fen: 500,
+            },
+            CategoryTotal {
+                category: "gift".into(),
+                sales_fen: 3_333,
+                refunds_fen: 0,
+            },
+        ];
+        let rates = BTreeMap::from([("food".to_owned(), 1_500)]);
+        let cm = commission(&rates, 1_000, Rounding::HalfEven, &cats, -20_000).unwrap();
+        assert_eq!(rs.check("revenue_share"), Ok(()));
+        assert_eq!(cm.check("commission"), Ok(()));
+        let edits: Vec<(&str, Amounts, &str)> = vec![
+            (
+                "payable raised",
+                Amounts {
+                    payable_fen: rs.payable_fen + 1,
+                    ..rs.clone()
+                },
+                "revenue_share",
+            ),
+            (
+                "net edited",
+                Amounts {
+                    net_fen: rs.net_fen - 1,
+                    ..rs.clone()
+                },
+                "revenue_share",
+            ),
+            (
+                "negative payable",
+                Amounts {
+                    payable_fen: -1,
+                    ..cm.clone()
+                },
+                "commission",
+            ),
+            (
+                "commission edited",
+                Amounts {
+                    commission_fen: cm.commission_fen + 1,
+                    ..cm.clone()
+                },
+                "commission",
+            ),
+            (
+                "a category line dropped",
+                Amounts {
+                    lines: cm.lines[1..].to_vec(),
+                    ..cm.clone()
+                },
+                "commission",
+            ),
+            ("unknown kind", rs.clone(), "gift"),
+        ];
+        for (case, amounts, kind) in edits {
+            assert!(amounts.check(kind).is_err(), "{case}");
         }
     }
 }

@@ -47,7 +47,7 @@ fn bill_row(b: &BillView) -> Vec<String> {
         b.period_start.clone(),
         b.period_end.clone(),
         b.version.to_string(),
-        b.status.clone(),
+        b.status.to_string(),
         a.gross_fen.to_string(),
         a.refunds_fen.to_string(),
         a.cost_fen.to_string(),

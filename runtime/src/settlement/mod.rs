@@ -12,26 +12,25 @@
 pub mod bill;
 pub mod contracts;
 pub mod export;
-pub mod money;
 #[cfg(test)]
 mod properties;
 pub mod review;
 pub mod settle;
 
 pub use bill::{Amounts, CategoryTotal, Line, Terms};
-pub use contracts::{Contract, ContractTerms, Cycle};
-pub use money::Rounding;
+pub use contracts::{Contract, Cycle};
 pub use settle::{BillView, PluginLines, settle_day};
+pub use venue_model::money::{self, Rounding};
 
 /// Settles a day: settlement-rule plugins compute their contracts' lines first (outside
 /// the store), then one store job writes every bill.
 pub async fn settle_with_plugins(
     venue: &crate::venue::SharedVenue,
-    store: &crate::store::Store,
-    plugins: &crate::plugin::PluginHost,
+    store: &venue_store::Store,
+    plugins: &venue_plugin_host::PluginHost,
     day: chrono::NaiveDate,
     actor: &str,
-) -> Result<Vec<BillView>, crate::error::ApiError> {
+) -> Result<Vec<BillView>, crate::error::DomainError> {
     let inputs = store.write(move |c| settle::plugin_inputs(c, day)).await?;
     let mut lines = PluginLines::new();
     for input in inputs {

@@ -9,11 +9,11 @@ use proptest::prelude::*;
 use super::contracts::{self, Contract, Cycle};
 use super::money::Rounding;
 use super::{PluginLines, review, settle_day};
-use crate::demo::demo_venue;
 use crate::ledger;
 use crate::sales::{self, Sale, SaleKind, SaleLine};
-use crate::store::{Store, StoreError};
 use crate::venue::Venue;
+use crate::venue::demo_venue;
+use venue_store::{Store, StoreError};
 
 /// Daily-settled merchants of the demo venue and their parties.
 const MERCHANTS: [(&str, &str); 3] = [
@@ -222,8 +222,15 @@ fn run_day(
             }
         };
         let device = format!("pos-{merchant}");
-        let recorded = sales::record(conn, venue, &device, MERCHANTS[merchant].0, &sale)
-            .map_err(|e| ("record", e))?;
+        let recorded = sales::record(
+            conn,
+            venue,
+            &device,
+            MERCHANTS[merchant].0,
+            &sale,
+            venue.clock.now(),
+        )
+        .map_err(|e| ("record", e))?;
         if recorded.ack.error.is_none() != expect_ok {
             return Err(Failed(format!(
                 "{op:?}: the model expects accepted={expect_ok}, the journal answered {:?}",

@@ -3,12 +3,13 @@
 //! rejected bill is replaced by a new draft version at the next settlement of its day.
 
 use std::collections::BTreeMap;
+use venue_model::contract::BillStatus;
 
 use rusqlite::{Connection, params};
 
 use super::contracts::{self, Contract};
 use super::settle::{self, BillView, FactSum, cycle_containing};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::ledger::{self, Leg};
 use crate::venue::Venue;
 
@@ -18,13 +19,13 @@ pub fn approve(
     venue: &Venue,
     bill_id: &str,
     approver: &str,
-) -> Result<BillView, ApiError> {
+) -> Result<BillView, DomainError> {
     let bill = load_draft(conn, bill_id, "approved")?;
     let contract = contracts::all(conn)?
         .into_iter()
         .find(|c| c.id == bill.contract && c.version == bill.contract_version)
         .ok_or_else(|| {
-            ApiError::internal(format!(
+            DomainError::internal(format!(
                 "contract {} v{} vanished",
                 bill.contract, bill.contract_version
             ))
@@ -36,7 +37,7 @@ pub fn approve(
     let claimed_net: i64 = claimed.values().sum();
     let counted = bill.amounts.gross_fen - bill.amounts.refunds_fen;
     if claimed_net != counted {
-        return Err(ApiError::conflict(
+        return Err(DomainError::conflict(
             "bill_outdated",
             format!(
                 "sales changed since bill {bill_id} was drafted ({counted} fen counted, {claimed_net} fen now): settle the day again, then review"
@@ -54,7 +55,7 @@ pub fn approve(
         bill_id,
         &format!("payable_fen={}", bill.amounts.payable_fen),
     )?;
-    settle::queue_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+    settle::queue_bill(conn, bill_id)?.ok_or_else(|| DomainError::internal("a bill vanished"))
 }
 
 /// Rejects a draft bill with a reason.
@@ -64,10 +65,10 @@ pub fn reject(
     bill_id: &str,
     reviewer: &str,
     reason: &str,
-) -> Result<BillView, ApiError> {
+) -> Result<BillView, DomainError> {
     load_draft(conn, bill_id, "rejected")?;
     if reason.trim().is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "missing_reason",
             "say why the bill is rejected",
         ));
@@ -76,15 +77,15 @@ pub fn reject(
     conn.prepare_cached("UPDATE bills SET status = 'rejected', reason = ?2, approved_by = ?3, updated_at = ?4 WHERE bill_id = ?1")?
         .execute(params![bill_id, reason, reviewer, now])?;
     crate::ticketing::audit(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
-    settle::queue_bill(conn, bill_id)?.ok_or_else(|| ApiError::internal("a bill vanished"))
+    settle::queue_bill(conn, bill_id)?.ok_or_else(|| DomainError::internal("a bill vanished"))
 }
 
 /// A bill that must be a draft to be `done` (approved or rejected).
-fn load_draft(conn: &Connection, bill_id: &str, done: &str) -> Result<BillView, ApiError> {
+fn load_draft(conn: &Connection, bill_id: &str, done: &str) -> Result<BillView, DomainError> {
     let bill = settle::load_bill(conn, bill_id)?
-        .ok_or_else(|| ApiError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
-    if bill.status != "draft" {
-        return Err(ApiError::conflict(
+        .ok_or_else(|| DomainError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
+    if bill.status != BillStatus::Draft {
+        return Err(DomainError::conflict(
             "bill_not_draft",
             format!(
                 "bill {bill_id} is {}, only a draft can be {done}",
@@ -100,7 +101,7 @@ fn claim_facts(
     conn: &Connection,
     contract: &Contract,
     bill: &BillView,
-) -> Result<BTreeMap<String, i64>, ApiError> {
+) -> Result<BTreeMap<String, i64>, DomainError> {
     let mut net: BTreeMap<String, i64> = BTreeMap::new();
     let in_scope = |f: &FactSum| match f.source.as_str() {
         "ticket" => f
@@ -179,7 +180,7 @@ fn post_settlement(
     bill: &BillView,
     revenue: &BTreeMap<String, i64>,
     now: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let a = &bill.amounts;
     let venue_keeps = if bill.kind == "revenue_share" {
         a.cost_fen
@@ -213,6 +214,6 @@ fn post_settlement(
         &format!("settlement {}", bill.bill_id),
         &legs,
     )
-    .map_err(|e| ApiError::internal(format!("bill {} does not balance: {e}", bill.bill_id)))?;
+    .map_err(|e| DomainError::internal(format!("bill {} does not balance: {e}", bill.bill_id)))?;
     Ok(())
 }

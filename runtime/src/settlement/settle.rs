@@ -9,6 +9,7 @@
 //!   paying, paid or failed bill is never edited; a rejected bill gets a new draft version.
 
 use std::collections::{BTreeMap, HashMap};
+pub use venue_model::contract::{BillStatus, PluginInput};
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 use super::bill::{self, Amounts, CategoryTotal, Line};
 use super::contracts::{self, Contract, Cycle};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::venue::Venue;
 use venue_model::ids;
 
@@ -34,7 +35,7 @@ pub struct BillView {
     pub period_start: String,
     pub period_end: String,
     pub version: u32,
-    pub status: String,
+    pub status: BillStatus,
     #[serde(flatten)]
     pub amounts: Amounts,
     pub approved_by: Option<String>,
@@ -216,7 +217,7 @@ fn closed_bill_exists(
 struct Existing {
     bill_id: String,
     version: u32,
-    status: String,
+    status: BillStatus,
 }
 
 fn latest_bill(
@@ -254,9 +255,10 @@ pub fn compute(
     facts: &CycleFacts,
     carry: i64,
     plugin_lines: Option<&Vec<Line>>,
-) -> Result<Amounts, ApiError> {
-    let money_err =
-        |e: super::money::MoneyError| ApiError::internal(format!("contract {}: {e}", contract.id));
+) -> Result<Amounts, DomainError> {
+    let money_err = |e: super::money::MoneyError| {
+        DomainError::internal(format!("contract {}: {e}", contract.id))
+    };
     let mut amounts = match (contract.kind.as_str(), plugin_lines) {
         ("revenue_share", _) => bill::revenue_share(
             contract.cost_bp,
@@ -300,10 +302,9 @@ fn checked_plugin_bill(
     facts: &CycleFacts,
     lines: &[Line],
     carry: i64,
-) -> Result<Amounts, ApiError> {
+) -> Result<Amounts, DomainError> {
     let refuse = |m: String| {
-        ApiError::new(
-            502,
+        DomainError::plugin(
             "plugin_lines_invalid",
             format!("settlement rule of {}: {m}", contract.id),
         )
@@ -359,7 +360,7 @@ fn checked_plugin_bill(
         lines.to_vec(),
         carry,
     )
-    .map_err(|e| ApiError::internal(e.to_string()))
+    .map_err(|e| DomainError::internal(e.to_string()))
 }
 
 /// Settles `day`: creates or refreshes the draft bills of every cycle ending on it, and
@@ -370,7 +371,7 @@ pub fn settle_day(
     day: NaiveDate,
     plugin_lines: &PluginLines,
     actor: &str,
-) -> Result<Vec<BillView>, ApiError> {
+) -> Result<Vec<BillView>, DomainError> {
     let day_s = day.to_string();
     let now = venue.clock.now_rfc3339();
     let mut bills = Vec::new();
@@ -382,15 +383,15 @@ pub fn settle_day(
         let (start, end) = (start.to_string(), end.to_string());
         let existing = latest_bill(conn, &contract.party, &start, &end)?;
         if let Some(e) = &existing
-            && e.status != "draft"
-            && e.status != "rejected"
+            && e.status != BillStatus::Draft
+            && e.status != BillStatus::Rejected
         {
             bills.extend(load_bill(conn, &e.bill_id)?);
             continue;
         }
         let draft = existing
             .as_ref()
-            .filter(|e| e.status == "draft")
+            .filter(|e| e.status == BillStatus::Draft)
             .map(|e| e.bill_id.clone());
         let period = facts_cache
             .entry((start.clone(), end.clone()))
@@ -410,13 +411,17 @@ pub fn settle_day(
             .as_ref()
             .and_then(|_| plugin_lines.get(&contract.id));
         if contract.plugin.is_some() && lines.is_none() {
-            return Err(ApiError::internal(format!(
+            return Err(DomainError::internal(format!(
                 "contract {} needs its settlement-rule plugin's lines",
                 contract.id
             )));
         }
         let amounts = compute(&contract, &facts, carry, lines)?;
-        let body = serde_json::to_string(&amounts).unwrap_or_default();
+        amounts
+            .check(&contract.kind)
+            .map_err(|m| DomainError::internal(format!("contract {}: {m}", contract.id)))?;
+        let body = serde_json::to_string(&amounts)
+            .map_err(|e| DomainError::internal(format!("a bill's amounts: {e}")))?;
         let bill_id = match (&existing, draft) {
             (_, Some(id)) => {
                 conn.prepare_cached(
@@ -453,12 +458,12 @@ pub fn settle_day(
 /// Queues a bill's current state for HQ and returns it. Call after every change of a
 /// bill (drafted, refreshed, approved, rejected, paying, paid, failed). The record's id
 /// names the state's content, so an unchanged re-run is a duplicate at HQ.
-pub fn queue_bill(conn: &Connection, bill_id: &str) -> Result<Option<BillView>, ApiError> {
+pub fn queue_bill(conn: &Connection, bill_id: &str) -> Result<Option<BillView>, DomainError> {
     use sha2::Digest;
     let Some(bill) = load_bill(conn, bill_id)? else {
         return Ok(None);
     };
-    let data = serde_json::to_string(&bill).map_err(|e| ApiError::internal(e.to_string()))?;
+    let data = serde_json::to_string(&bill).map_err(|e| DomainError::internal(e.to_string()))?;
     let digest = hex::encode(&sha2::Sha256::digest(data.as_bytes())[..8]);
     crate::outbox::push(
         conn,
@@ -471,17 +476,9 @@ pub fn queue_bill(conn: &Connection, bill_id: &str) -> Result<Option<BillView>, 
     Ok(Some(bill))
 }
 
-/// What a settlement-rule plugin is asked to compute lines for.
-pub struct PluginInput {
-    pub contract: Contract,
-    pub period_start: String,
-    pub period_end: String,
-    pub categories: Vec<CategoryTotal>,
-}
-
 /// Totals per category for contracts with a settlement-rule plugin, gathered before the
 /// plugin is called (outside the store job).
-pub fn plugin_inputs(conn: &Connection, day: NaiveDate) -> Result<Vec<PluginInput>, ApiError> {
+pub fn plugin_inputs(conn: &Connection, day: NaiveDate) -> Result<Vec<PluginInput>, DomainError> {
     let mut out = Vec::new();
     for contract in contracts::in_force(conn, &day.to_string())? {
         if contract.plugin.is_none() {
@@ -524,6 +521,12 @@ pub fn load_bill(conn: &Connection, bill_id: &str) -> rusqlite::Result<Option<Bi
 
 fn bill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BillView> {
     let amounts: String = r.get(9)?;
+    let kind: String = r.get(4)?;
+    let broken = |e: String| {
+        rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, e.into())
+    };
+    let amounts: Amounts = serde_json::from_str(&amounts).map_err(|e| broken(e.to_string()))?;
+    amounts.check(&kind).map_err(broken)?;
     Ok(BillView {
         bill_id: r.get(0)?,
         party: r.get(1)?,
@@ -534,7 +537,7 @@ fn bill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BillView> {
         period_end: r.get(6)?,
         version: r.get(7)?,
         status: r.get(8)?,
-        amounts: serde_json::from_str(&amounts).unwrap_or_default(),
+        amounts,
         approved_by: r.get(10)?,
         reason: r.get(11)?,
         payout: None,
@@ -562,7 +565,7 @@ fn latest_payout(conn: &Connection, bill_id: &str) -> rusqlite::Result<Option<se
 /// Which bills a listing asks for; `None` is any.
 #[derive(Debug, Clone, Default)]
 pub struct BillFilter {
-    pub status: Option<String>,
+    pub status: Option<BillStatus>,
     pub party: Option<String>,
     /// Bills whose cycle ends on this day.
     pub period_end: Option<venue_model::BusinessDate>,

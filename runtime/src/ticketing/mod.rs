@@ -21,11 +21,12 @@ pub use refunds::{RefundRequest, Refunded, refund_order};
 pub use views::{OrderView, TicketView, load_order};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+pub use venue_model::order::{Channel, TicketStatus, WhitelistEntry};
 
 use venue_model::BusinessDate;
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::venue::Venue;
 
 /// Tickets one order may issue at most (a large tour group fits; a runaway client does not).
@@ -34,37 +35,6 @@ pub const TICKETS_PER_ORDER_MAX: u32 = 1000;
 pub const ITEMS_PER_ORDER_MAX: usize = 50;
 /// Length of any caller-supplied text field at most, in bytes.
 pub const TEXT_FIELD_BYTES_MAX: usize = 256;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Web,
-    Window,
-    Ota,
-    Group,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Web => "web",
-            Channel::Window => "window",
-            Channel::Ota => "ota",
-            Channel::Group => "group",
-        }
-    }
-}
-
-/// A ticket a gate may admit offline, for one area's gates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WhitelistEntry {
-    pub code: String,
-    pub ticket_id: String,
-    pub visit_date: BusinessDate,
-    pub slot: Option<String>,
-    pub entries: Option<u32>,
-    pub party_size: u32,
-}
 
 /// What the gates of one area must add or remove after a committed change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,16 +54,15 @@ pub struct TicketRow {
     pub visit_date: BusinessDate,
     pub slot: Option<String>,
     pub price_fen: i64,
-    pub status: String,
+    pub status: TicketStatus,
     pub entries_used: u32,
-    pub inside: bool,
     pub last_entry_date: Option<BusinessDate>,
     pub id_index: Option<String>,
     pub group_code: Option<String>,
 }
 
 pub(crate) const TICKET_COLUMNS: &str = "ticket_id, order_id, code, product, visit_date, slot, price_fen, status, \
-     entries_used, inside, last_entry_date, id_index, group_code";
+     entries_used, last_entry_date, id_index, group_code";
 
 pub(crate) fn ticket_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
     Ok(TicketRow {
@@ -106,10 +75,9 @@ pub(crate) fn ticket_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketR
         price_fen: r.get(6)?,
         status: r.get(7)?,
         entries_used: r.get(8)?,
-        inside: r.get::<_, i64>(9)? != 0,
-        last_entry_date: r.get(10)?,
-        id_index: r.get(11)?,
-        group_code: r.get(12)?,
+        last_entry_date: r.get(9)?,
+        id_index: r.get(10)?,
+        group_code: r.get(11)?,
     })
 }
 
@@ -165,9 +133,9 @@ pub(crate) fn take_capacity(
     visit_date: BusinessDate,
     slot: Option<&str>,
     count: u32,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let Some(p) = venue.product(product) else {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "unknown_product",
             format!("no product {product:?}"),
         ));
@@ -177,7 +145,7 @@ pub(crate) fn take_capacity(
         if let Some(max) = venue.area(area).and_then(|a| a.daily_max)
             && sold + count as i64 > max as i64
         {
-            return Err(ApiError::rule(
+            return Err(DomainError::rule(
                 "capacity_full",
                 format!(
                     "area {area} is sold out for {visit_date}: {sold} of {max} sold, {count} asked"
@@ -200,7 +168,7 @@ pub(crate) fn take_capacity(
             .optional()?
             .unwrap_or(0);
         if sold + count as i64 > quota as i64 {
-            return Err(ApiError::rule(
+            return Err(DomainError::rule(
                 "capacity_full",
                 format!(
                     "slot {slot} of {product} on {visit_date} is full: {sold} of {quota} sold, {count} asked"
@@ -252,15 +220,15 @@ pub fn sold_for(conn: &Connection, area: &str, visit_date: BusinessDate) -> rusq
 }
 
 /// A caller-supplied text must be present and bounded.
-pub(crate) fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
+pub(crate) fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
     if value.trim().is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "missing_field",
             format!("{field} must not be empty"),
         ));
     }
     if value.len() > TEXT_FIELD_BYTES_MAX {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "field_too_long",
             format!("{field} is longer than {TEXT_FIELD_BYTES_MAX} bytes"),
         ));
@@ -311,7 +279,7 @@ pub(crate) fn record_ticket_revenue(
     tickets: &[&TicketRow],
     refund: bool,
     posting: &TicketPosting<'_>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let kind = if refund { "refund" } else { "sale" };
     let mut fact = conn.prepare_cached(
         "INSERT INTO revenue_facts (source, fact_id, kind, product, area, category, business_date, amount_fen, count)
@@ -386,6 +354,6 @@ pub(crate) fn record_ticket_revenue(
         &format!("ticket {kind}"),
         &legs,
     )
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .map_err(|e| DomainError::internal(e.to_string()))?;
     Ok(())
 }

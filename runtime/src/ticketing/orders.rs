@@ -1,58 +1,18 @@
 //! `POST /api/v1/orders`: check, price, take capacity, issue tickets, in one transaction.
 
 use std::collections::BTreeMap;
+pub use venue_model::order::{ItemRequest, OrderRequest, PaymentRequest, VisitorRequest};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 use super::{
     Channel, ITEMS_PER_ORDER_MAX, OrderView, TICKETS_PER_ORDER_MAX, WhitelistChange,
     WhitelistEntry, audit, canonical_sha256, check_text, load_order, take_capacity,
 };
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::realname::mask;
 use crate::venue::Venue;
-use venue_model::{BusinessDate, ids};
-
-/// The body of `POST /api/v1/orders`. Unknown fields are allowed (protocol.md) and ignored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OrderRequest {
-    pub order_ref: String,
-    pub channel: Channel,
-    /// `YYYY-MM-DD` exactly: any other spelling is refused when the body is read.
-    pub visit_date: BusinessDate,
-    #[serde(default)]
-    pub slot: Option<String>,
-    pub items: Vec<ItemRequest>,
-    pub payment: PaymentRequest,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ItemRequest {
-    pub product: String,
-    pub qty: u32,
-    #[serde(default)]
-    pub visitors: Vec<VisitorRequest>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VisitorRequest {
-    pub name: String,
-    #[serde(default = "default_id_type")]
-    pub id_type: String,
-    pub id_number: String,
-}
-
-fn default_id_type() -> String {
-    "id_card".into()
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PaymentRequest {
-    pub method: String,
-    #[serde(rename = "ref")]
-    pub reference: String,
-}
+use venue_model::ids;
 
 /// The outcome of placing an order.
 pub struct Placed {
@@ -70,7 +30,7 @@ pub fn place_order(
     req: &OrderRequest,
     actor: &str,
     source_plugin: Option<&str>,
-) -> Result<Placed, ApiError> {
+) -> Result<Placed, DomainError> {
     let body_sha256 = canonical_sha256(req);
     check_text("order_ref", &req.order_ref)?;
     if let Some((order_id, seen_sha)) = conn
@@ -81,7 +41,7 @@ pub fn place_order(
         .optional()?
     {
         if seen_sha != body_sha256 {
-            return Err(ApiError::conflict(
+            return Err(DomainError::conflict(
                 "order_ref_conflict",
                 format!(
                     "order_ref {:?} was already used for a different order ({order_id}); use a new order_ref",
@@ -90,7 +50,7 @@ pub fn place_order(
             ));
         }
         let order = load_order(conn, venue, &order_id)?
-            .ok_or_else(|| ApiError::internal("an order vanished during the request"))?;
+            .ok_or_else(|| DomainError::internal("an order vanished during the request"))?;
         return Ok(Placed {
             order,
             created: false,
@@ -153,7 +113,7 @@ pub fn place_order(
                         venue
                             .vault
                             .encrypt(&v.id_number)
-                            .map_err(|e| ApiError::internal(e.to_string()))?,
+                            .map_err(|e| DomainError::internal(e.to_string()))?,
                     ),
                     Some(venue.vault.index(&v.id_number)),
                     Some(mask(&v.id_number)),
@@ -239,7 +199,7 @@ pub fn place_order(
         ),
     )?;
     let order = load_order(conn, venue, &order_id)?
-        .ok_or_else(|| ApiError::internal("a new order could not be read back"))?;
+        .ok_or_else(|| DomainError::internal("a new order could not be read back"))?;
     Ok(Placed {
         order,
         created: true,
@@ -261,11 +221,11 @@ struct Plan {
 }
 
 /// Checks an order against the products and prices it, touching nothing.
-fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
+fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, DomainError> {
     let visit_date = req.visit_date;
     let today = venue.clock.today();
     if visit_date < today {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "visit_date_past",
             format!("visit_date {visit_date} is before today ({today})"),
         ));
@@ -273,13 +233,13 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
     check_text("payment.method", &req.payment.method)?;
     check_text("payment.ref", &req.payment.reference)?;
     if req.items.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "no_items",
             "an order needs at least one item",
         ));
     }
     if req.items.len() > ITEMS_PER_ORDER_MAX {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "too_many_items",
             format!("an order has at most {ITEMS_PER_ORDER_MAX} items"),
         ));
@@ -289,7 +249,7 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
     let mut tickets: u32 = 0;
     for item in &req.items {
         let Some(product) = venue.product(&item.product) else {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "unknown_product",
                 format!(
                     "no product {:?}; GET /api/v1/products lists them",
@@ -298,14 +258,14 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
             ));
         };
         if item.qty == 0 {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "bad_qty",
                 format!("qty of {} must be at least 1", product.id),
             ));
         }
         tickets = tickets.saturating_add(item.qty);
         if tickets > TICKETS_PER_ORDER_MAX {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "too_many_tickets",
                 format!("an order issues at most {TICKETS_PER_ORDER_MAX} tickets"),
             ));
@@ -315,7 +275,7 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
             (Some(slot), false) if product.slot(slot).is_some() => Some(slot.clone()),
             (Some(slot), false) => {
                 let known: Vec<&str> = product.slots.iter().map(|s| s.time.as_str()).collect();
-                return Err(ApiError::bad_request(
+                return Err(DomainError::bad_request(
                     "bad_slot",
                     format!(
                         "{} has no slot {slot:?}; its slots are {}",
@@ -325,14 +285,14 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
                 ));
             }
             (None, false) => {
-                return Err(ApiError::bad_request(
+                return Err(DomainError::bad_request(
                     "missing_slot",
                     format!("{} is sold by time slot: give \"slot\"", product.id),
                 ));
             }
         };
         if product.real_name && item.visitors.len() != item.qty as usize {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "visitors_required",
                 format!(
                     "{} is a real-name product: give one visitor per ticket ({} tickets, {} visitors)",
@@ -346,7 +306,7 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
             && !item.visitors.is_empty()
             && item.visitors.len() != item.qty as usize
         {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "visitors_mismatch",
                 format!(
                     "give one visitor per ticket or none ({} tickets, {} visitors)",
@@ -364,7 +324,7 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
             match (product.group_min_size, product.group_price_fen) {
                 (Some(min), Some(price)) if item.qty >= min => price,
                 (Some(min), Some(_)) => {
-                    return Err(ApiError::rule(
+                    return Err(DomainError::rule(
                         "group_too_small",
                         format!(
                             "a group order of {} needs at least {min} tickets, got {}",
@@ -373,7 +333,7 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
                     ));
                 }
                 _ => {
-                    return Err(ApiError::rule(
+                    return Err(DomainError::rule(
                         "no_group_sales",
                         format!("{} is not sold to groups", product.id),
                     ));
@@ -382,12 +342,12 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, ApiError> {
         } else {
             product.price_fen
         };
-        let line = unit_price_fen
-            .checked_mul(item.qty as i64)
-            .ok_or_else(|| ApiError::bad_request("amount_overflow", "the order total overflows"))?;
-        total_fen = total_fen
-            .checked_add(line)
-            .ok_or_else(|| ApiError::bad_request("amount_overflow", "the order total overflows"))?;
+        let line = unit_price_fen.checked_mul(item.qty as i64).ok_or_else(|| {
+            DomainError::bad_request("amount_overflow", "the order total overflows")
+        })?;
+        total_fen = total_fen.checked_add(line).ok_or_else(|| {
+            DomainError::bad_request("amount_overflow", "the order total overflows")
+        })?;
         items.push(PlannedItem {
             product: product.id.clone(),
             qty: item.qty,

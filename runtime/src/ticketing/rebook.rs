@@ -6,10 +6,10 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity, ticket_by_id,
-    whitelist_entry,
+    TicketStatus, TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity,
+    ticket_by_id, whitelist_entry,
 };
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::venue::Venue;
 use venue_model::ids;
 
@@ -32,15 +32,15 @@ pub fn rebook_ticket(
     ticket_id: &str,
     req: &RebookRequest,
     actor: &str,
-) -> Result<Rebooked, ApiError> {
+) -> Result<Rebooked, DomainError> {
     let Some(t) = ticket_by_id(conn, ticket_id)? else {
-        return Err(ApiError::not_found(
+        return Err(DomainError::not_found(
             "ticket_not_found",
             format!("no ticket {ticket_id}"),
         ));
     };
     let Some(product) = venue.product(&t.product) else {
-        return Err(ApiError::conflict(
+        return Err(DomainError::conflict(
             "unknown_product",
             format!(
                 "ticket {ticket_id}'s product {} is no longer sold",
@@ -48,14 +48,14 @@ pub fn rebook_ticket(
             ),
         ));
     };
-    if t.status == "refunded" {
-        return Err(ApiError::conflict(
+    if t.status == TicketStatus::Refunded {
+        return Err(DomainError::conflict(
             "ticket_refunded",
             format!("ticket {ticket_id} is refunded"),
         ));
     }
     if t.entries_used > 0 {
-        return Err(ApiError::conflict(
+        return Err(DomainError::conflict(
             "ticket_used",
             format!("ticket {ticket_id} has been used and cannot be rebooked"),
         ));
@@ -63,14 +63,14 @@ pub fn rebook_ticket(
     let new_date = req.visit_date;
     let today = venue.clock.today();
     if new_date < today {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "visit_date_past",
             format!("visit_date {new_date} is before today ({today})"),
         ));
     }
     let old_date = t.visit_date;
     if old_date < today {
-        return Err(ApiError::rule(
+        return Err(DomainError::rule(
             "visit_date_past",
             format!("ticket {ticket_id} was for {old_date}, which has passed"),
         ));
@@ -79,13 +79,13 @@ pub fn rebook_ticket(
         (_, true) => None,
         (Some(s), false) if product.slot(s).is_some() => Some(s.clone()),
         (Some(s), false) => {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "bad_slot",
                 format!("{} has no slot {s:?}", product.id),
             ));
         }
         (None, false) => {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "missing_slot",
                 format!("{} is sold by time slot: give \"slot\"", product.id),
             ));
@@ -142,11 +142,11 @@ pub fn rebook_ticket(
         }
     }
     let order = load_order(conn, venue, &t.order_id)?
-        .ok_or_else(|| ApiError::internal("an order vanished"))?;
+        .ok_or_else(|| DomainError::internal("an order vanished"))?;
     let ticket = order
         .tickets
         .into_iter()
         .find(|v| v.ticket_id == ticket_id)
-        .ok_or_else(|| ApiError::internal("a ticket vanished"))?;
+        .ok_or_else(|| DomainError::internal("a ticket vanished"))?;
     Ok(Rebooked { ticket, whitelist })
 }

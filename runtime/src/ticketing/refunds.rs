@@ -6,11 +6,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    OrderView, TicketRow, WhitelistChange, audit, canonical_sha256, check_text, load_order,
-    release_capacity, tickets_of_order,
+    OrderView, TicketRow, TicketStatus, WhitelistChange, audit, canonical_sha256, check_text,
+    load_order, release_capacity, tickets_of_order,
 };
 use crate::config::RefundRule;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::venue::Venue;
 use venue_model::ids;
 
@@ -38,7 +38,7 @@ pub fn refund_order(
     order_id: &str,
     req: &RefundRequest,
     actor: &str,
-) -> Result<Refunded, ApiError> {
+) -> Result<Refunded, DomainError> {
     check_text("refund_ref", &req.refund_ref)?;
     let body_sha256 = canonical_sha256(&(order_id, req));
     if let Some((refund_id, seen_order, seen_sha)) = conn
@@ -55,7 +55,7 @@ pub fn refund_order(
         .optional()?
     {
         if seen_sha != body_sha256 {
-            return Err(ApiError::conflict(
+            return Err(DomainError::conflict(
                 "refund_ref_conflict",
                 format!(
                     "refund_ref {:?} was already used for another refund ({refund_id})",
@@ -64,7 +64,7 @@ pub fn refund_order(
             ));
         }
         let order = load_order(conn, venue, &seen_order)?
-            .ok_or_else(|| ApiError::internal("a refunded order vanished"))?;
+            .ok_or_else(|| DomainError::internal("a refunded order vanished"))?;
         return Ok(Refunded {
             order,
             refund_id,
@@ -73,7 +73,7 @@ pub fn refund_order(
         });
     }
     let Some(_) = load_order(conn, venue, order_id)? else {
-        return Err(ApiError::not_found(
+        return Err(DomainError::not_found(
             "order_not_found",
             format!("no order {order_id}"),
         ));
@@ -82,7 +82,7 @@ pub fn refund_order(
     let chosen: Vec<&TicketRow> = match &req.tickets {
         Some(ids) => {
             if ids.is_empty() {
-                return Err(ApiError::bad_request(
+                return Err(DomainError::bad_request(
                     "no_tickets",
                     "tickets is empty; omit it to refund every unused ticket",
                 ));
@@ -90,7 +90,7 @@ pub fn refund_order(
             let mut chosen = Vec::with_capacity(ids.len());
             for id in ids {
                 let Some(t) = all.iter().find(|t| &t.ticket_id == id) else {
-                    return Err(ApiError::not_found(
+                    return Err(DomainError::not_found(
                         "ticket_not_found",
                         format!("ticket {id} is not part of order {order_id}"),
                     ));
@@ -99,19 +99,19 @@ pub fn refund_order(
                     .iter()
                     .any(|c: &&TicketRow| c.ticket_id == t.ticket_id)
                 {
-                    return Err(ApiError::bad_request(
+                    return Err(DomainError::bad_request(
                         "duplicate_ticket",
                         format!("ticket {id} is listed twice"),
                     ));
                 }
-                if t.status == "refunded" {
-                    return Err(ApiError::conflict(
+                if t.status == TicketStatus::Refunded {
+                    return Err(DomainError::conflict(
                         "ticket_refunded",
                         format!("ticket {id} is already refunded"),
                     ));
                 }
                 if t.entries_used > 0 {
-                    return Err(ApiError::conflict(
+                    return Err(DomainError::conflict(
                         "ticket_used",
                         format!("ticket {id} has been used and cannot be refunded"),
                     ));
@@ -122,11 +122,11 @@ pub fn refund_order(
         }
         None => all
             .iter()
-            .filter(|t| t.status != "refunded" && t.entries_used == 0)
+            .filter(|t| t.status != TicketStatus::Refunded && t.entries_used == 0)
             .collect(),
     };
     if chosen.is_empty() {
-        return Err(ApiError::conflict(
+        return Err(DomainError::conflict(
             "nothing_to_refund",
             format!("order {order_id} has no unused tickets left"),
         ));
@@ -144,7 +144,7 @@ pub fn refund_order(
             RefundRule::Never => false,
         };
         if !allowed {
-            return Err(ApiError::rule(
+            return Err(DomainError::rule(
                 "not_refundable",
                 format!(
                     "ticket {} ({}) can no longer be refunded: the product's rule is {rule:?}, the visit date is {}",
@@ -205,8 +205,12 @@ pub fn refund_order(
                 .push(t.code.clone());
         }
     }
-    let still_valid =
-        all.len() > chosen.len() + all.iter().filter(|t| t.status == "refunded").count();
+    let still_valid = all.len()
+        > chosen.len()
+            + all
+                .iter()
+                .filter(|t| t.status == TicketStatus::Refunded)
+                .count();
     if !still_valid {
         conn.prepare_cached("UPDATE orders SET status = 'refunded' WHERE order_id = ?1")?
             .execute(params![order_id])?;
@@ -220,7 +224,7 @@ pub fn refund_order(
         &format!("refund_id={refund_id} amount_fen={amount_fen}"),
     )?;
     let order = load_order(conn, venue, order_id)?
-        .ok_or_else(|| ApiError::internal("an order vanished"))?;
+        .ok_or_else(|| DomainError::internal("an order vanished"))?;
     Ok(Refunded {
         order,
         refund_id,

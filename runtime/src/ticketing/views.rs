@@ -1,73 +1,16 @@
 //! Orders and tickets as the API shows them. ID numbers appear only masked.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+pub use venue_model::order::{OrderView, PaymentView, RefundView, TicketView, VisitorView};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::venue::Venue;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderView {
-    pub order_id: String,
-    pub order_ref: String,
-    pub status: String,
-    pub channel: String,
-    pub visit_date: venue_model::BusinessDate,
-    pub slot: Option<String>,
-    pub total_fen: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group_code: Option<String>,
-    pub tickets: Vec<TicketView>,
-    pub payments: Vec<PaymentView>,
-    pub refunds: Vec<RefundView>,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TicketView {
-    pub ticket_id: String,
-    pub code: String,
-    pub product: String,
-    pub visit_date: venue_model::BusinessDate,
-    pub slot: Option<String>,
-    pub price_fen: i64,
-    /// `valid`, `used` (no entries left) or `refunded`.
-    pub status: String,
-    pub entries_used: u32,
-    pub visitor: Option<VisitorView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VisitorView {
-    pub name: String,
-    pub id_type: String,
-    /// Masked: `1101**********1234`.
-    pub id_number: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PaymentView {
-    pub method: String,
-    #[serde(rename = "ref")]
-    pub reference: String,
-    pub amount_fen: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RefundView {
-    pub refund_id: String,
-    pub refund_ref: String,
-    pub amount_fen: i64,
-    pub reason: String,
-    pub tickets: Vec<String>,
-    pub created_at: String,
-}
 
 pub fn load_order(
     conn: &Connection,
     venue: &Venue,
     order_id: &str,
-) -> Result<Option<OrderView>, ApiError> {
+) -> Result<Option<OrderView>, DomainError> {
     let head = conn
         .prepare_cached(
             "SELECT order_id, order_ref, status, channel, visit_date, slot, total_fen, group_code,

@@ -348,7 +348,7 @@ async fn an_ota_order_push_is_decoded_by_its_plugin_and_answered_in_the_partners
 /// the call that fails takes its instance with it, and the next call starts afresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_instance_is_reused_until_a_call_fails() {
-    use venue_edge::plugin::{FailureKind, Grant, PluginError, PluginHost, World};
+    use venue_plugin_host::{FailureKind, Grant, PluginError, PluginHost, World};
 
     let dir = tempfile::tempdir().unwrap();
     let (tx, _alerts) = tokio::sync::mpsc::channel(64);
@@ -370,7 +370,7 @@ async fn an_adapter_instance_is_reused_until_a_call_fails() {
 
     // One call at a time: each finds the instance the previous one gave back.
     async fn code(
-        plugin: &venue_edge::plugin::Loaded,
+        plugin: &venue_plugin_host::Loaded,
         payload: &str,
     ) -> Result<String, PluginError> {
         Ok(plugin

@@ -241,3 +241,114 @@ async fn a_device_whose_clock_is_off_is_refused_and_the_refusal_is_kept() {
         "only the sale with a right clock counts: {journaled}"
     );
 }
+
+/// Presence is kept per ticket and area: a shuttle ticket scanned out twice at a park gate
+/// opens the gate but moves no count (the flow report's park count stayed at -2 before),
+/// a ticket granting two areas enters the second while inside the first, and the presence
+/// report lists who is inside the park.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_per_ticket_and_area_and_an_exit_of_a_ticket_not_inside_moves_nothing() {
+    let edge = Edge::start(EdgeOptions {
+        extra_toml: r#"
+[[products]]
+id = "park-coaster"
+price_fen = 15000
+grants = ["park", "ride:coaster"]
+entries = 1
+"#
+        .into(),
+        ..Default::default()
+    })
+    .await;
+    let token = edge.token("ticketing").to_owned();
+    let today = Edge::today();
+    let mut codes = Vec::new();
+    for (order_ref, product) in [("p-shuttle", "shuttle-day"), ("p-both", "park-coaster")] {
+        let r = edge
+            .api
+            .post_json(
+                "/api/v1/orders",
+                Some(&token),
+                &order(order_ref, "window", &today, product, 1, false),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        codes.push(r.json()["tickets"][0]["code"].as_str().unwrap().to_owned());
+    }
+    let (shuttle, both) = (&codes[0], &codes[1]);
+    let park = edge.turnstile("g-north-2", Format::StdJson).await;
+    let coaster = edge.turnstile("g-coaster-1", Format::StdJson).await;
+
+    for _ in 0..2 {
+        let v = park.scan(shuttle, false, 1, None).await.unwrap();
+        assert_eq!(
+            (v.decision.as_str(), v.admitted),
+            ("admit", 0),
+            "people may always leave; a ticket not inside moves no count: {v:?}"
+        );
+    }
+    let v = park.scan(both, true, 1, None).await.unwrap();
+    assert_eq!((v.decision.as_str(), v.admitted), ("admit", 1), "{v:?}");
+    let v = coaster.scan(both, true, 1, None).await.unwrap();
+    assert_eq!(
+        (v.decision.as_str(), v.reason.as_str()),
+        ("admit", "ok"),
+        "inside the park, the ticket still enters the coaster: {v:?}"
+    );
+    let v = coaster.scan(both, true, 1, None).await.unwrap();
+    assert_eq!(v.reason, "passback", "{v:?}");
+
+    let (status, flow) = edge
+        .get_as(&format!("/api/v1/reports/flow?date={today}"), "manager")
+        .await;
+    assert_eq!(status, 200, "{flow}");
+    let area = |name: &str| {
+        flow["areas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["area"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            area("park")["entries"].as_i64(),
+            area("park")["exits"].as_i64()
+        ),
+        (Some(1), Some(0)),
+        "the shuttle ticket's exits count nowhere: {flow}"
+    );
+    assert_eq!(area("park")["inside_now"], 1, "{flow}");
+    assert_eq!(area("ride:coaster")["inside_now"], 1, "{flow}");
+
+    let (status, presence) = edge
+        .get_as(&format!("/api/v1/reports/presence?date={today}"), "manager")
+        .await;
+    assert_eq!(status, 200, "{presence}");
+    assert_eq!(presence["closed"], false);
+    let park_inside = presence["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["area"] == "park")
+        .unwrap();
+    assert_eq!(park_inside["inside"], 1, "{presence}");
+    assert_eq!(park_inside["tickets"].as_array().unwrap().len(), 1);
+    assert!(
+        !presence.to_string().contains(both.as_str()),
+        "the report shows no ticket code: {presence}"
+    );
+    let (status, _) = edge
+        .get_as(
+            &format!("/api/v1/reports/presence?date={today}"),
+            "ticketing",
+        )
+        .await;
+    assert_eq!(status, 403, "a ticket clerk does not read who is inside");
+    let (status, refused) = edge
+        .get_as("/api/v1/reports/presence?date=2026-12-5", "manager")
+        .await;
+    assert_eq!(status, 400, "{refused}");
+}

@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use venue_devices::loadgen::{self, LoadReport, LoadSpec, Mode};
 use venue_edge::admission::{Decision, Reason, Verdict};
 use venue_edge::demo;
-use venue_edge::plugin::{Grant, PluginHost, World};
+use venue_plugin_host::{Grant, PluginHost, World};
 use venue_tests::{Broker, Edge, EdgeOptions, built_plugins, order, target_dir};
 
 mod gate;

@@ -107,7 +107,7 @@ fn raw_inserts(n: u64) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("raw.sqlite3");
     // The same schema and pragmas as the store: open the store once, then write raw.
-    drop(venue_edge::store::Store::open(&path)?);
+    drop(venue_store::Store::open(&path)?);
     let mut conn = rusqlite::Connection::open(&path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
@@ -237,7 +237,7 @@ pub(crate) async fn sales_store(
     tasks: usize,
 ) -> anyhow::Result<Vec<Row>> {
     use venue_edge::sales::{Sale, SaleKind, SaleLine};
-    use venue_edge::store::StoreError;
+    use venue_store::StoreError;
     let dir = tempfile::tempdir()?;
     let config =
         venue_edge::config::Config::parse(demo::DEMO_VENUE, std::path::Path::new("bench"))?;
@@ -245,11 +245,11 @@ pub(crate) async fn sales_store(
         config,
         venue_edge::realname::IdVault::ephemeral(),
     ));
-    let store = venue_edge::store::Store::open(&dir.path().join("s.sqlite3"))?;
+    let store = venue_store::Store::open(&dir.path().join("s.sqlite3"))?;
     let next = Arc::new(AtomicU64::new(0));
     let at = Edge::now_at();
     let counters = || {
-        use venue_edge::store::{COMMITS, COMMITTED_JOBS, WAL_FRAMES_WRITTEN};
+        use venue_store::{COMMITS, COMMITTED_JOBS, WAL_FRAMES_WRITTEN};
         StoreCounters {
             commits: COMMITS.load(Ordering::Relaxed),
             jobs: COMMITTED_JOBS.load(Ordering::Relaxed),
@@ -302,6 +302,7 @@ pub(crate) async fn sales_store(
                             &format!("bench-pos-{t:03}"),
                             merchant,
                             &sale,
+                            venue.clock.now(),
                         )?)
                     })
                     .await?;

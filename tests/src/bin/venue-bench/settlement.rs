@@ -5,7 +5,7 @@ use super::*;
 use venue_edge::reports;
 
 pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<Row>> {
-    use venue_edge::store::StoreError;
+    use venue_store::StoreError;
     let dir = tempfile::tempdir()?;
     // The demo venue plus merchants, parties and commission contracts up to `parties`.
     let mut text = demo::DEMO_VENUE.to_owned();
@@ -17,7 +17,7 @@ pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<R
     }
     let config = venue_edge::config::Config::parse(&text, std::path::Path::new("bench"))?;
     let venue = venue_edge::venue::Venue::new(config, venue_edge::realname::IdVault::ephemeral());
-    let store = venue_edge::store::Store::open(&dir.path().join("s.sqlite3"))?;
+    let store = venue_store::Store::open(&dir.path().join("s.sqlite3"))?;
     let day = venue.clock.today();
     let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());
     store

@@ -10,8 +10,8 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{clock, config, kv, log, types};
-use crate::store::Store as Db;
 use venue_model::clock::Clock;
+use venue_store::Store as Db;
 
 /// One log line from a plugin is cut at this many bytes.
 pub const LOG_LINE_BYTES_MAX: usize = 2048;
@@ -36,7 +36,7 @@ impl KvSpace {
             Some(db) => {
                 let id = plugin.to_owned();
                 db.write_blocking(
-                    move |c| -> Result<HashMap<String, Vec<u8>>, crate::store::StoreError> {
+                    move |c| -> Result<HashMap<String, Vec<u8>>, venue_store::StoreError> {
                         let mut stmt =
                             c.prepare("SELECT key, value FROM plugin_kv WHERE plugin = ?1")?;
                         let rows = stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -95,7 +95,7 @@ impl KvSpace {
         let plugin = self.plugin.clone();
         rt.spawn(async move {
             let result = db
-                .write(move |c| -> Result<(), crate::store::StoreError> {
+                .write(move |c| -> Result<(), venue_store::StoreError> {
                     match value {
                         Some(v) => c.execute(
                             "INSERT INTO plugin_kv (plugin, key, value) VALUES (?1, ?2, ?3)

@@ -3,8 +3,8 @@
 
 use super::DecodeError;
 use super::bindings::types as wit;
-use crate::admission::{Decision, Direction, Reason, Scan, Verdict};
-use crate::ticketing::{Channel, OrderRequest, OrderView, WhitelistEntry};
+use venue_model::order::{Channel, OrderRequest, OrderView, WhitelistEntry};
+use venue_model::scan::{Decision, Direction, Reason, Scan, Verdict};
 
 /// Longest `event_id` or `code` accepted from a device.
 pub const ID_BYTES_MAX: usize = 128;
@@ -120,7 +120,7 @@ pub fn delta_to_wit(d: &Delta) -> wit::WhitelistDelta {
 /// A partner's order as the plugin decoded it; its visit date is parsed here, the door of
 /// this path, with the same rule as `POST /api/v1/orders`.
 pub fn order_from_wit(o: wit::Order) -> Result<OrderRequest, DecodeError> {
-    use crate::ticketing::orders_api::{ItemRequest, PaymentRequest, VisitorRequest};
+    use venue_model::order::{ItemRequest, PaymentRequest, VisitorRequest};
     let visit_date = venue_model::BusinessDate::parse(&o.visit_date).map_err(|e| DecodeError {
         code: "bad_date".into(),
         message: format!("visit_date: {e}"),
@@ -182,7 +182,7 @@ pub fn confirmation_to_wit(o: &OrderView) -> wit::OrderConfirmation {
 }
 
 /// A decoded sale, checked for what the journal cannot do without.
-pub fn sale_from_wit(s: wit::Sale) -> Result<crate::sales::Sale, DecodeError> {
+pub fn sale_from_wit(s: wit::Sale) -> Result<venue_model::sale::Sale, DecodeError> {
     if s.event_id.is_empty() || s.event_id.len() > ID_BYTES_MAX {
         return Err(DecodeError {
             code: "bad_event_id".into(),
@@ -190,13 +190,13 @@ pub fn sale_from_wit(s: wit::Sale) -> Result<crate::sales::Sale, DecodeError> {
             event_id: None,
         });
     }
-    Ok(crate::sales::Sale {
+    Ok(venue_model::sale::Sale {
         event_id: s.event_id,
         merchant: s.merchant,
         kind: match s.kind {
-            wit::SaleKind::Sale => crate::sales::SaleKind::Sale,
-            wit::SaleKind::Refund => crate::sales::SaleKind::Refund,
-            wit::SaleKind::Void => crate::sales::SaleKind::Void,
+            wit::SaleKind::Sale => venue_model::sale::SaleKind::Sale,
+            wit::SaleKind::Refund => venue_model::sale::SaleKind::Refund,
+            wit::SaleKind::Void => venue_model::sale::SaleKind::Void,
         },
         refers_to: s.refers_to,
         at: s.at,
@@ -204,7 +204,7 @@ pub fn sale_from_wit(s: wit::Sale) -> Result<crate::sales::Sale, DecodeError> {
         lines: s
             .lines
             .into_iter()
-            .map(|l| crate::sales::SaleLine {
+            .map(|l| venue_model::sale::SaleLine {
                 sku: l.sku,
                 category: l.category,
                 qty: l.qty,
@@ -215,7 +215,7 @@ pub fn sale_from_wit(s: wit::Sale) -> Result<crate::sales::Sale, DecodeError> {
     })
 }
 
-pub fn ack_to_wit(a: &crate::sales::Ack) -> wit::Ack {
+pub fn ack_to_wit(a: &venue_model::sale::Ack) -> wit::Ack {
     wit::Ack {
         event_id: a.event_id.clone(),
         status: match &a.error {
@@ -226,7 +226,7 @@ pub fn ack_to_wit(a: &crate::sales::Ack) -> wit::Ack {
 }
 
 pub fn settlement_input_to_wit(
-    input: &crate::settlement::settle::PluginInput,
+    input: &venue_model::contract::PluginInput,
 ) -> (
     wit::Contract,
     super::bindings::settlement::exports::venue::edge::rules::SettlementInput,
@@ -246,8 +246,8 @@ pub fn settlement_input_to_wit(
         products: c.products.clone(),
         merchants: c.merchants.clone(),
         cycle: match c.cycle {
-            crate::settlement::Cycle::Daily => wit::Cycle::Daily,
-            crate::settlement::Cycle::Weekly => wit::Cycle::Weekly,
+            venue_model::contract::Cycle::Daily => wit::Cycle::Daily,
+            venue_model::contract::Cycle::Weekly => wit::Cycle::Weekly,
         },
         cost_bp: c.cost_bp,
         cost_fixed_fen: c.cost_fixed_fen,
@@ -262,8 +262,8 @@ pub fn settlement_input_to_wit(
             .collect(),
         default_rate_bp: c.default_rate_bp,
         rounding: match c.rounding {
-            crate::settlement::Rounding::HalfUp => wit::Rounding::HalfUp,
-            crate::settlement::Rounding::HalfEven => wit::Rounding::HalfEven,
+            venue_model::money::Rounding::HalfUp => wit::Rounding::HalfUp,
+            venue_model::money::Rounding::HalfEven => wit::Rounding::HalfEven,
         },
     };
     let wit_input = r::SettlementInput {
@@ -283,8 +283,8 @@ pub fn settlement_input_to_wit(
     (contract, wit_input)
 }
 
-pub fn line_from_wit(l: wit::BillLine) -> crate::settlement::Line {
-    crate::settlement::Line {
+pub fn line_from_wit(l: wit::BillLine) -> venue_model::contract::Line {
+    venue_model::contract::Line {
         kind: l.kind,
         category: l.category,
         basis_fen: l.basis_fen,

@@ -125,10 +125,10 @@ mod tests {
     #[test]
     fn an_opened_store_raises_its_own_writer_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let store = crate::Store::open(&dir.path().join("t.sqlite3")).unwrap();
         // A job answered means the thread is past its start.
         store
-            .write_blocking(|_| -> Result<(), crate::store::StoreError> { Ok(()) })
+            .write_blocking(|_| -> Result<(), crate::StoreError> { Ok(()) })
             .unwrap();
         let writers = nices_of_threads_named("venue-store");
         assert!(!writers.is_empty(), "no venue-store thread found");
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn an_opened_store_runs_its_checkpointer_at_the_lowest_priority() {
         let dir = tempfile::tempdir().unwrap();
-        let _store = crate::store::Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let _store = crate::Store::open(&dir.path().join("t.sqlite3")).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             // The kernel keeps 15 bytes of a thread's name.

@@ -1,3 +1,10 @@
+//! # venue-bus: the device bus
+//!
+//! Layer 5 of docs/architecture.md; it depends on no venue crate. Its map: [`topics`]
+//! (the topic scheme, parsed once), [`broker`] (the embedded rmqtt broker), [`attached`]
+//! (the runtime inside the embedded broker), and this file (the MQTT client of an
+//! external broker).
+//!
 //! The device bus: the topic scheme of protocol.md, the embedded broker, and the
 //! runtime's two ways of reaching a broker.
 //!

@@ -1,30 +1,11 @@
-//! Each migration brings an older store's data across whole.
+//! The domain's data carried across the store's migrations: each migration that touched
+//! sales, the ledger or the outbox leaves data that this crate's own code still reads and
+//! writes as before.
 
-use super::*;
-
-/// Brings an empty database to schema `version`, as an older binary left it.
-fn at_version(conn: &Connection, version: usize) {
-    for sql in &MIGRATIONS[..version] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", version as i64)
-        .unwrap();
-}
-
-/// How many of the named tables and indexes exist.
-fn schema_objects(conn: &Connection, names: &[&str]) -> i64 {
-    names
-        .iter()
-        .map(|name| {
-            conn.query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
-                [name],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap()
-        })
-        .sum()
-}
+use rusqlite::Connection;
+use venue_store::{
+    all_rows, assert_no_scan, at_version, migrate_for_test as migrate, schema_objects,
+};
 
 /// A store at version 3 keeps its sales whole: lines move into the sale's row in their
 /// order, refusals keep their reasons, and the tables they came from are gone.
@@ -43,7 +24,7 @@ fn version_4_moves_lines_into_the_sale_and_keeps_refusals() {
                                        ('pos-1', 'e3', 'rejected', 'total_mismatch: 1 vs 2', 't');",
     )
     .unwrap();
-    migrate(&conn).unwrap();
+    migrate(&conn);
     let lines: String = conn
         .query_row("SELECT lines FROM sales WHERE event_id = 'e1'", [], |r| {
             r.get(0)
@@ -72,36 +53,6 @@ fn version_4_moves_lines_into_the_sale_and_keeps_refusals() {
     assert_eq!(schema_objects(&conn, &["pos_events", "sale_lines"]), 0);
 }
 
-/// A store at version 4 keeps each POS sale's revenue facts reachable: the sale's row
-/// learns their ids, and the index by event id is gone.
-#[test]
-fn version_5_gives_each_sale_the_ids_of_its_facts() {
-    let conn = Connection::open_in_memory().unwrap();
-    at_version(&conn, 4);
-    conn.execute_batch(
-        "INSERT INTO sales (event_id, device, merchant, kind, at, business_date, payment, total_fen, received_at)
-         VALUES ('e1', 'pos-1', 'm-tea-house', 'sale', 't', '2026-11-24', 'cash', 4500, 't'),
-                ('e2', 'pos-1', 'm-tea-house', 'void', 't', '2026-11-24', 'cash', 0, 't');
-         INSERT INTO revenue_facts (id, source, fact_id, kind, merchant, category, business_date, amount_fen, count)
-         VALUES (7, 'ticket', 'e1', 'sale', NULL, 'ticket', '2026-11-24', 100, 1),
-                (8, 'pos', 'e1', 'sale', 'm-tea-house', 'drink', '2026-11-24', 900, 1),
-                (9, 'pos', 'e1', 'sale', 'm-tea-house', 'food', '2026-11-24', 3600, 0);",
-    )
-    .unwrap();
-    migrate(&conn).unwrap();
-    let ids = |e: &str| -> (Option<i64>, Option<i64>) {
-        conn.query_row(
-            "SELECT facts_first, facts_last FROM sales WHERE event_id = ?1",
-            [e],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    };
-    assert_eq!(ids("e1"), (Some(8), Some(9)));
-    assert_eq!(ids("e2"), (None, None));
-    assert_eq!(schema_objects(&conn, &["facts_by_fact"]), 0);
-}
-
 /// A store at version 5 keeps its ledger whole: every transfer and entry, in order; POS
 /// transfers learn their sale's row; each account's totals are its entries' sums; and
 /// the facts posted before are still refused a second posting.
@@ -127,9 +78,9 @@ fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
                 (4, 'commission:p-tea-house', 0, 360);",
     )
     .unwrap();
-    migrate(&conn).unwrap();
+    migrate(&conn);
     conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-    let refs: Vec<(i64, String, Option<i64>)> = crate::store::all_rows(
+    let refs: Vec<(i64, String, Option<i64>)> = all_rows(
         &conn,
         "SELECT id, fact_kind, fact_ref FROM ledger_transfers ORDER BY id",
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -143,7 +94,7 @@ fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
             (4, "bill".into(), None)
         ]
     );
-    let legs: Vec<(i64, i64, String)> = crate::store::all_rows(
+    let legs: Vec<(i64, i64, String)> = all_rows(
         &conn,
         "SELECT transfer_id, leg, account FROM ledger_entries WHERE transfer_id IN (1, 4)",
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -211,70 +162,14 @@ fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
     assert_eq!(broken, 0);
 }
 
-/// A migration that would leave a row pointing at nothing fails whole: the store stays
-/// at its version, with its tables as they were.
-#[test]
-fn a_migration_that_breaks_a_foreign_key_changes_nothing() {
-    let conn = Connection::open_in_memory().unwrap();
-    at_version(&conn, 5);
-    // (An older binary never wrote such a row; foreign keys are on by default here.)
-    conn.execute_batch(
-        "PRAGMA foreign_keys = OFF;
-         INSERT INTO ledger_entries (transfer_id, account, debit_fen, credit_fen)
-         VALUES (99, 'cash:cash', 100, 0);",
-    )
-    .unwrap();
-    let err = migrate(&conn).unwrap_err();
-    assert!(
-        matches!(err, StoreError::Migration { version: 6, .. }),
-        "{err}"
-    );
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 5);
-    assert_eq!(
-        schema_objects(&conn, &["ledger_by_account", "ledger_by_transfer"]),
-        2
-    );
-    assert_eq!(
-        schema_objects(&conn, &["ledger_accounts", "ledger_by_sale"]),
-        0
-    );
-}
-
-/// A store at version 6 keeps its scans; only their index by ticket goes.
-#[test]
-fn version_7_drops_the_index_of_scans_by_ticket() {
-    let conn = Connection::open_in_memory().unwrap();
-    at_version(&conn, 6);
-    conn.execute_batch(
-        "INSERT INTO scans (device, event_id, area, code, ticket_id, direction, at, business_date,
-                            count, offline, decision, reason, admitted, message, latency_us)
-         VALUES ('g1', 'e1', 'park', 'TK1', 't1', 'in', 't', '2026-11-24', 1, 0, 'admit', 'ok', 1, '', 10);",
-    )
-    .unwrap();
-    migrate(&conn).unwrap();
-    assert_eq!(schema_objects(&conn, &["scans_by_ticket"]), 0);
-    assert_eq!(schema_objects(&conn, &["scans_by_day"]), 1);
-    let kept: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM scans WHERE ticket_id = 't1'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(kept, 1);
-}
-
 /// What a void or refund asks of a sale's facts is answered by rowid ranges and
 /// primary keys: no statement scans the facts (which have no index by event id now).
 #[test]
 fn a_sales_facts_are_found_without_scanning_the_facts() {
     let conn = Connection::open_in_memory().unwrap();
-    migrate(&conn).unwrap();
+    migrate(&conn);
     for sql in crate::sales::FACT_LOOKUPS {
-        crate::store::assert_no_scan(&conn, sql, ["e1"]);
+        assert_no_scan(&conn, sql, ["e1"]);
     }
 }
 
@@ -327,7 +222,7 @@ fn version_8_drops_the_outbox_counter_and_keeps_its_numbers() {
     acknowledged(&conn, 1, 1, 4);
     insert("o5");
     conn.execute("DELETE FROM outbox", []).unwrap();
-    migrate(&conn).unwrap();
+    migrate(&conn);
     assert_eq!(
         conn.query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'",
@@ -352,7 +247,7 @@ fn version_8_keeps_queued_records_whole() {
                     ('scan', 'c1', '2026-11-25', 't2', '{\"b\":2}', 22);",
     )
     .unwrap();
-    migrate(&conn).unwrap();
+    migrate(&conn);
     let rows: Vec<(i64, String, String, String, String, String, i64)> = conn
         .prepare("SELECT seq, kind, event_id, business_date, at, data, queued_ms FROM outbox ORDER BY seq")
         .unwrap()
@@ -393,7 +288,7 @@ fn version_8_keeps_queued_records_whole() {
 #[test]
 fn outbox_numbers_never_go_back_when_the_outbox_empties() {
     let conn = Connection::open_in_memory().unwrap();
-    migrate(&conn).unwrap();
+    migrate(&conn);
     assert_eq!(queue(&conn, "a"), 1);
     assert_eq!(queue(&conn, "b"), 2);
     assert_eq!(queue(&conn, "c"), 3);
@@ -403,62 +298,4 @@ fn outbox_numbers_never_go_back_when_the_outbox_empties() {
     assert_eq!(queue(&conn, "e"), 5);
     acknowledged(&conn, 2, 4, 5);
     assert_eq!(queue(&conn, "f"), 6);
-}
-
-/// A store at version 8 that took visit dates as callers spelled them keeps each ticket
-/// on its day: every spelling becomes `YYYY-MM-DD`, and the capacity sold under the
-/// spellings of one day is that day's bucket alone.
-#[test]
-fn version_9_writes_every_visit_date_one_way_and_merges_its_capacity() {
-    let conn = Connection::open_in_memory().unwrap();
-    at_version(&conn, 8);
-    conn.execute_batch(
-        "INSERT INTO orders (order_id, order_ref, body_sha256, channel, visit_date, total_fen, status,
-                             payment_method, payment_ref, created_at, business_date)
-         VALUES ('o1', 'r1', 'h', 'web', '2027-1-5', 100, 'paid', 'cash', 'p', 't', '2026-12-04'),
-                ('o2', 'r2', 'h', 'web', ' 2027-01-05', 100, 'paid', 'cash', 'p', 't', '2026-12-04'),
-                ('o3', 'r3', 'h', 'web', '2027-01-05', 100, 'paid', 'cash', 'p', 't', '2026-12-04'),
-                ('o4', 'r4', 'h', 'web', 'someday', 100, 'paid', 'cash', 'p', 't', '2026-12-04');
-         INSERT INTO tickets (ticket_id, order_id, code, product, visit_date, price_fen, status)
-         VALUES ('t1', 'o1', 'C1', 'sunrise', '2027-1-5', 100, 'valid'),
-                ('t2', 'o2', 'C2', 'sunrise', ' 2027-01-05', 100, 'valid'),
-                ('t3', 'o3', 'C3', 'sunrise', '2027-01-05', 100, 'valid'),
-                ('t4', 'o4', 'C4', 'sunrise', 'someday', 100, 'valid');
-         INSERT INTO sold (area, visit_date, sold)
-         VALUES ('park', '2027-1-5', 1), ('park', ' 2027-01-05', 1), ('park', '2027-01-05', 1),
-                ('park', '2026-12-5', 4);
-         INSERT INTO slot_sold (product, visit_date, slot, sold)
-         VALUES ('sunrise', '2027-1-5', '05:30', 1), ('sunrise', '2027-01-05', '05:30', 2);
-         INSERT INTO rebooks (rebook_id, ticket_id, from_date, to_date, created_at)
-         VALUES ('rb1', 't1', '2026-12-5', '2027-1-5', 't');",
-    )
-    .unwrap();
-    migrate(&conn).unwrap();
-    let dates = |sql: &str| -> Vec<String> {
-        let mut stmt = conn.prepare(sql).unwrap();
-        stmt.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    assert_eq!(
-        dates("SELECT visit_date FROM tickets ORDER BY ticket_id"),
-        ["2027-01-05", "2027-01-05", "2027-01-05", "someday"]
-    );
-    assert_eq!(
-        dates("SELECT visit_date FROM orders ORDER BY order_id"),
-        ["2027-01-05", "2027-01-05", "2027-01-05", "someday"]
-    );
-    assert_eq!(
-        dates("SELECT visit_date || '=' || sold FROM sold ORDER BY visit_date"),
-        ["2026-12-05=4", "2027-01-05=3"]
-    );
-    assert_eq!(
-        dates("SELECT visit_date || '=' || sold FROM slot_sold"),
-        ["2027-01-05=3"]
-    );
-    assert_eq!(
-        dates("SELECT from_date || '>' || to_date FROM rebooks"),
-        ["2026-12-05>2027-01-05"]
-    );
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{
     DecodeError, FailureKind, Kind, Loaded, PluginError, World, bindings, connector, convert, warm,
 };
-use crate::admission::{Scan, Verdict};
+use venue_model::scan::{Scan, Verdict};
 
 impl Loaded {
     /// gate-adapter: decodes a turnstile's payload.
@@ -75,7 +75,7 @@ impl Loaded {
         &self,
         device: &str,
         payload: &[u8],
-    ) -> Result<Result<crate::sales::Sale, DecodeError>, PluginError> {
+    ) -> Result<Result<venue_model::sale::Sale, DecodeError>, PluginError> {
         let Kind::Pos(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::PosAdapter));
         };
@@ -92,7 +92,7 @@ impl Loaded {
     pub async fn encode_ack(
         &self,
         device: &str,
-        ack: &crate::sales::Ack,
+        ack: &venue_model::sale::Ack,
     ) -> Result<Vec<u8>, PluginError> {
         let Kind::Pos(pre, pool) = &self.kind else {
             return Err(self.wrong_world(World::PosAdapter));
@@ -112,8 +112,8 @@ impl Loaded {
     /// settlement-rule: bill lines for a contract's cycle.
     pub async fn compute_lines(
         &self,
-        input: &crate::settlement::settle::PluginInput,
-    ) -> Result<Vec<crate::settlement::Line>, PluginError> {
+        input: &venue_model::contract::PluginInput,
+    ) -> Result<Vec<venue_model::contract::Line>, PluginError> {
         let Kind::Settlement(pre) = &self.kind else {
             return Err(self.wrong_world(World::SettlementRule));
         };
@@ -188,7 +188,7 @@ impl Loaded {
         &self,
         payload: &[u8],
         content_type: &str,
-    ) -> Result<Result<crate::ticketing::OrderRequest, DecodeError>, PluginError> {
+    ) -> Result<Result<venue_model::order::OrderRequest, DecodeError>, PluginError> {
         let Kind::Ticketing(pre) = &self.kind else {
             return Err(self.wrong_world(World::TicketingAdapter));
         };
@@ -203,7 +203,7 @@ impl Loaded {
     /// ticketing-adapter: encodes the venue's confirmation in the partner's format.
     pub async fn encode_confirmation(
         &self,
-        order: &crate::ticketing::OrderView,
+        order: &venue_model::order::OrderView,
     ) -> Result<Vec<u8>, PluginError> {
         let Kind::Ticketing(pre) = &self.kind else {
             return Err(self.wrong_world(World::TicketingAdapter));

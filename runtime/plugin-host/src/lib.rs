@@ -1,3 +1,12 @@
+//! # venue-plugin-host: the wasmtime host of vendors' plugins
+//!
+//! Layer 3 of docs/architecture.md, over `venue_model` (the unified types the WIT shapes
+//! convert to) and `venue_store` (the plugins' key-value scratch space); no domain rule
+//! lives here. Its map: [`manifest`] (pins and grants), [`engine`] (the engine, its
+//! limits and compile cache), [`bindings`] (generated from `wit/`), `convert` (WIT shapes
+//! <-> the model), `host` (the host imports), `warm` (warm instances), `calls` (one call
+//! per world export), and this file (loading and hot replacement).
+//!
 //! The plugin host: vendors' WebAssembly components, loaded, bounded and replaceable.
 //!
 //! - **Load**: a manifest names the wasm file, its sha256 pin, its world and the host
@@ -35,11 +44,11 @@ use tokio::sync::{Semaphore, mpsc};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use crate::admission::Alert;
-use crate::store::Store as Db;
 pub use host::{HostState, KvSpace, MemoryLimitHit, PluginContext};
 pub use manifest::{Grant, Manifest, World};
+use venue_model::alert::Alert;
 use venue_model::clock::Clock;
+use venue_store::Store as Db;
 
 /// Why a plugin could not be loaded or a call failed.
 #[derive(Debug, Clone, thiserror::Error)]

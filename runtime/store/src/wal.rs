@@ -271,7 +271,7 @@ impl Restarts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Store, StoreError};
+    use crate::{Store, StoreError};
 
     #[test]
     fn the_warmed_range_starts_where_the_writer_writes_its_next_frame() {

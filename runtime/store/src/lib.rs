@@ -1,3 +1,10 @@
+//! # venue-store: the edge box's SQLite store
+//!
+//! Layer 2 of docs/architecture.md: below it only the standard library, rusqlite and
+//! tokio's channels; it knows no domain table's meaning. Its map: [`priority`] (the
+//! writer's and the checkpointer's CPU priority), `wal` (checkpoints and log restarts),
+//! `migrations` (the numbered schema), and this file (the writer thread, group commit).
+//!
 //! The store: one SQLite database in WAL mode, owned by one thread.
 //!
 //! Async tasks never touch SQLite. They send a job (a closure over the connection) to the
@@ -31,6 +38,8 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 pub use migrations::SCHEMA_VERSION;
+#[cfg(any(test, feature = "testing"))]
+pub use migrations::{at_version, migrate_for_test};
 pub use wal::FRAMES_WRITTEN as WAL_FRAMES_WRITTEN;
 
 /// Jobs committed together at most. Bounds the latency one commit adds to the first job
@@ -41,7 +50,7 @@ pub const GROUP_COMMIT_JOBS_MAX: usize = 256;
 pub const QUEUE_JOBS_MAX: usize = 8192;
 
 /// How long a writer waits for a lock held by another process before failing.
-pub(super) const BUSY_TIMEOUT_MS: u64 = 5_000;
+pub(crate) const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// The writer's page cache. SQLite's default (2 MiB) is smaller than the pages one group
 /// commit of sales dirties (each terminal's sequence has its own hot leaf page in every
@@ -478,17 +487,33 @@ fn finish(done: Done) {
 
 /// An in-memory database with the whole schema and the store's foreign keys, for unit tests
 /// of the modules that write it.
-#[cfg(test)]
-pub(crate) fn migrated_in_memory() -> Connection {
+#[cfg(any(test, feature = "testing"))]
+pub fn migrated_in_memory() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     migrations::migrate(&conn).unwrap();
     conn.pragma_update(None, "foreign_keys", "ON").unwrap();
     conn
 }
 
+/// How many of the named tables and indexes exist (tests of the migrations).
+#[cfg(any(test, feature = "testing"))]
+pub fn schema_objects(conn: &Connection, names: &[&str]) -> i64 {
+    names
+        .iter()
+        .map(|name| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+        })
+        .sum()
+}
+
 /// Every row `sql` returns, each read with `row` (unit tests).
-#[cfg(test)]
-pub(crate) fn all_rows<T>(
+#[cfg(any(test, feature = "testing"))]
+pub fn all_rows<T>(
     conn: &Connection,
     sql: &str,
     row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
@@ -503,8 +528,8 @@ pub(crate) fn all_rows<T>(
 
 /// Asserts that SQLite answers `sql` (bound to `params`) without scanning a table or an
 /// index from end to end (unit tests of the hot lookups).
-#[cfg(test)]
-pub(crate) fn assert_no_scan(conn: &Connection, sql: &str, params: impl rusqlite::Params) {
+#[cfg(any(test, feature = "testing"))]
+pub fn assert_no_scan(conn: &Connection, sql: &str, params: impl rusqlite::Params) {
     let plan: Vec<String> = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
         .unwrap()

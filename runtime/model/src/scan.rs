@@ -1,5 +1,5 @@
 //! The unified scan and verdict, as the host works with them. Plugins hand over the
-//! WIT shapes of the same name; `plugin::convert` maps between the two.
+//! WIT shapes of the same name; the plugin host maps between the two.
 
 use serde::{Deserialize, Serialize};
 

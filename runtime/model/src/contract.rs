@@ -1,0 +1,193 @@
+//! A settlement contract version and what a bill is made of: the terms a party is
+//! settled by, a category's totals within a cycle, and a bill's lines. What a
+//! settlement-rule plugin is given ([`PluginInput`]) and returns ([`Line`]s) is made of
+//! these; the plugin host maps between the WIT shapes and them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Rounding;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cycle {
+    Daily,
+    /// Monday to Sunday.
+    Weekly,
+}
+
+/// A contract version as stored and as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    pub id: String,
+    pub party: String,
+    pub version: u32,
+    pub effective_from: String,
+    /// `revenue_share` or `commission`.
+    pub kind: String,
+    #[serde(default)]
+    pub products: Vec<String>,
+    #[serde(default)]
+    pub merchants: Vec<String>,
+    pub cycle: Cycle,
+    #[serde(default)]
+    pub cost_bp: u32,
+    #[serde(default)]
+    pub cost_fixed_fen: i64,
+    #[serde(default)]
+    pub share_bp: u32,
+    #[serde(default)]
+    pub rates: BTreeMap<String, u32>,
+    #[serde(default)]
+    pub default_rate_bp: u32,
+    pub rounding: Rounding,
+    #[serde(default)]
+    pub plugin: Option<String>,
+}
+
+/// What a party sold and gave back in one category within a cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryTotal {
+    pub category: String,
+    pub sales_fen: i64,
+    pub refunds_fen: i64,
+}
+
+/// One line of a bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// `category`, `cost`, `share`, `late`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub basis_fen: i64,
+    pub rate_bp: u32,
+    pub amount_fen: i64,
+    /// For `late` lines: the original business day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Where a bill is in the finance workflow (settlement.md): a draft is approved or
+/// rejected (a rejected bill gets a new draft version); an approved bill is paid, which
+/// passes through `paying` to `paid` or `failed` (a failed bill may be paid again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillStatus {
+    #[default]
+    Draft,
+    Approved,
+    Rejected,
+    Paying,
+    Paid,
+    Failed,
+}
+
+impl BillStatus {
+    pub const ALL: [BillStatus; 6] = [
+        BillStatus::Draft,
+        BillStatus::Approved,
+        BillStatus::Rejected,
+        BillStatus::Paying,
+        BillStatus::Paid,
+        BillStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillStatus::Draft => "draft",
+            BillStatus::Approved => "approved",
+            BillStatus::Rejected => "rejected",
+            BillStatus::Paying => "paying",
+            BillStatus::Paid => "paid",
+            BillStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<BillStatus> {
+        BillStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for BillStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Stored as its text; a row with any other text fails loudly when read.
+#[cfg(feature = "sql")]
+mod sql {
+    use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+    use super::BillStatus;
+
+    impl ToSql for BillStatus {
+        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+            Ok(ToSqlOutput::from(self.as_str()))
+        }
+    }
+
+    impl FromSql for BillStatus {
+        fn column_result(value: ValueRef<'_>) -> FromSqlResult<BillStatus> {
+            let text = value.as_str()?;
+            BillStatus::parse(text)
+                .ok_or_else(|| FromSqlError::Other(format!("{text:?} is not a bill status").into()))
+        }
+    }
+}
+
+/// What a settlement-rule plugin is asked to compute lines for.
+pub struct PluginInput {
+    pub contract: Contract,
+    pub period_start: String,
+    pub period_end: String,
+    pub categories: Vec<CategoryTotal>,
+}
+
+impl Contract {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() || self.party.is_empty() {
+            return Err("id and party are required".into());
+        }
+        if self.version == 0 {
+            return Err("versions start at 1".into());
+        }
+        if let Err(e) = crate::BusinessDate::parse(&self.effective_from) {
+            return Err(format!("effective_from: {e}"));
+        }
+        if self.products.is_empty() && self.merchants.is_empty() {
+            return Err("the scope is empty: name products and/or merchants".into());
+        }
+        let bp = |name: &str, v: u32| {
+            if v > 10_000 {
+                Err(format!("{name} must be at most 10000 bp"))
+            } else {
+                Ok(())
+            }
+        };
+        match self.kind.as_str() {
+            "revenue_share" => {
+                bp("cost_bp", self.cost_bp)?;
+                bp("share_bp", self.share_bp)?;
+                if self.cost_fixed_fen < 0 {
+                    return Err("cost_fixed_fen must not be negative".into());
+                }
+            }
+            "commission" => {
+                bp("default_rate_bp", self.default_rate_bp)?;
+                for (category, rate) in &self.rates {
+                    bp(&format!("rates.{category}"), *rate)?;
+                }
+            }
+            other => {
+                return Err(format!(
+                    "kind must be revenue_share or commission, not {other:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

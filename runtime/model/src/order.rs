@@ -1,0 +1,185 @@
+//! The unified order and ticket, as the host works with them: what a caller or a
+//! ticketing-adapter plugin asks for ([`OrderRequest`]), what the box answers
+//! ([`OrderView`]; ID numbers only masked) and what a gate may admit offline
+//! ([`WhitelistEntry`]). The plugin host maps between the WIT shapes and these.
+
+use serde::{Deserialize, Serialize};
+
+use crate::BusinessDate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Web,
+    Window,
+    Ota,
+    Group,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Window => "window",
+            Channel::Ota => "ota",
+            Channel::Group => "group",
+        }
+    }
+}
+
+/// A ticket's state as stored: it is valid until it is refunded. (Whether its entries are
+/// used up is its product's rule, shown as `used` in a view, not a state of its own.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Valid,
+    Refunded,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Valid => "valid",
+            TicketStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TicketStatus> {
+        match text {
+            "valid" => Some(TicketStatus::Valid),
+            "refunded" => Some(TicketStatus::Refunded),
+            _ => None,
+        }
+    }
+}
+
+/// Stored as its text; a row with any other text fails loudly when read.
+#[cfg(feature = "sql")]
+mod sql {
+    use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+    use super::TicketStatus;
+
+    impl ToSql for TicketStatus {
+        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+            Ok(ToSqlOutput::from(self.as_str()))
+        }
+    }
+
+    impl FromSql for TicketStatus {
+        fn column_result(value: ValueRef<'_>) -> FromSqlResult<TicketStatus> {
+            let text = value.as_str()?;
+            TicketStatus::parse(text).ok_or_else(|| {
+                FromSqlError::Other(format!("{text:?} is not a ticket status").into())
+            })
+        }
+    }
+}
+
+/// A ticket a gate may admit offline, for one area's gates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WhitelistEntry {
+    pub code: String,
+    pub ticket_id: String,
+    pub visit_date: BusinessDate,
+    pub slot: Option<String>,
+    pub entries: Option<u32>,
+    pub party_size: u32,
+}
+
+/// The body of `POST /api/v1/orders`. Unknown fields are allowed (protocol.md) and ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub order_ref: String,
+    pub channel: Channel,
+    /// `YYYY-MM-DD` exactly: any other spelling is refused when the body is read.
+    pub visit_date: BusinessDate,
+    #[serde(default)]
+    pub slot: Option<String>,
+    pub items: Vec<ItemRequest>,
+    pub payment: PaymentRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemRequest {
+    pub product: String,
+    pub qty: u32,
+    #[serde(default)]
+    pub visitors: Vec<VisitorRequest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitorRequest {
+    pub name: String,
+    #[serde(default = "default_id_type")]
+    pub id_type: String,
+    pub id_number: String,
+}
+
+fn default_id_type() -> String {
+    "id_card".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub method: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub order_ref: String,
+    pub status: String,
+    pub channel: String,
+    pub visit_date: BusinessDate,
+    pub slot: Option<String>,
+    pub total_fen: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_code: Option<String>,
+    pub tickets: Vec<TicketView>,
+    pub payments: Vec<PaymentView>,
+    pub refunds: Vec<RefundView>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    pub ticket_id: String,
+    pub code: String,
+    pub product: String,
+    pub visit_date: BusinessDate,
+    pub slot: Option<String>,
+    pub price_fen: i64,
+    /// `valid`, `used` (no entries left) or `refunded`.
+    pub status: String,
+    pub entries_used: u32,
+    pub visitor: Option<VisitorView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VisitorView {
+    pub name: String,
+    pub id_type: String,
+    /// Masked: `1101**********1234`.
+    pub id_number: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
+    pub method: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub amount_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundView {
+    pub refund_id: String,
+    pub refund_ref: String,
+    pub amount_fen: i64,
+    pub reason: String,
+    pub tickets: Vec<String>,
+    pub created_at: String,
+}
