@@ -29,6 +29,6 @@ pub fn metrics(app: &App) -> Reply {
     bytes_reply(
         StatusCode::OK,
         app.metrics.render().into_bytes(),
-        "text/plain; version=0.0.4; charset=utf-8",
+        crate::metrics::CONTENT_TYPE,
     )
 }
