@@ -254,7 +254,6 @@ async fn presence_is_per_ticket_and_area_and_an_exit_of_a_ticket_not_inside_move
 id = "park-coaster"
 price_fen = 15000
 grants = ["park", "ride:coaster"]
-entries = 1
 "#
         .into(),
         ..Default::default()
