@@ -557,6 +557,16 @@ mod tests {
         }
     }
 
+    /// (case, ticket, inside this area, lane, time, whether entering uses an entry or why not)
+    type Case = (
+        &'static str,
+        TicketRow,
+        bool,
+        Lane,
+        &'static str,
+        Result<bool, Reason>,
+    );
+
     #[test]
     fn each_entry_rule_denies_with_its_own_reason() {
         let venue = venue();
@@ -577,8 +587,7 @@ mod tests {
             slot: Some("05:30".into()),
             ..ticket("sunrise")
         };
-        // (case, ticket, inside this area, lane, time, expected)
-        let cases: Vec<(&str, TicketRow, bool, Lane, &str, Result<bool, Reason>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "a valid ticket enters, using an entry",
                 ticket("coaster-ride"),
