@@ -18,6 +18,7 @@
 //! | [`gate`], [`pos`] | the two device kinds: a turnstile's scan, a POS terminal's sale |
 //! | [`pipeline`] | one device pipeline: decode, decide in a store job, encode, reply, ack after commit |
 //! | [`uplink`] | batches of the outbox to HQ |
+//! | [`closing`] | closing each business day at local midnight: who never scanned out, as an alert |
 //! | [`whitelist`], [`alerts`], [`metrics`] | per-gate whitelist deltas, alerts, Prometheus metrics |
 //! | [`payouts`] | paying bills through payment-connector plugins, never twice |
 //! | [`settlement`] | contracts, bills, rounding, review |
@@ -34,6 +35,7 @@
 pub mod admission;
 pub mod alerts;
 pub mod auth;
+pub mod closing;
 pub mod config;
 pub mod demo;
 pub mod error;

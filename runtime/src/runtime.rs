@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Devices;
 use crate::realname::IdVault;
 use crate::venue::{SharedVenue, Venue};
-use crate::{alerts, intake, whitelist};
+use crate::{alerts, closing, intake, whitelist};
 use venue_bus::Bus;
 use venue_bus::broker::EmbeddedBroker;
 use venue_plugin_host::PluginHost;
@@ -161,6 +161,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let (wl_tx, wl_rx) = whitelist::channel();
     back_tasks.spawn(alerts::run(bus.clone(), alert_rx, back.clone()));
+    back_tasks.spawn(closing::run(
+        store.clone(),
+        venue.clone(),
+        alert_tx.clone(),
+        back.clone(),
+    ));
     back_tasks.spawn(
         whitelist::Publisher {
             venue: venue.clone(),

@@ -117,27 +117,7 @@ impl std::fmt::Display for BillStatus {
     }
 }
 
-/// Stored as its text; a row with any other text fails loudly when read.
-#[cfg(feature = "sql")]
-mod sql {
-    use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-
-    use super::BillStatus;
-
-    impl ToSql for BillStatus {
-        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-            Ok(ToSqlOutput::from(self.as_str()))
-        }
-    }
-
-    impl FromSql for BillStatus {
-        fn column_result(value: ValueRef<'_>) -> FromSqlResult<BillStatus> {
-            let text = value.as_str()?;
-            BillStatus::parse(text)
-                .ok_or_else(|| FromSqlError::Other(format!("{text:?} is not a bill status").into()))
-        }
-    }
-}
+sql_text_enum!(BillStatus, "a bill status");
 
 /// What a settlement-rule plugin is asked to compute lines for.
 pub struct PluginInput {
@@ -189,5 +169,31 @@ impl Contract {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::TicketStatus;
+
+    #[test]
+    fn every_state_reads_back_from_its_own_text_and_no_other() {
+        for status in BillStatus::ALL {
+            assert_eq!(BillStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(
+                json,
+                format!("\"{}\"", status.as_str()),
+                "the API shows the stored text"
+            );
+        }
+        for status in [TicketStatus::Valid, TicketStatus::Refunded] {
+            assert_eq!(TicketStatus::parse(status.as_str()), Some(status));
+        }
+        for text in ["", "Draft", "paid ", "used", "approve"] {
+            assert_eq!(BillStatus::parse(text), None, "{text:?}");
+            assert_eq!(TicketStatus::parse(text), None, "{text:?}");
+        }
     }
 }

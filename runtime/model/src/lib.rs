@@ -20,6 +20,34 @@
 //!
 //! Modules here refer only to modules above them in this table.
 
+/// Stores a state enum as its text (`as_str`) and reads it back strictly (`parse`), so a
+/// row written any other way fails loudly instead of naming a state of its own.
+macro_rules! sql_text_enum {
+    ($ty:ty, $what:literal) => {
+        #[cfg(feature = "sql")]
+        const _: () = {
+            use rusqlite::types::{
+                FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef,
+            };
+
+            impl ToSql for $ty {
+                fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                    Ok(ToSqlOutput::from(self.as_str()))
+                }
+            }
+
+            impl FromSql for $ty {
+                fn column_result(value: ValueRef<'_>) -> FromSqlResult<$ty> {
+                    let text = value.as_str()?;
+                    <$ty>::parse(text).ok_or_else(|| {
+                        FromSqlError::Other(format!("{text:?} is not {}", $what).into())
+                    })
+                }
+            }
+        };
+    };
+}
+
 pub mod alert;
 pub mod clock;
 pub mod contract;

@@ -53,25 +53,54 @@ impl TicketStatus {
     }
 }
 
-/// Stored as its text; a row with any other text fails loudly when read.
-#[cfg(feature = "sql")]
-mod sql {
-    use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+sql_text_enum!(TicketStatus, "a ticket status");
 
-    use super::TicketStatus;
+/// An order's state: paid when placed (orders are taken paid), refunded when every ticket
+/// of it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Paid,
+    Refunded,
+}
 
-    impl ToSql for TicketStatus {
-        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-            Ok(ToSqlOutput::from(self.as_str()))
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Refunded => "refunded",
         }
     }
 
-    impl FromSql for TicketStatus {
-        fn column_result(value: ValueRef<'_>) -> FromSqlResult<TicketStatus> {
-            let text = value.as_str()?;
-            TicketStatus::parse(text).ok_or_else(|| {
-                FromSqlError::Other(format!("{text:?} is not a ticket status").into())
-            })
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        match text {
+            "paid" => Some(OrderStatus::Paid),
+            "refunded" => Some(OrderStatus::Refunded),
+            _ => None,
+        }
+    }
+}
+
+sql_text_enum!(OrderStatus, "an order status");
+
+/// A ticket as the API shows it: valid, used (its product's entries are used up) or
+/// refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    Valid,
+    Used,
+    Refunded,
+}
+
+impl TicketState {
+    /// The state shown for a stored ticket that used `entries_used` of `entries` (none:
+    /// no limit).
+    pub fn of(status: TicketStatus, entries_used: u32, entries: Option<u32>) -> TicketState {
+        match status {
+            TicketStatus::Refunded => TicketState::Refunded,
+            TicketStatus::Valid if entries.is_some_and(|n| entries_used >= n) => TicketState::Used,
+            TicketStatus::Valid => TicketState::Valid,
         }
     }
 }
@@ -131,7 +160,7 @@ pub struct PaymentRequest {
 pub struct OrderView {
     pub order_id: String,
     pub order_ref: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub channel: String,
     pub visit_date: BusinessDate,
     pub slot: Option<String>,
@@ -152,8 +181,7 @@ pub struct TicketView {
     pub visit_date: BusinessDate,
     pub slot: Option<String>,
     pub price_fen: i64,
-    /// `valid`, `used` (no entries left) or `refunded`.
-    pub status: String,
+    pub status: TicketState,
     pub entries_used: u32,
     pub visitor: Option<VisitorView>,
 }

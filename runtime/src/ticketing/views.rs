@@ -1,7 +1,9 @@
 //! Orders and tickets as the API shows them. ID numbers appear only masked.
 
 use rusqlite::{Connection, OptionalExtension, params};
-pub use venue_model::order::{OrderView, PaymentView, RefundView, TicketView, VisitorView};
+pub use venue_model::order::{
+    OrderView, PaymentView, RefundView, TicketState, TicketView, VisitorView,
+};
 
 use crate::error::DomainError;
 use crate::venue::Venue;
@@ -55,13 +57,8 @@ pub fn load_order(
         let name: Option<String> = r.get(8)?;
         let product: String = r.get(2)?;
         let entries_used: u32 = r.get(7)?;
-        let mut status: String = r.get(6)?;
-        if status == "valid"
-            && let Some(n) = venue.product(&product).and_then(|p| p.entries)
-            && entries_used >= n
-        {
-            status = "used".into();
-        }
+        let entries = venue.product(&product).and_then(|p| p.entries);
+        let status = TicketState::of(r.get(6)?, entries_used, entries);
         Ok(TicketView {
             ticket_id: r.get(0)?,
             code: r.get(1)?,

@@ -172,13 +172,11 @@ fn version_10_keeps_presence_per_ticket_area_and_day() {
     )
     .unwrap();
     migrate(&conn).unwrap();
-    let inside: Vec<(String, String, String, String)> = conn
-        .prepare("SELECT ticket_id, area, business_date, entered_at FROM ticket_presence ORDER BY ticket_id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let inside: Vec<(String, String, String, String)> = crate::all_rows(
+        &conn,
+        "SELECT ticket_id, area, business_date, entered_at FROM ticket_presence ORDER BY ticket_id",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    );
     assert_eq!(
         inside,
         [
@@ -196,13 +194,11 @@ fn version_10_keeps_presence_per_ticket_area_and_day() {
             ),
         ]
     );
-    let counts: Vec<(String, String, i64)> = conn
-        .prepare("SELECT area, business_date, inside FROM area_presence ORDER BY area")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let counts: Vec<(String, String, i64)> = crate::all_rows(
+        &conn,
+        "SELECT area, business_date, inside FROM area_presence ORDER BY area",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
     assert_eq!(
         counts,
         [
