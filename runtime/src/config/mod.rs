@@ -223,6 +223,31 @@ pub enum RefundRule {
     Never,
 }
 
+impl RefundRule {
+    /// The rule as the config and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundRule::UntilEndOfVisitDate => "until_end_of_visit_date",
+            RefundRule::UntilDayBefore => "until_day_before",
+            RefundRule::Never => "never",
+        }
+    }
+
+    /// Whether an unused ticket for `visit` may be refunded on `today` (pure; the business
+    /// day is the caller's, from the venue's clock).
+    pub fn allows(
+        self,
+        visit: venue_model::BusinessDate,
+        today: venue_model::BusinessDate,
+    ) -> bool {
+        match self {
+            RefundRule::UntilEndOfVisitDate => today <= visit,
+            RefundRule::UntilDayBefore => today < visit,
+            RefundRule::Never => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductConfig {

@@ -137,18 +137,15 @@ pub fn refund_order(
             .product(&t.product)
             .map(|p| p.refund)
             .unwrap_or(RefundRule::Never);
-        let visit = t.visit_date;
-        let allowed = match rule {
-            RefundRule::UntilEndOfVisitDate => today <= visit,
-            RefundRule::UntilDayBefore => today < visit,
-            RefundRule::Never => false,
-        };
-        if !allowed {
+        if !rule.allows(t.visit_date, today) {
             return Err(DomainError::rule(
                 "not_refundable",
                 format!(
-                    "ticket {} ({}) can no longer be refunded: the product's rule is {rule:?}, the visit date is {}",
-                    t.ticket_id, t.product, t.visit_date
+                    "ticket {} ({}) can no longer be refunded: the product's rule is {}, the visit date is {}",
+                    t.ticket_id,
+                    t.product,
+                    rule.as_str(),
+                    t.visit_date
                 ),
             ));
         }
@@ -231,4 +228,46 @@ pub fn refund_order(
         created: true,
         whitelist: whitelist.into_values().collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use venue_model::BusinessDate;
+
+    #[test]
+    fn each_refund_rule_allows_its_own_days() {
+        let d = |s: &str| BusinessDate::parse(s).unwrap();
+        let visit = d("2027-01-05");
+        // (rule, today, allowed)
+        let cases = [
+            (RefundRule::UntilEndOfVisitDate, "2027-01-04", true),
+            (RefundRule::UntilEndOfVisitDate, "2027-01-05", true),
+            (RefundRule::UntilEndOfVisitDate, "2027-01-06", false),
+            (RefundRule::UntilDayBefore, "2027-01-04", true),
+            (RefundRule::UntilDayBefore, "2027-01-05", false),
+            (RefundRule::Never, "2026-12-01", false),
+            (RefundRule::Never, "2027-01-05", false),
+        ];
+        for (rule, today, allowed) in cases {
+            assert_eq!(
+                rule.allows(visit, d(today)),
+                allowed,
+                "{} on {today}",
+                rule.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn a_rule_is_written_as_the_config_writes_it() {
+        for rule in [
+            RefundRule::UntilEndOfVisitDate,
+            RefundRule::UntilDayBefore,
+            RefundRule::Never,
+        ] {
+            let json = serde_json::to_string(&rule).unwrap();
+            assert_eq!(json, format!("\"{}\"", rule.as_str()));
+        }
+    }
 }
