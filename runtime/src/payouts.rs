@@ -9,7 +9,7 @@
 //! - Whoever approved a bill cannot pay it.
 
 use std::time::Duration;
-use venue_model::contract::BillStatus;
+use venue_model::contract::{BillStatus, PayoutState};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -145,7 +145,7 @@ fn start(
             format!("party {} has no payment connector configured", bill.party),
         ));
     };
-    let last: Option<(String, i64, String)> = c
+    let last: Option<(String, i64, PayoutState)> = c
         .prepare_cached("SELECT payout_id, attempt, status FROM payouts WHERE bill_id = ?1 ORDER BY attempt DESC LIMIT 1")?
         .query_row(params![bill_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
@@ -198,9 +198,9 @@ fn start(
     let payout_id = format!("{bill_id}-p{attempt}");
     c.prepare_cached(
         "INSERT INTO payouts (payout_id, bill_id, attempt, amount_fen, account, status, requested_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'requested', ?6, ?7, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )?
-    .execute(params![payout_id, bill_id, attempt, bill.amounts.payable_fen, account, payer, venue.now])?;
+    .execute(params![payout_id, bill_id, attempt, bill.amounts.payable_fen, account, PayoutState::Requested, payer, venue.now])?;
     c.prepare_cached("UPDATE bills SET status = 'paying', updated_at = ?2 WHERE bill_id = ?1")?
         .execute(params![bill_id, venue.now])?;
     crate::ticketing::audit(
@@ -229,10 +229,20 @@ fn finish(
     now: &str,
 ) -> Result<BillView, DomainError> {
     let (payout_status, bill_status, reference, reason) = match &outcome {
-        PayoutStatus::Succeeded(r) => ("succeeded", BillStatus::Paid, Some(r.clone()), None),
-        PayoutStatus::Failed(r) => ("failed", BillStatus::Failed, None, Some(r.clone())),
+        PayoutStatus::Succeeded(r) => (
+            PayoutState::Succeeded,
+            BillStatus::Paid,
+            Some(r.clone()),
+            None,
+        ),
+        PayoutStatus::Failed(r) => (
+            PayoutState::Failed,
+            BillStatus::Failed,
+            None,
+            Some(r.clone()),
+        ),
         PayoutStatus::Pending | PayoutStatus::Unknown => {
-            ("pending", BillStatus::Paying, None, None)
+            (PayoutState::Pending, BillStatus::Paying, None, None)
         }
     };
     c.prepare_cached("UPDATE payouts SET status = ?2, provider_ref = ?3, reason = ?4, updated_at = ?5 WHERE payout_id = ?1")?
@@ -279,7 +289,7 @@ fn queue_payout(c: &Connection, payout_id: &str) -> Result<(), DomainError> {
             Ok(serde_json::json!({
                 "payout_id": payout_id, "bill_id": r.get::<_, String>(0)?, "attempt": r.get::<_, i64>(1)?,
                 "amount_fen": r.get::<_, i64>(2)?, "account": r.get::<_, String>(3)?,
-                "status": r.get::<_, String>(4)?, "provider_ref": r.get::<_, Option<String>>(5)?,
+                "status": r.get::<_, PayoutState>(4)?, "provider_ref": r.get::<_, Option<String>>(5)?,
                 "reason": r.get::<_, Option<String>>(6)?, "requested_by": r.get::<_, String>(7)?,
                 "created_at": r.get::<_, String>(8)?, "updated_at": r.get::<_, String>(9)?,
             }))

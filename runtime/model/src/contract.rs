@@ -119,6 +119,47 @@ impl std::fmt::Display for BillStatus {
 
 sql_text_enum!(BillStatus, "a bill status");
 
+/// Where one payment attempt of a bill is: requested from the bank's connector, pending
+/// (the bank has not said yet; the bill stays `paying`), succeeded or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutState {
+    Requested,
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl PayoutState {
+    pub const ALL: [PayoutState; 4] = [
+        PayoutState::Requested,
+        PayoutState::Pending,
+        PayoutState::Succeeded,
+        PayoutState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutState::Requested => "requested",
+            PayoutState::Pending => "pending",
+            PayoutState::Succeeded => "succeeded",
+            PayoutState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PayoutState> {
+        PayoutState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for PayoutState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+sql_text_enum!(PayoutState, "a payout state");
+
 /// What a settlement-rule plugin is asked to compute lines for.
 pub struct PluginInput {
     pub contract: Contract,
@@ -187,6 +228,9 @@ mod tests {
                 format!("\"{}\"", status.as_str()),
                 "the API shows the stored text"
             );
+        }
+        for state in PayoutState::ALL {
+            assert_eq!(PayoutState::parse(state.as_str()), Some(state));
         }
         for status in [TicketStatus::Valid, TicketStatus::Refunded] {
             assert_eq!(TicketStatus::parse(status.as_str()), Some(status));

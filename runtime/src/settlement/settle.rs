@@ -554,7 +554,7 @@ fn latest_payout(conn: &Connection, bill_id: &str) -> rusqlite::Result<Option<se
     .query_row(params![bill_id], |r| {
         Ok(serde_json::json!({
             "payout_id": r.get::<_, String>(0)?, "attempt": r.get::<_, i64>(1)?, "amount_fen": r.get::<_, i64>(2)?,
-            "account": r.get::<_, String>(3)?, "status": r.get::<_, String>(4)?,
+            "account": r.get::<_, String>(3)?, "status": r.get::<_, venue_model::contract::PayoutState>(4)?,
             "provider_ref": r.get::<_, Option<String>>(5)?, "reason": r.get::<_, Option<String>>(6)?,
             "updated_at": r.get::<_, String>(7)?,
         }))
