@@ -5,7 +5,10 @@
 //! area's presence count and the journal row commit together. A redelivered `event_id`
 //! finds its journal row and gets the same verdict again, also after a restart.
 
+mod presence;
 mod rules;
+
+pub use presence::presence;
 
 pub use rules::judge;
 pub use venue_model::alert::Alert;
@@ -136,18 +139,4 @@ fn journaled_verdict(
         })
     })
     .optional()
-}
-
-/// People inside an area on a business day (the count of that day alone: each day starts
-/// at 0, and who never scanned out stays in the day they entered).
-pub fn presence(
-    conn: &Connection,
-    area: &str,
-    day: venue_model::BusinessDate,
-) -> rusqlite::Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT inside FROM area_presence WHERE area = ?1 AND business_date = ?2")?
-        .query_row(params![area, day], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
 }
