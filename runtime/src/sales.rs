@@ -93,14 +93,12 @@ pub fn record(
     if journaled_from.as_deref() == Some(device) {
         return replay(None);
     }
-    let clock = now;
-    let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     let outcome = match journaled_from {
         Some(other) => Some(format!(
             "duplicate_event_id: event id {} was journaled from terminal {other}",
             sale.event_id
         )),
-        None => match check_and_write(conn, venue, device, merchant, sale, clock, &now)? {
+        None => match check_and_write(conn, venue, device, merchant, sale, now)? {
             Ok(()) => None,
             Err(Refusal(reason)) => Some(reason),
         },
@@ -109,7 +107,7 @@ pub fn record(
         conn.prepare_cached(
             "INSERT INTO pos_refusals (device, event_id, error, at) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![device, sale.event_id, error, now])?;
+        .execute(params![device, sale.event_id, error, rfc3339(now)])?;
     }
     Ok(Recorded {
         ack: Ack {
@@ -120,6 +118,11 @@ pub fn record(
     })
 }
 
+/// The box's time as the journal writes it.
+fn rfc3339(now: chrono::DateTime<chrono::FixedOffset>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// The outer `Result` is the store's; the inner one is the terminal's answer.
 fn check_and_write(
     conn: &Connection,
@@ -127,10 +130,9 @@ fn check_and_write(
     device: &str,
     merchant: &str,
     sale: &Sale,
-    clock: chrono::DateTime<chrono::FixedOffset>,
-    now: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> rusqlite::Result<Result<(), Refusal>> {
-    let checked = match check(conn, venue, merchant, sale, clock)? {
+    let checked = match check(conn, venue, merchant, sale, now)? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
@@ -180,7 +182,7 @@ fn check_and_write(
         checked.business_date,
         sale.payment,
         sale.total_fen,
-        now,
+        rfc3339(now),
         lines,
         facts.map(|f| f.0),
         facts.map(|f| f.1)

@@ -85,39 +85,14 @@ pub enum BillStatus {
     Failed,
 }
 
-impl BillStatus {
-    pub const ALL: [BillStatus; 6] = [
-        BillStatus::Draft,
-        BillStatus::Approved,
-        BillStatus::Rejected,
-        BillStatus::Paying,
-        BillStatus::Paid,
-        BillStatus::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BillStatus::Draft => "draft",
-            BillStatus::Approved => "approved",
-            BillStatus::Rejected => "rejected",
-            BillStatus::Paying => "paying",
-            BillStatus::Paid => "paid",
-            BillStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<BillStatus> {
-        BillStatus::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for BillStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-sql_text_enum!(BillStatus, "a bill status");
+text_enum!(BillStatus, "a bill status", {
+    Draft => "draft",
+    Approved => "approved",
+    Rejected => "rejected",
+    Paying => "paying",
+    Paid => "paid",
+    Failed => "failed",
+});
 
 /// Where one payment attempt of a bill is: requested from the bank's connector, pending
 /// (the bank has not said yet; the bill stays `paying`), succeeded or failed.
@@ -130,35 +105,12 @@ pub enum PayoutState {
     Failed,
 }
 
-impl PayoutState {
-    pub const ALL: [PayoutState; 4] = [
-        PayoutState::Requested,
-        PayoutState::Pending,
-        PayoutState::Succeeded,
-        PayoutState::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PayoutState::Requested => "requested",
-            PayoutState::Pending => "pending",
-            PayoutState::Succeeded => "succeeded",
-            PayoutState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<PayoutState> {
-        PayoutState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for PayoutState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-sql_text_enum!(PayoutState, "a payout state");
+text_enum!(PayoutState, "a payout state", {
+    Requested => "requested",
+    Pending => "pending",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
 
 /// What a settlement-rule plugin is asked to compute lines for.
 pub struct PluginInput {
@@ -220,7 +172,7 @@ mod tests {
 
     #[test]
     fn every_state_reads_back_from_its_own_text_and_no_other() {
-        for status in BillStatus::ALL {
+        for &status in BillStatus::ALL {
             assert_eq!(BillStatus::parse(status.as_str()), Some(status));
             let json = serde_json::to_string(&status).unwrap();
             assert_eq!(
@@ -229,10 +181,10 @@ mod tests {
                 "the API shows the stored text"
             );
         }
-        for state in PayoutState::ALL {
+        for &state in PayoutState::ALL {
             assert_eq!(PayoutState::parse(state.as_str()), Some(state));
         }
-        for status in [TicketStatus::Valid, TicketStatus::Refunded] {
+        for &status in TicketStatus::ALL {
             assert_eq!(TicketStatus::parse(status.as_str()), Some(status));
         }
         for text in ["", "Draft", "paid ", "used", "approve"] {

@@ -20,15 +20,38 @@
 //!
 //! Modules here refer only to modules above them in this table.
 
-/// Stores a state enum as its text (`as_str`) and reads it back strictly (`parse`), so a
-/// row written any other way fails loudly instead of naming a state of its own.
-macro_rules! sql_text_enum {
-    ($ty:ty, $what:literal) => {
+/// The text a state enum is written as (in the store, the API and the config), both
+/// ways: `as_str`, a strict `parse`, `ALL`, `Display`, and, with the `sql` feature, SQLite
+/// text that reads back strictly, so a row written any other way fails loudly instead of
+/// naming a state of its own.
+macro_rules! text_enum {
+    ($ty:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text,)+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$ty> {
+                match text {
+                    $($text => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
         #[cfg(feature = "sql")]
         const _: () = {
-            use rusqlite::types::{
-                FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef,
-            };
+            use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
             impl ToSql for $ty {
                 fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

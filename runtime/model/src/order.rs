@@ -36,24 +36,10 @@ pub enum TicketStatus {
     Refunded,
 }
 
-impl TicketStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketStatus::Valid => "valid",
-            TicketStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<TicketStatus> {
-        match text {
-            "valid" => Some(TicketStatus::Valid),
-            "refunded" => Some(TicketStatus::Refunded),
-            _ => None,
-        }
-    }
-}
-
-sql_text_enum!(TicketStatus, "a ticket status");
+text_enum!(TicketStatus, "a ticket status", {
+    Valid => "valid",
+    Refunded => "refunded",
+});
 
 /// An order's state: paid when placed (orders are taken paid), refunded when every ticket
 /// of it was.
@@ -64,24 +50,10 @@ pub enum OrderStatus {
     Refunded,
 }
 
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Paid => "paid",
-            OrderStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<OrderStatus> {
-        match text {
-            "paid" => Some(OrderStatus::Paid),
-            "refunded" => Some(OrderStatus::Refunded),
-            _ => None,
-        }
-    }
-}
-
-sql_text_enum!(OrderStatus, "an order status");
+text_enum!(OrderStatus, "an order status", {
+    Paid => "paid",
+    Refunded => "refunded",
+});
 
 /// A ticket as the API shows it: valid, used (its product's entries are used up) or
 /// refunded.

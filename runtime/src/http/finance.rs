@@ -266,7 +266,11 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, DomainError> {
                 "bad_query",
                 format!(
                     "status {text:?}: use one of {}",
-                    BillStatus::ALL.map(BillStatus::as_str).join(", ")
+                    BillStatus::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?),
