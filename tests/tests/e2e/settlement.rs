@@ -525,6 +525,17 @@ async fn the_settle_command_settles_a_range_of_days_while_the_box_runs() {
         .await;
     let bills = bills.as_array().unwrap();
     assert_eq!(bills.len(), 3, "one daily bill per day: {bills:?}");
+    let (status, drafts) = edge
+        .get_as("/api/v1/bills?party=p-tea-house&status=draft", "auditor")
+        .await;
+    assert_eq!(status, 200, "{drafts}");
+    assert_eq!(drafts.as_array().unwrap().len(), 3, "all three are drafts");
+    let (status, refused) = edge.get_as("/api/v1/bills?status=Draft", "auditor").await;
+    assert_eq!(status, 400, "a state is parsed at the door: {refused}");
+    assert!(
+        refused.to_string().contains("draft, approved"),
+        "the refusal names the states: {refused}"
+    );
     let today = bills
         .iter()
         .find(|b| b["period_start"] == Edge::today().as_str())
