@@ -117,15 +117,21 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Command::Run { config } => {
+                // Handlers go in before the box says it is up: a SIGHUP that follows the
+                // "HTTP on" line at once must reload plugins, not end the process.
+                let signals = Signals::install()?;
                 let config = Config::load(&config)?;
                 let running = runtime::start(config).await?;
                 println!(
                     "venue-edge: HTTP on http://{}  MQTT on {}",
                     running.http_addr, running.mqtt_addr
                 );
-                serve_until_signal(running).await
+                signals.serve_until_stopped(running).await
             }
-            Command::Demo(args) => demo::run(args, serve_until_signal).await,
+            Command::Demo(args) => {
+                let signals = Signals::install()?;
+                demo::run(args, |running| signals.serve_until_stopped(running)).await
+            }
             Command::Settle { config, from, to } => settle(config, from, to).await,
             Command::Token {
                 command:
@@ -196,19 +202,34 @@ async fn settle(
     Ok(())
 }
 
-/// Serves until SIGINT or SIGTERM, reloading plugins on SIGHUP, then stops in order.
-async fn serve_until_signal(running: runtime::Running) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
-            _ = hup.recv() => running.reload_plugins().await,
-        }
+/// The signals a serving box answers, installed before it starts.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
     }
-    println!("venue-edge: stopping");
-    running.shutdown().await;
-    Ok(())
+
+    /// Serves until SIGINT or SIGTERM, reloading plugins on SIGHUP, then stops in order.
+    async fn serve_until_stopped(mut self, running: runtime::Running) -> anyhow::Result<()> {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => break,
+                _ = self.term.recv() => break,
+                _ = self.hup.recv() => running.reload_plugins().await,
+            }
+        }
+        println!("venue-edge: stopping");
+        running.shutdown().await;
+        Ok(())
+    }
 }

@@ -107,7 +107,7 @@ async fn a_wasm_file_that_does_not_match_its_pin_is_refused() {
     )
     .unwrap();
     edge.hup();
-    for _ in 0..100 {
+    for _ in 0..500 {
         if edge.log_text().contains("plugins reloaded") {
             break;
         }
