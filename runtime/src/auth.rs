@@ -8,7 +8,7 @@ use rand::RngCore;
 use rusqlite::{Connection, params};
 use sha2::Digest;
 
-use crate::error::DomainError;
+use venue_domain::error::DomainError;
 
 /// A caller's role.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -171,15 +171,15 @@ mod tests {
         );
         assert_eq!(
             tokens.authenticate(Some("Bearer ve_abd")).unwrap_err().kind,
-            crate::error::ErrorKind::Unauthorized
+            venue_domain::error::ErrorKind::Unauthorized
         );
         assert_eq!(
             tokens.authenticate(Some("Basic ve_abc")).unwrap_err().kind,
-            crate::error::ErrorKind::Unauthorized
+            venue_domain::error::ErrorKind::Unauthorized
         );
         assert_eq!(
             tokens.authenticate(None).unwrap_err().kind,
-            crate::error::ErrorKind::Unauthorized
+            venue_domain::error::ErrorKind::Unauthorized
         );
     }
 }

@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts;
-use crate::error::DomainError;
-use crate::reports::flow::{PresenceReport, presence_report};
-use crate::venue::{SharedVenue, Venue};
+use venue_domain::error::DomainError;
+use venue_domain::reports::flow::{PresenceReport, presence_report};
+use venue_domain::venue::{SharedVenue, Venue};
 use venue_model::BusinessDate;
 use venue_model::alert::Alert;
 use venue_store::Store;
@@ -92,7 +92,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::flow::AreaPresence;
+    use venue_domain::reports::flow::AreaPresence;
 
     fn area(name: &str, inside: i64) -> AreaPresence {
         AreaPresence {
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn the_close_waits_for_the_venues_next_local_midnight() {
-        let venue = crate::venue::demo_venue(); // Asia/Shanghai, +08:00
+        let venue = venue_domain::venue::demo_venue(); // Asia/Shanghai, +08:00
         let at = |s: &str| venue_model::clock::parse_rfc3339(s).unwrap();
         let cases = [
             ("2027-01-05T23:59:00+08:00", 60, "2027-01-05"),

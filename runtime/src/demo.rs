@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use crate::auth::{Role, create_token};
-use crate::config::Config;
 use crate::runtime::{self, Running};
+use venue_domain::config::Config;
 use venue_plugin_host::{Grant, Manifest, World};
 
-pub use crate::config::DEMO_VENUE;
+pub use venue_domain::config::DEMO_VENUE;
 
 /// The file tokens are written to, inside the data folder.
 pub const TOKENS_FILE: &str = "demo-tokens.json";
@@ -55,7 +55,7 @@ pub struct DemoArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] venue_domain::config::ConfigError),
     #[error(transparent)]
     Start(#[from] runtime::StartError),
     #[error(transparent)]
@@ -309,7 +309,7 @@ pub async fn ensure_tokens(running: &Running, data: &Path) -> Result<serde_json:
 /// The `[uplink]` table alone, to give the demo's flags the config file's defaults.
 #[derive(serde::Deserialize)]
 struct UplinkOnly {
-    uplink: crate::config::UplinkConfig,
+    uplink: venue_domain::config::UplinkConfig,
 }
 
 fn toml_string(s: &str) -> String {
@@ -330,7 +330,7 @@ where
             toml_string(token)
         );
         let uplink: UplinkOnly = toml::from_str(&text).map_err(|e| {
-            DemoError::Config(crate::config::ConfigError::Invalid(format!(
+            DemoError::Config(venue_domain::config::ConfigError::Invalid(format!(
                 "--hq-url: {e}"
             )))
         })?;

@@ -7,11 +7,11 @@ use std::time::Instant;
 use chrono::{DateTime, FixedOffset};
 use rusqlite::Connection;
 
-use crate::admission::{self, Admission, Lane, Reason, Scan, Verdict};
 use crate::alerts;
 use crate::pipeline::{DeviceKind, Devices};
-use crate::venue::Venue;
 use venue_bus::topics;
+use venue_domain::admission::{self, Admission, Lane, Reason, Scan, Verdict};
+use venue_domain::venue::Venue;
 use venue_plugin_host::{DecodeError, Loaded, PluginError};
 
 /// Turnstiles and ride-entrance gates (`[[gates]]`).

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use venue_domain::config::Config;
 use venue_edge::auth::{Role, create_token};
-use venue_edge::config::Config;
 use venue_edge::{demo, runtime};
 
 /// jemalloc returns freed memory to the system (glibc's malloc keeps the high-water mark of
@@ -168,9 +168,9 @@ async fn settle(
     let config = Config::load(&config)?;
     let data = config.edge.data_dir.clone();
     let store = venue_store::Store::open(&data.join(runtime::STORE_FILE))?;
-    let vault = venue_edge::realname::IdVault::open(&data.join(runtime::SECRET_FILE))?;
+    let vault = venue_domain::realname::IdVault::open(&data.join(runtime::SECRET_FILE))?;
     let plugin_dir = config.plugin_dir();
-    let venue = venue_edge::venue::Venue::new(config, vault);
+    let venue = venue_domain::venue::Venue::new(config, vault);
     let (alerts, _) = tokio::sync::mpsc::channel(16);
     let plugins =
         venue_plugin_host::PluginHost::new(&data.join("cache"), None, venue.clock, alerts)?;
@@ -185,7 +185,7 @@ async fn settle(
     let (mut bills, mut day) = (0usize, from);
     while day <= to {
         bar.set_message(day.to_string());
-        bills += venue_edge::settlement::settle_with_plugins(
+        bills += venue_domain::settlement::settle_with_plugins(
             &venue,
             &store,
             &plugins,

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::admission::Verdict;
+use venue_domain::admission::Verdict;
 use venue_plugin_host::PluginHost;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -25,9 +25,9 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::alerts;
-use crate::ticketing::WhitelistChange;
-use crate::venue::{SharedVenue, Venue};
 use venue_bus::Bus;
+use venue_domain::ticketing::WhitelistChange;
+use venue_domain::venue::{SharedVenue, Venue};
 use venue_model::alert::Alert;
 use venue_plugin_host::{DecodeError, Loaded, PluginError, PluginHost};
 use venue_store::{Store, StoreError};

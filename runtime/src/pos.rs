@@ -9,9 +9,9 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::Connection;
 
 use crate::pipeline::{DeviceKind, Devices};
-use crate::sales::{self, Ack, Recorded, Sale};
-use crate::venue::Venue;
 use venue_bus::topics;
+use venue_domain::sales::{self, Ack, Recorded, Sale};
+use venue_domain::venue::Venue;
 use venue_plugin_host::{DecodeError, Loaded, PluginError};
 
 /// POS terminals, front desks, fare boxes (`[[pos]]`).

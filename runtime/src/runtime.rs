@@ -18,15 +18,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Tokens;
-use crate::config::Config;
 use crate::http::{self, Api};
 use crate::metrics::Metrics;
 use crate::pipeline::Devices;
-use crate::realname::IdVault;
-use crate::venue::{SharedVenue, Venue};
 use crate::{alerts, closing, intake, whitelist};
 use venue_bus::Bus;
 use venue_bus::broker::EmbeddedBroker;
+use venue_domain::config::Config;
+use venue_domain::realname::IdVault;
+use venue_domain::venue::{SharedVenue, Venue};
 use venue_plugin_host::PluginHost;
 use venue_store::Store;
 
@@ -35,7 +35,7 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] venue_store::StoreError),
     #[error(transparent)]
-    Vault(#[from] crate::realname::VaultError),
+    Vault(#[from] venue_domain::realname::VaultError),
     #[error(transparent)]
     Plugin(#[from] venue_plugin_host::PluginError),
     #[error(transparent)]
@@ -145,7 +145,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());
         let added = store
             .write(move |c| -> Result<usize, venue_store::StoreError> {
-                Ok(crate::settlement::contracts::seed(c, &contracts, &now)?)
+                Ok(venue_domain::settlement::contracts::seed(
+                    c, &contracts, &now,
+                )?)
             })
             .await?;
         if added > 0 {

@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::UplinkConfig;
 use crate::metrics::Metrics;
+use venue_domain::config::UplinkConfig;
 use venue_model::alert::Alert;
 use venue_store::{Store, StoreError};
 
@@ -290,7 +290,7 @@ impl Uplink {
         let reader = reader.clone();
         let backlog = tokio::task::spawn_blocking(move || {
             let conn = reader.lock().map_err(|_| ())?;
-            crate::outbox::backlog(&conn).map_err(|_| ())
+            venue_domain::outbox::backlog(&conn).map_err(|_| ())
         })
         .await;
         let Ok(Ok((records, oldest_ms))) = backlog else {
@@ -349,7 +349,7 @@ impl Uplink {
             let (Some(first), Some(last), Some(oldest)) = (first, last, oldest) else {
                 return Ok(None);
             };
-            let ready = n >= limit || crate::outbox::now_ms() - oldest >= age_ms;
+            let ready = n >= limit || venue_domain::outbox::now_ms() - oldest >= age_ms;
             Ok(ready.then_some(Ready::New(first, last, n)))
         })
         .await
@@ -400,7 +400,7 @@ impl Uplink {
                 let day: String = r.get(3)?;
                 let at: String = r.get(4)?;
                 let queued = r.get_ref(5)?.as_str().map_err(|e| UploadError::Store(e.to_string()))?;
-                let data = crate::outbox::journal_data(&conn, queued)?;
+                let data = venue_domain::outbox::journal_data(&conn, queued)?;
                 venue_wire::batch::write_line(&mut ndjson, &edge, seq, &kind, &event_id, &day, &at, &data)
                     .map_err(|e| UploadError::Store(e.to_string()))?;
             }

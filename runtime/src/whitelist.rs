@@ -14,9 +14,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ticketing::WhitelistChange;
-use crate::venue::SharedVenue;
 use venue_bus::{Bus, topics};
+use venue_domain::ticketing::WhitelistChange;
+use venue_domain::venue::SharedVenue;
 use venue_plugin_host::{Delta, PluginHost};
 use venue_store::{Store, StoreError};
 

@@ -7,7 +7,7 @@ use sha2::Digest;
 use super::router::Call;
 use super::{Api, PLUGIN_BYTES_MAX, Reply, bytes_reply, json_reply, read_body, require};
 use crate::auth::Role;
-use crate::error::DomainError;
+use venue_domain::error::DomainError;
 use venue_plugin_host::Manifest;
 use venue_store::StoreError;
 
@@ -169,7 +169,7 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Do
     );
     api.store
         .write(move |c| -> Result<(), DomainError> {
-            crate::ticketing::audit(c, &now, &actor, "plugin.replace", &subject, &detail)?;
+            venue_domain::ticketing::audit(c, &now, &actor, "plugin.replace", &subject, &detail)?;
             Ok(())
         })
         .await?;

@@ -7,8 +7,8 @@ use venue_model::contract::BillStatus;
 use super::router::Call;
 use super::{Api, BODY_BYTES_MAX, Reply, json_reply, parse_json, read_body, require};
 use crate::auth::Role;
-use crate::error::DomainError;
-use crate::settlement::{self, Contract, contracts};
+use venue_domain::error::DomainError;
+use venue_domain::settlement::{self, Contract, contracts};
 
 /// Sales one `GET /api/v1/sales` returns at most.
 const SALES_ROWS_MAX: u32 = 10_000;
@@ -38,7 +38,7 @@ pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     let rows = api
         .store
         .write(move |c| -> Result<_, DomainError> {
-            Ok(crate::sales::of_day(c, &d, SALES_ROWS_MAX)?)
+            Ok(venue_domain::sales::of_day(c, &d, SALES_ROWS_MAX)?)
         })
         .await?;
     Ok(json_reply(
@@ -50,7 +50,7 @@ pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 /// `GET /api/v1/reports/revenue?from=&to=&period=&by=`, as JSON or, with
 /// `Accept: text/csv`, as CSV.
 pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    use crate::reports::{self, GroupBy, RevenueQuery};
+    use venue_domain::reports::{self, GroupBy, RevenueQuery};
     require(call.role()?, &finance_or(&[Role::Manager, Role::Auditor]))?;
     let query = RevenueQuery::parse(&call.query, &GroupBy::EDGE)?;
     let venue = api.venue.clone();
@@ -74,7 +74,7 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError
 
 /// `GET /api/v1/reports/flow?date=&interval=`.
 pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    use crate::reports::flow::{self, FlowQuery};
+    use venue_domain::reports::flow::{self, FlowQuery};
     require(call.role()?, &[Role::Manager, Role::Auditor])?;
     let query = FlowQuery::parse(&call.query, api.venue.clock.today().naive())?;
     let venue = api.venue.clone();
@@ -95,7 +95,7 @@ pub async fn presence_report(api: &Api, call: &Call) -> Result<Reply, DomainErro
     let report = api
         .store
         .read(move |c| -> Result<_, DomainError> {
-            Ok(crate::reports::flow::presence_report(
+            Ok(venue_domain::reports::flow::presence_report(
                 c, &venue, day, today,
             )?)
         })
@@ -157,7 +157,7 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, DomainError
                 .validate()
                 .map_err(|m| DomainError::bad_request("bad_contract", m))?;
             contracts::insert(c, &contract, &now, false)?;
-            crate::ticketing::audit(
+            venue_domain::ticketing::audit(
                 c,
                 &now,
                 &actor,
@@ -362,7 +362,7 @@ pub async fn trial_balance(api: &Api, call: &Call) -> Result<Reply, DomainError>
     let tb = api
         .store
         .write(move |c| {
-            crate::ledger::trial_balance(c, prefix.as_deref())
+            venue_domain::ledger::trial_balance(c, prefix.as_deref())
                 .map_err(|e| DomainError::internal(e.to_string()))
         })
         .await?;
@@ -381,7 +381,8 @@ pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply,
     let balances = api
         .store
         .write(move |c| {
-            crate::ledger::party_balance(c, &p).map_err(|e| DomainError::internal(e.to_string()))
+            venue_domain::ledger::party_balance(c, &p)
+                .map_err(|e| DomainError::internal(e.to_string()))
         })
         .await?;
     Ok(json_reply(
@@ -393,7 +394,7 @@ pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply,
 pub async fn pay(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
     let role = call.role()?.clone();
     require(&role, &[Role::FinancePayer])?;
-    let bill = crate::payouts::pay(
+    let bill = venue_domain::payouts::pay(
         &api.venue,
         &api.store,
         &api.plugins,

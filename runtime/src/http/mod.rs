@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Role, Tokens};
-use crate::error::{DomainError, ErrorKind};
 use crate::metrics::Metrics;
-use crate::ticketing::WhitelistChange;
-use crate::venue::SharedVenue;
 use venue_bus::Bus;
+use venue_domain::error::{DomainError, ErrorKind};
+use venue_domain::ticketing::WhitelistChange;
+use venue_domain::venue::SharedVenue;
 use venue_plugin_host::PluginHost;
 use venue_store::Store;
 

@@ -5,7 +5,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::{Api, Reply, admin, finance, json_reply, ticketing};
 use crate::auth::Role;
-use crate::error::{DomainError, ErrorKind};
+use venue_domain::error::{DomainError, ErrorKind};
 
 /// A request, split for handlers.
 pub struct Call {

@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::router::Call;
 use super::{Api, BODY_BYTES_MAX, Reply, bytes_reply, json_reply, parse_json, read_body, require};
 use crate::auth::Role;
-use crate::error::DomainError;
-use crate::ticketing::{self, OrderRequest, RebookRequest, RefundRequest, WhitelistChange};
+use venue_domain::error::DomainError;
+use venue_domain::ticketing::{self, OrderRequest, RebookRequest, RefundRequest, WhitelistChange};
 
 #[derive(Serialize)]
 pub struct ProductView {
@@ -21,7 +21,7 @@ pub struct ProductView {
     group_min_size: Option<u32>,
     group_price_fen: Option<i64>,
     /// As the config spells it: `until_end_of_visit_date`, `until_day_before`, `never`.
-    refund: crate::config::RefundRule,
+    refund: venue_domain::config::RefundRule,
     slots: Vec<SlotView>,
     /// Daily capacity of each granted area that has one.
     capacity: Vec<AreaCapacity>,
@@ -242,7 +242,7 @@ pub async fn capacity(api: &Api, call: &Call) -> Result<Reply, DomainError> {
                     daily_max: a.daily_max,
                     instant_max: a.instant_max,
                     sold: ticketing::sold_for(c, &a.id, date)?,
-                    in_park: crate::admission::presence(c, &a.id, date)?,
+                    in_park: venue_domain::admission::presence(c, &a.id, date)?,
                 });
             }
             Ok(rows)

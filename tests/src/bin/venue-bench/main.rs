@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use venue_devices::loadgen::{self, LoadReport, LoadSpec, Mode};
-use venue_edge::admission::{Decision, Reason, Verdict};
+use venue_domain::admission::{Decision, Reason, Verdict};
 use venue_edge::demo;
 use venue_plugin_host::{Grant, PluginHost, World};
 use venue_tests::{Broker, Edge, EdgeOptions, built_plugins, order, target_dir};

@@ -236,14 +236,14 @@ pub(crate) async fn sales_store(
     terminals: usize,
     tasks: usize,
 ) -> anyhow::Result<Vec<Row>> {
-    use venue_edge::sales::{Sale, SaleKind, SaleLine};
+    use venue_domain::sales::{Sale, SaleKind, SaleLine};
     use venue_store::StoreError;
     let dir = tempfile::tempdir()?;
     let config =
-        venue_edge::config::Config::parse(demo::DEMO_VENUE, std::path::Path::new("bench"))?;
-    let venue = Arc::new(venue_edge::venue::Venue::new(
+        venue_domain::config::Config::parse(demo::DEMO_VENUE, std::path::Path::new("bench"))?;
+    let venue = Arc::new(venue_domain::venue::Venue::new(
         config,
-        venue_edge::realname::IdVault::ephemeral(),
+        venue_domain::realname::IdVault::ephemeral(),
     ));
     let store = venue_store::Store::open(&dir.path().join("s.sqlite3"))?;
     let next = Arc::new(AtomicU64::new(0));
@@ -296,7 +296,7 @@ pub(crate) async fn sales_store(
                 let venue = venue.clone();
                 let recorded = store
                     .write_rerunnable(move |c| -> Result<_, StoreError> {
-                        Ok(venue_edge::sales::record(
+                        Ok(venue_domain::sales::record(
                             c,
                             &venue,
                             &format!("bench-pos-{t:03}"),

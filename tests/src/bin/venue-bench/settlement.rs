@@ -2,7 +2,7 @@
 
 use super::*;
 
-use venue_edge::reports;
+use venue_domain::reports;
 
 pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<Row>> {
     use venue_store::StoreError;
@@ -15,14 +15,15 @@ pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<R
             "\n[[merchants]]\nid = \"m-b{i}\"\narea = \"park\"\n\n[[parties]]\nid = \"p-b{i}\"\n\n[[contracts]]\nid = \"c-b{i}\"\nparty = \"p-b{i}\"\nkind = \"commission\"\nmerchants = [\"m-b{i}\"]\nrates = {{ food = 1000, drink = 1200 }}\ndefault_rate_bp = 1500\n"
         ));
     }
-    let config = venue_edge::config::Config::parse(&text, std::path::Path::new("bench"))?;
-    let venue = venue_edge::venue::Venue::new(config, venue_edge::realname::IdVault::ephemeral());
+    let config = venue_domain::config::Config::parse(&text, std::path::Path::new("bench"))?;
+    let venue =
+        venue_domain::venue::Venue::new(config, venue_domain::realname::IdVault::ephemeral());
     let store = venue_store::Store::open(&dir.path().join("s.sqlite3"))?;
     let day = venue.clock.today();
     let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());
     store
         .write(move |c| -> Result<usize, StoreError> {
-            Ok(venue_edge::settlement::contracts::seed(
+            Ok(venue_domain::settlement::contracts::seed(
                 c, &contracts, &now,
             )?)
         })
@@ -68,7 +69,7 @@ pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<R
     let group_s = started.elapsed().as_secs_f64();
     let venue = std::sync::Arc::new(venue);
     let started = Instant::now();
-    let bills = venue_edge::settlement::settle_with_plugins(
+    let bills = venue_domain::settlement::settle_with_plugins(
         &venue,
         &store,
         &PluginHost::new(
@@ -139,7 +140,7 @@ pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<R
     Ok(rows)
 }
 
-pub(crate) fn merchants_len(v: &venue_edge::venue::Venue) -> u32 {
+pub(crate) fn merchants_len(v: &venue_domain::venue::Venue) -> u32 {
     v.config
         .contracts
         .iter()

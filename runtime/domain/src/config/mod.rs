@@ -12,7 +12,7 @@ use chrono::NaiveTime;
 use serde::Deserialize;
 
 /// The demo venue's config (protocol.md, section 4), shipped in the binary.
-pub const DEMO_VENUE: &str = include_str!("../../../deploy/demo/venue.toml");
+pub const DEMO_VENUE: &str = include_str!("../../../../deploy/demo/venue.toml");
 
 mod commerce;
 mod uplink;

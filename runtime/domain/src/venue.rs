@@ -38,9 +38,10 @@ impl Venue {
     }
 }
 
-/// The demo venue with a throwaway ID key (unit tests of the modules that read the venue).
-#[cfg(test)]
-pub(crate) fn demo_venue() -> SharedVenue {
+/// The demo venue with a throwaway ID key (unit tests of the modules that read the venue,
+/// here and, through the `testing` feature, in the crates above).
+#[cfg(any(test, feature = "testing"))]
+pub fn demo_venue() -> SharedVenue {
     let config = Config::parse(
         crate::config::DEMO_VENUE,
         std::path::Path::new("venue.toml"),
