@@ -17,6 +17,7 @@ pub use venue_model::sale::{Ack, Sale, SaleKind, SaleLine};
 
 use crate::ledger::{self, Leg};
 use crate::venue::Venue;
+use venue_model::clock::rfc3339;
 
 /// Lines one sale may carry at most.
 pub const LINES_PER_SALE_MAX: usize = 500;
@@ -116,11 +117,6 @@ pub fn record(
         },
         replay: false,
     })
-}
-
-/// The box's time as the journal writes it.
-fn rfc3339(now: chrono::DateTime<chrono::FixedOffset>) -> String {
-    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// The outer `Result` is the store's; the inner one is the terminal's answer.

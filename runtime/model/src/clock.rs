@@ -29,8 +29,7 @@ impl Clock {
 
     /// Now as RFC 3339 with the venue's offset, second precision.
     pub fn now_rfc3339(&self) -> String {
-        self.now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        rfc3339(self.now())
     }
 
     /// Today's business day.
@@ -68,6 +67,11 @@ pub fn skew_beyond(
 ) -> Option<i64> {
     let off = (now - at).num_seconds();
     (max_s > 0 && off.abs() > i64::from(max_s)).then_some(off)
+}
+
+/// An instant as the journals write it: RFC 3339 with its offset, second precision.
+pub fn rfc3339(at: DateTime<FixedOffset>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// Parses an RFC 3339 timestamp with an offset.

@@ -103,7 +103,10 @@ async fn place(
     let actor = role.as_string();
     let placed = api
         .store
-        .write(move |c| ticketing::place_order(c, &venue, &req, &actor, plugin.as_deref()))
+        .write(move |c| {
+            let now = venue.clock.now();
+            ticketing::place_order(c, &venue, &req, &actor, plugin.as_deref(), now)
+        })
         .await?;
     if placed.created {
         api.metrics.order_created();
@@ -152,7 +155,10 @@ pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, Doma
     let actor = role.as_string();
     let done = api
         .store
-        .write(move |c| ticketing::refund_order(c, &venue, &id, &req, &actor))
+        .write(move |c| {
+            let now = venue.clock.now();
+            ticketing::refund_order(c, &venue, &id, &req, &actor, now)
+        })
         .await?;
     publish(api, done.whitelist).await;
     let status = if done.created {
@@ -176,7 +182,10 @@ pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, Dom
     let actor = role.as_string();
     let done = api
         .store
-        .write(move |c| ticketing::rebook_ticket(c, &venue, &id, &req, &actor))
+        .write(move |c| {
+            let now = venue.clock.now();
+            ticketing::rebook_ticket(c, &venue, &id, &req, &actor, now)
+        })
         .await?;
     publish(api, done.whitelist).await;
     Ok(json_reply(StatusCode::OK, &done.ticket))

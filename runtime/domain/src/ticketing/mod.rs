@@ -8,6 +8,7 @@
 mod orders;
 mod rebook;
 mod refunds;
+pub mod rules;
 mod views;
 
 pub use orders::{OrderRequest, Placed, place_order};
@@ -143,7 +144,7 @@ pub(crate) fn take_capacity(
     for area in &p.grants {
         let sold = sold_for(conn, area, visit_date)?;
         if let Some(max) = venue.area(area).and_then(|a| a.daily_max)
-            && sold + count as i64 > max as i64
+            && !rules::fits(sold, count, Some(max))
         {
             return Err(DomainError::rule(
                 "capacity_full",
@@ -167,7 +168,7 @@ pub(crate) fn take_capacity(
             .query_row(params![product, visit_date, slot], |r| r.get(0))
             .optional()?
             .unwrap_or(0);
-        if sold + count as i64 > quota as i64 {
+        if !rules::fits(sold, count, Some(quota)) {
             return Err(DomainError::rule(
                 "capacity_full",
                 format!(

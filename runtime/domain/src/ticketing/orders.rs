@@ -3,16 +3,18 @@
 use std::collections::BTreeMap;
 pub use venue_model::order::{ItemRequest, OrderRequest, PaymentRequest, VisitorRequest};
 
+use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     Channel, ITEMS_PER_ORDER_MAX, OrderView, TICKETS_PER_ORDER_MAX, WhitelistChange,
-    WhitelistEntry, audit, canonical_sha256, check_text, load_order, take_capacity,
+    WhitelistEntry, audit, canonical_sha256, check_text, load_order, rules, take_capacity,
 };
 use crate::error::DomainError;
 use crate::realname::mask;
 use crate::venue::Venue;
-use venue_model::ids;
+use venue_model::clock::rfc3339;
+use venue_model::{BusinessDate, ids};
 
 /// The outcome of placing an order.
 pub struct Placed {
@@ -22,14 +24,15 @@ pub struct Placed {
     pub whitelist: Vec<WhitelistChange>,
 }
 
-/// Places an order. `source_plugin` names the ticketing adapter an integration push came
-/// through. Runs inside a store job.
+/// Places an order at `now` (the box's time). `source_plugin` names the ticketing adapter
+/// an integration push came through. Runs inside a store job.
 pub fn place_order(
     conn: &Connection,
     venue: &Venue,
     req: &OrderRequest,
     actor: &str,
     source_plugin: Option<&str>,
+    now: DateTime<FixedOffset>,
 ) -> Result<Placed, DomainError> {
     let body_sha256 = canonical_sha256(req);
     check_text("order_ref", &req.order_ref)?;
@@ -58,9 +61,10 @@ pub fn place_order(
         });
     }
 
-    let plan = plan_order(venue, req)?;
-    let now = venue.clock.now_rfc3339();
-    let today = venue.clock.today().to_string();
+    let today = venue.clock.business_date(&now);
+    let plan = plan_order(venue, req, today)?;
+    let now = rfc3339(now);
+    let today = today.to_string();
     let order_id = ids::new_id("ord");
     let group_code = (req.channel == Channel::Group).then(ids::new_group_code);
 
@@ -220,16 +224,10 @@ struct Plan {
     total_fen: i64,
 }
 
-/// Checks an order against the products and prices it, touching nothing.
-fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, DomainError> {
-    let visit_date = req.visit_date;
-    let today = venue.clock.today();
-    if visit_date < today {
-        return Err(DomainError::rule(
-            "visit_date_past",
-            format!("visit_date {visit_date} is before today ({today})"),
-        ));
-    }
+/// Checks an order against the products and prices it, touching nothing: a pure function
+/// of the venue's products, the request and today (its rules are in `rules`).
+fn plan_order(venue: &Venue, req: &OrderRequest, today: BusinessDate) -> Result<Plan, DomainError> {
+    rules::check_visit_date(req.visit_date, today)?;
     check_text("payment.method", &req.payment.method)?;
     check_text("payment.ref", &req.payment.reference)?;
     if req.items.is_empty() {
@@ -270,78 +268,14 @@ fn plan_order(venue: &Venue, req: &OrderRequest) -> Result<Plan, DomainError> {
                 format!("an order issues at most {TICKETS_PER_ORDER_MAX} tickets"),
             ));
         }
-        let slot = match (&req.slot, product.slots.is_empty()) {
-            (_, true) => None,
-            (Some(slot), false) if product.slot(slot).is_some() => Some(slot.clone()),
-            (Some(slot), false) => {
-                let known: Vec<&str> = product.slots.iter().map(|s| s.time.as_str()).collect();
-                return Err(DomainError::bad_request(
-                    "bad_slot",
-                    format!(
-                        "{} has no slot {slot:?}; its slots are {}",
-                        product.id,
-                        known.join(", ")
-                    ),
-                ));
-            }
-            (None, false) => {
-                return Err(DomainError::bad_request(
-                    "missing_slot",
-                    format!("{} is sold by time slot: give \"slot\"", product.id),
-                ));
-            }
-        };
-        if product.real_name && item.visitors.len() != item.qty as usize {
-            return Err(DomainError::bad_request(
-                "visitors_required",
-                format!(
-                    "{} is a real-name product: give one visitor per ticket ({} tickets, {} visitors)",
-                    product.id,
-                    item.qty,
-                    item.visitors.len()
-                ),
-            ));
-        }
-        if !product.real_name
-            && !item.visitors.is_empty()
-            && item.visitors.len() != item.qty as usize
-        {
-            return Err(DomainError::bad_request(
-                "visitors_mismatch",
-                format!(
-                    "give one visitor per ticket or none ({} tickets, {} visitors)",
-                    item.qty,
-                    item.visitors.len()
-                ),
-            ));
-        }
+        let slot = rules::pick_slot(product, req.slot.as_deref())?;
+        rules::check_visitors(product, item.qty, &item.visitors)?;
         for v in &item.visitors {
             check_text("visitor.name", &v.name)?;
             check_text("visitor.id_type", &v.id_type)?;
             check_text("visitor.id_number", &v.id_number)?;
         }
-        let unit_price_fen = if req.channel == Channel::Group {
-            match (product.group_min_size, product.group_price_fen) {
-                (Some(min), Some(price)) if item.qty >= min => price,
-                (Some(min), Some(_)) => {
-                    return Err(DomainError::rule(
-                        "group_too_small",
-                        format!(
-                            "a group order of {} needs at least {min} tickets, got {}",
-                            product.id, item.qty
-                        ),
-                    ));
-                }
-                _ => {
-                    return Err(DomainError::rule(
-                        "no_group_sales",
-                        format!("{} is not sold to groups", product.id),
-                    ));
-                }
-            }
-        } else {
-            product.price_fen
-        };
+        let unit_price_fen = rules::unit_price(product, req.channel, item.qty)?;
         let line = unit_price_fen.checked_mul(item.qty as i64).ok_or_else(|| {
             DomainError::bad_request("amount_overflow", "the order total overflows")
         })?;

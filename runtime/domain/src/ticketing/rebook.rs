@@ -2,15 +2,18 @@
 //! The ticket keeps its code; capacity moves with it; on the old date gates answer
 //! `not_valid_today`.
 
+use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+use super::rules::{self, RebookFacts};
 use super::{
-    TicketStatus, TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity,
-    ticket_by_id, whitelist_entry,
+    TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity, ticket_by_id,
+    whitelist_entry,
 };
 use crate::error::DomainError;
 use crate::venue::Venue;
+use venue_model::clock::rfc3339;
 use venue_model::ids;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,12 +29,14 @@ pub struct Rebooked {
     pub whitelist: Vec<WhitelistChange>,
 }
 
+/// Moves a ticket at `now` (the box's time). Runs inside a store job.
 pub fn rebook_ticket(
     conn: &Connection,
     venue: &Venue,
     ticket_id: &str,
     req: &RebookRequest,
     actor: &str,
+    now: DateTime<FixedOffset>,
 ) -> Result<Rebooked, DomainError> {
     let Some(t) = ticket_by_id(conn, ticket_id)? else {
         return Err(DomainError::not_found(
@@ -48,55 +53,25 @@ pub fn rebook_ticket(
             ),
         ));
     };
-    if t.status == TicketStatus::Refunded {
-        return Err(DomainError::conflict(
-            "ticket_refunded",
-            format!("ticket {ticket_id} is refunded"),
-        ));
-    }
-    if t.entries_used > 0 {
-        return Err(DomainError::conflict(
-            "ticket_used",
-            format!("ticket {ticket_id} has been used and cannot be rebooked"),
-        ));
-    }
+    let today = venue.clock.business_date(&now);
     let new_date = req.visit_date;
-    let today = venue.clock.today();
-    if new_date < today {
-        return Err(DomainError::rule(
-            "visit_date_past",
-            format!("visit_date {new_date} is before today ({today})"),
-        ));
-    }
-    let old_date = t.visit_date;
-    if old_date < today {
-        return Err(DomainError::rule(
-            "visit_date_past",
-            format!("ticket {ticket_id} was for {old_date}, which has passed"),
-        ));
-    }
-    let new_slot = match (&req.slot, product.slots.is_empty()) {
-        (_, true) => None,
-        (Some(s), false) if product.slot(s).is_some() => Some(s.clone()),
-        (Some(s), false) => {
-            return Err(DomainError::bad_request(
-                "bad_slot",
-                format!("{} has no slot {s:?}", product.id),
-            ));
-        }
-        (None, false) => {
-            return Err(DomainError::bad_request(
-                "missing_slot",
-                format!("{} is sold by time slot: give \"slot\"", product.id),
-            ));
-        }
-    };
+    rules::check_rebook(
+        ticket_id,
+        RebookFacts {
+            status: t.status,
+            entries_used: t.entries_used,
+            from: t.visit_date,
+            to: new_date,
+        },
+        today,
+    )?;
+    let new_slot = rules::pick_slot(product, req.slot.as_deref())?;
     let unchanged = new_date == t.visit_date && new_slot == t.slot;
     let mut whitelist = Vec::new();
     if !unchanged {
         release_capacity(conn, venue, &t.product, t.visit_date, t.slot.as_deref(), 1)?;
         take_capacity(conn, venue, &t.product, new_date, new_slot.as_deref(), 1)?;
-        let now = venue.clock.now_rfc3339();
+        let now = rfc3339(now);
         conn.prepare_cached("UPDATE tickets SET visit_date = ?2, slot = ?3 WHERE ticket_id = ?1")?
             .execute(params![ticket_id, new_date, new_slot])?;
         let rebook_id = ids::new_id("rbk");
@@ -109,7 +84,7 @@ pub fn rebook_ticket(
             conn,
             crate::outbox::Kind::Rebook,
             &rebook_id,
-            &venue.clock.today().to_string(),
+            &today.to_string(),
             &now,
             &serde_json::json!({
                 "rebook_id": rebook_id, "ticket_id": ticket_id, "product": t.product,

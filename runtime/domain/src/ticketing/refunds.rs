@@ -32,12 +32,14 @@ pub struct Refunded {
     pub whitelist: Vec<WhitelistChange>,
 }
 
+/// Refunds an order's unused tickets at `now` (the box's time). Runs inside a store job.
 pub fn refund_order(
     conn: &Connection,
     venue: &Venue,
     order_id: &str,
     req: &RefundRequest,
     actor: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Refunded, DomainError> {
     check_text("refund_ref", &req.refund_ref)?;
     let body_sha256 = canonical_sha256(&(order_id, req));
@@ -131,7 +133,7 @@ pub fn refund_order(
             format!("order {order_id} has no unused tickets left"),
         ));
     }
-    let today = venue.clock.today();
+    let today = venue.clock.business_date(&now);
     for t in &chosen {
         let rule = venue
             .product(&t.product)
@@ -151,7 +153,7 @@ pub fn refund_order(
         }
     }
     let refund_id = ids::new_id("rfd");
-    let now = venue.clock.now_rfc3339();
+    let now = venue_model::clock::rfc3339(now);
     let amount_fen: i64 = chosen.iter().map(|t| t.price_fen).sum();
     conn.prepare_cached(
         "INSERT INTO refunds (refund_id, refund_ref, order_id, body_sha256, amount_fen, reason, created_at, business_date)
