@@ -66,10 +66,10 @@ enum Command {
         config: PathBuf,
         /// First business day, YYYY-MM-DD.
         #[arg(long)]
-        from: chrono::NaiveDate,
+        from: venue_model::BusinessDate,
         /// Last business day, YYYY-MM-DD (inclusive).
         #[arg(long)]
-        to: chrono::NaiveDate,
+        to: venue_model::BusinessDate,
     },
     /// Manage API tokens.
     Token {
@@ -161,8 +161,8 @@ fn main() -> anyhow::Result<()> {
 /// `venue-edge settle`: one day after the other, each idempotent.
 async fn settle(
     config: PathBuf,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
+    from: venue_model::BusinessDate,
+    to: venue_model::BusinessDate,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     let config = Config::load(&config)?;
@@ -177,7 +177,7 @@ async fn settle(
     for (path, e) in plugins.load_dir(&plugin_dir) {
         eprintln!("plugin {} not loaded: {e}", path.display());
     }
-    let days = (to - from).num_days() as u64 + 1;
+    let days = (to.naive() - from.naive()).num_days() as u64 + 1;
     let bar = indicatif::ProgressBar::new(days).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -195,7 +195,7 @@ async fn settle(
         .await?
         .len();
         bar.inc(1);
-        day += chrono::Duration::days(1);
+        day = day.succ();
     }
     bar.finish_with_message(format!("{bills} bills"));
     println!("settled {days} days: {bills} bills (drafts to review through the API)");

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use venue_model::BusinessDate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -99,7 +100,7 @@ pub fn post(
     conn: &Connection,
     fact: Fact<'_>,
     at: &str,
-    business_date: &str,
+    business_date: BusinessDate,
     memo: &str,
     legs: &[Leg],
 ) -> Result<bool, LedgerError> {
@@ -190,7 +191,7 @@ pub fn reverse(
     fact: Fact<'_>,
     reversal_kind: &str,
     at: &str,
-    business_date: &str,
+    business_date: BusinessDate,
 ) -> Result<bool, LedgerError> {
     let Some(transfer_id) = transfer_of(conn, fact)? else {
         return Ok(false);
@@ -334,6 +335,10 @@ pub fn audit(conn: &Connection) -> Result<Vec<Mismatch>, LedgerError> {
 mod tests {
     use super::*;
 
+    fn day() -> BusinessDate {
+        BusinessDate::parse("2026-12-01").unwrap()
+    }
+
     fn sale_legs(fen: i64) -> [Leg; 2] {
         [
             Leg::debit("cash:wechat", fen),
@@ -353,7 +358,7 @@ mod tests {
     #[test]
     fn a_fact_is_posted_once_whether_keyed_by_its_id_or_by_its_sale_row() {
         let conn = venue_store::migrated_in_memory();
-        let post_ = |fact| post(&conn, fact, "t", "2026-12-01", "memo", &sale_legs(100)).unwrap();
+        let post_ = |fact| post(&conn, fact, "t", day(), "memo", &sale_legs(100)).unwrap();
         assert!(post_(Fact::new("bill", "b-1")));
         assert!(!post_(Fact::new("bill", "b-1")));
         assert!(
@@ -381,7 +386,7 @@ mod tests {
     fn an_unbalanced_transfer_writes_nothing() {
         let conn = venue_store::migrated_in_memory();
         let legs = [Leg::debit("cash:cash", 100), Leg::credit("revenue:x", 99)];
-        let err = post(&conn, Fact::new("bill", "b-1"), "t", "d", "m", &legs).unwrap_err();
+        let err = post(&conn, Fact::new("bill", "b-1"), "t", day(), "m", &legs).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -401,16 +406,16 @@ mod tests {
     fn a_reversal_posts_the_opposite_legs_once() {
         let conn = venue_store::migrated_in_memory();
         let sale = Fact::of_sale("pos-sale", "e-1", 3);
-        assert!(post(&conn, sale, "t", "2026-12-01", "pos-sale", &sale_legs(3600)).unwrap());
-        assert!(reverse(&conn, sale, "pos-void", "t", "2026-12-01").unwrap());
-        assert!(!reverse(&conn, sale, "pos-void", "t", "2026-12-01").unwrap());
+        assert!(post(&conn, sale, "t", day(), "pos-sale", &sale_legs(3600)).unwrap());
+        assert!(reverse(&conn, sale, "pos-void", "t", day()).unwrap());
+        assert!(!reverse(&conn, sale, "pos-void", "t", day()).unwrap());
         assert!(
             !reverse(
                 &conn,
                 Fact::of_sale("pos-sale", "e-2", 4),
                 "pos-void",
                 "t",
-                "d"
+                day()
             )
             .unwrap(),
             "nothing was posted for that sale"
@@ -444,7 +449,7 @@ mod tests {
                 &conn,
                 Fact::of_sale("pos-sale", &id, n as i64),
                 "t",
-                "d",
+                day(),
                 "m",
                 &sale_legs(fen),
             )
@@ -455,7 +460,7 @@ mod tests {
             Leg::credit("payable:p-tea-house", 900),
             Leg::credit("commission:p-tea-house", 100),
         ];
-        post(&conn, Fact::new("bill", "b-1"), "t", "d", "m", &party).unwrap();
+        post(&conn, Fact::new("bill", "b-1"), "t", day(), "m", &party).unwrap();
         assert!(audit(&conn).unwrap().is_empty());
         let balances = party_balance(&conn, "p-tea-house").unwrap();
         assert_eq!(balances["payable:p-tea-house"], -900);
@@ -489,9 +494,9 @@ mod tests {
     fn an_account_total_never_turns_into_floating_point() {
         let conn = venue_store::migrated_in_memory();
         let legs = sale_legs(i64::MAX);
-        post(&conn, Fact::new("bill", "b-1"), "t", "d", "m", &legs).unwrap();
+        post(&conn, Fact::new("bill", "b-1"), "t", day(), "m", &legs).unwrap();
         let tx = conn.unchecked_transaction().unwrap();
-        let err = post(&tx, Fact::new("bill", "b-2"), "t", "d", "m", &legs).unwrap_err();
+        let err = post(&tx, Fact::new("bill", "b-2"), "t", day(), "m", &legs).unwrap_err();
         assert!(err.to_string().contains("CHECK"), "{err}");
         drop(tx);
         let kind: String = conn

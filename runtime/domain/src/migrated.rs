@@ -124,6 +124,7 @@ fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
         crate::ledger::Leg::debit("cash:cash", 1),
         crate::ledger::Leg::credit("x", 1),
     ];
+    let day = venue_model::BusinessDate::parse("2026-11-24").unwrap();
     for fact in [
         crate::ledger::Fact::new("order", "o-1"),
         crate::ledger::Fact::new("bill", "b-1"),
@@ -131,7 +132,7 @@ fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
         crate::ledger::Fact::of_sale("pos-refund", "e2", 11),
     ] {
         assert!(
-            !crate::ledger::post(&conn, fact, "t", "d", "m", &legs).unwrap(),
+            !crate::ledger::post(&conn, fact, "t", day, "m", &legs).unwrap(),
             "{fact:?} was posted before the migration"
         );
     }
@@ -179,7 +180,7 @@ fn queue(conn: &Connection, event_id: &str) -> i64 {
         conn,
         crate::outbox::Kind::Order,
         event_id,
-        "2026-11-24",
+        venue_model::BusinessDate::parse("2026-11-24").unwrap(),
         "t",
         &serde_json::json!({}),
     )

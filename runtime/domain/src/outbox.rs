@@ -13,6 +13,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::venue::Venue;
+use venue_model::BusinessDate;
 
 pub use venue_wire::{Kind, LineKind, RevenueLine};
 
@@ -99,7 +100,7 @@ pub fn push(
     conn: &Connection,
     kind: Kind,
     event_id: &str,
-    business_date: &str,
+    business_date: BusinessDate,
     at: &str,
     data: &impl Serialize,
 ) -> rusqlite::Result<()> {
@@ -122,7 +123,7 @@ pub fn push_journal_ref(
     conn: &Connection,
     kind: Kind,
     event_id: &str,
-    business_date: &str,
+    business_date: BusinessDate,
     at: &str,
     table: &'static str,
     rowid: i64,

@@ -260,7 +260,7 @@ fn finish(
             c,
             ledger::Fact::new("payout", payout_id),
             now,
-            &now[..10.min(now.len())],
+            day_of(now)?,
             "payout",
             &legs,
         )
@@ -276,6 +276,15 @@ fn finish(
     )?;
     queue_payout(c, payout_id)?;
     settle::queue_bill(c, bill_id)?.ok_or_else(|| DomainError::internal("a bill vanished"))
+}
+
+/// The business day of a time the box wrote (RFC 3339 in the venue's offset).
+fn day_of(stamp: &str) -> Result<venue_model::BusinessDate, DomainError> {
+    venue_model::clock::parse_rfc3339(stamp)
+        .map(|t| venue_model::BusinessDate::from_naive(t.date_naive()))
+        .ok_or_else(|| {
+            DomainError::internal(format!("a stored time that is not RFC 3339: {stamp:?}"))
+        })
 }
 
 /// Queues a payout's current state for HQ (one record per status it reaches).
@@ -300,7 +309,7 @@ fn queue_payout(c: &Connection, payout_id: &str) -> Result<(), DomainError> {
         c,
         crate::outbox::Kind::Payout,
         &format!("{payout_id}:{status}"),
-        &at[..10.min(at.len())],
+        day_of(&at)?,
         &at,
         &row,
     )?;

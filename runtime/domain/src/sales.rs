@@ -17,6 +17,7 @@ pub use venue_model::sale::{Ack, Sale, SaleKind, SaleLine};
 
 use crate::ledger::{self, Leg};
 use crate::venue::Venue;
+use venue_model::BusinessDate;
 use venue_model::clock::rfc3339;
 
 /// Lines one sale may carry at most.
@@ -211,7 +212,7 @@ fn check_and_write(
                 conn,
                 ledger::Fact::of_sale(&kind, &sale.event_id, sale_row),
                 &sale.at,
-                &checked.business_date,
+                checked.business_date,
                 &kind,
                 &legs,
             )
@@ -235,7 +236,7 @@ fn check_and_write(
                 ledger::Fact::of_sale("pos-sale", original, row),
                 "pos-void",
                 &sale.at,
-                &checked.business_date,
+                checked.business_date,
             )
             .map_err(ledger_to_sqlite)?;
         }
@@ -296,7 +297,7 @@ fn queue_for_hq(
         conn,
         crate::outbox::Kind::Sale,
         &sale.event_id,
-        &checked.business_date,
+        checked.business_date,
         &sale.at,
         &SaleRecord {
             device,
@@ -343,7 +344,7 @@ fn ledger_to_sqlite(e: ledger::LedgerError) -> rusqlite::Error {
 }
 
 struct Checked {
-    business_date: String,
+    business_date: BusinessDate,
     by_category: BTreeMap<String, i64>,
     /// The row in `sales` of the sale a refund or void names.
     original_row: Option<i64>,
@@ -391,7 +392,7 @@ fn check_inner(
             ),
         );
     }
-    let business_date = venue.clock.business_date(&at).to_string();
+    let business_date = venue.clock.business_date(&at);
     if sale.total_fen < 0 {
         return refuse(
             "bad_total",
@@ -527,7 +528,7 @@ fn check_inner(
 struct Original {
     row: i64,
     merchant: String,
-    business_date: String,
+    business_date: BusinessDate,
     total_fen: i64,
     refunded_fen: i64,
     voided: bool,
@@ -559,7 +560,7 @@ pub struct SaleView {
     pub kind: String,
     pub refers_to: Option<String>,
     pub at: String,
-    pub business_date: String,
+    pub business_date: BusinessDate,
     pub payment: String,
     pub total_fen: i64,
     pub voided: bool,
@@ -568,7 +569,7 @@ pub struct SaleView {
 }
 
 /// The journaled sales, refunds and voids of a business day, in arrival order.
-pub fn of_day(conn: &Connection, day: &str, limit: u32) -> rusqlite::Result<Vec<SaleView>> {
+pub fn of_day(conn: &Connection, day: BusinessDate, limit: u32) -> rusqlite::Result<Vec<SaleView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, voided, refunded_fen, lines
          FROM sales WHERE business_date = ?1 ORDER BY rowid LIMIT ?2",

@@ -24,7 +24,8 @@ pub struct Contract {
     pub id: String,
     pub party: String,
     pub version: u32,
-    pub effective_from: String,
+    /// The first business day it applies to (`YYYY-MM-DD` exactly).
+    pub effective_from: crate::BusinessDate,
     /// `revenue_share` or `commission`.
     pub kind: String,
     #[serde(default)]
@@ -115,8 +116,8 @@ text_enum!(PayoutState, "a payout state", {
 /// What a settlement-rule plugin is asked to compute lines for.
 pub struct PluginInput {
     pub contract: Contract,
-    pub period_start: String,
-    pub period_end: String,
+    pub period_start: crate::BusinessDate,
+    pub period_end: crate::BusinessDate,
     pub categories: Vec<CategoryTotal>,
 }
 
@@ -127,9 +128,6 @@ impl Contract {
         }
         if self.version == 0 {
             return Err("versions start at 1".into());
-        }
-        if let Err(e) = crate::BusinessDate::parse(&self.effective_from) {
-            return Err(format!("effective_from: {e}"));
         }
         if self.products.is_empty() && self.merchants.is_empty() {
             return Err("the scope is empty: name products and/or merchants".into());

@@ -237,7 +237,7 @@ pub fn settlement_input_to_wit(
         id: c.id.clone(),
         party: c.party.clone(),
         version: c.version,
-        effective_from: c.effective_from.clone(),
+        effective_from: c.effective_from.to_string(),
         kind: if c.kind == "revenue_share" {
             wit::ContractKind::RevenueShare
         } else {
@@ -267,8 +267,8 @@ pub fn settlement_input_to_wit(
         },
     };
     let wit_input = r::SettlementInput {
-        period_start: input.period_start.clone(),
-        period_end: input.period_end.clone(),
+        period_start: input.period_start.to_string(),
+        period_end: input.period_end.to_string(),
         categories: input
             .categories
             .iter()

@@ -33,12 +33,11 @@ fn date_param(api: &Api, call: &Call) -> Result<venue_model::BusinessDate, Domai
 
 pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     require(call.role()?, &finance_or(&[Role::Auditor]))?;
-    let day = date_param(api, call)?.to_string();
-    let d = day.clone();
+    let day = date_param(api, call)?;
     let rows = api
         .store
         .write(move |c| -> Result<_, DomainError> {
-            Ok(venue_domain::sales::of_day(c, &d, SALES_ROWS_MAX)?)
+            Ok(venue_domain::sales::of_day(c, day, SALES_ROWS_MAX)?)
         })
         .await?;
     Ok(json_reply(
@@ -183,7 +182,7 @@ pub async fn settle(api: &Api, call: &Call) -> Result<Reply, DomainError> {
             format!("{day} has not begun; settle a day that has"),
         ));
     }
-    let bills = settle_day(api, day.naive(), &role.as_string()).await?;
+    let bills = settle_day(api, day, &role.as_string()).await?;
     Ok(json_reply(
         StatusCode::OK,
         &serde_json::json!({ "date": day.to_string(), "bills": bills }),
@@ -193,7 +192,7 @@ pub async fn settle(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 /// Settles a day (see [`settlement::settle_with_plugins`]).
 pub async fn settle_day(
     api: &Api,
-    day: chrono::NaiveDate,
+    day: venue_model::BusinessDate,
     actor: &str,
 ) -> Result<Vec<settlement::BillView>, DomainError> {
     settlement::settle_with_plugins(&api.venue, &api.store, &api.plugins, day, actor).await

@@ -61,8 +61,7 @@ pub fn admit(
     let latency_us = received.elapsed().as_micros().min(i64::MAX as u128) as i64;
     let business_date = venue_model::clock::parse_rfc3339(&scan.at)
         .map(|at| venue.clock.business_date(&at))
-        .unwrap_or_else(|| venue.clock.business_date(&now))
-        .to_string();
+        .unwrap_or_else(|| venue.clock.business_date(&now));
     let v = &outcome.verdict;
     conn.prepare_cached(
         "INSERT INTO scans (device, event_id, area, code, ticket_id, direction, at, business_date, count, offline,
@@ -94,7 +93,7 @@ pub fn admit(
         conn,
         crate::outbox::Kind::Scan,
         &format!("{}:{}", lane.device, scan.event_id),
-        &business_date,
+        business_date,
         &scan.at,
         "scans",
         conn.last_insert_rowid(),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use venue_model::BusinessDate;
 use venue_model::contract::{Contract, Cycle};
 use venue_model::money::Rounding;
 
@@ -53,7 +54,7 @@ pub struct ContractConfig {
     pub version: u32,
     /// `YYYY-MM-DD`: the first business day it applies to.
     #[serde(default = "epoch_date")]
-    pub effective_from: String,
+    pub effective_from: BusinessDate,
     /// `revenue_share` or `commission`.
     pub kind: String,
     #[serde(default)]
@@ -100,7 +101,7 @@ impl ContractConfig {
             id: c.id.clone(),
             party: c.party.clone(),
             version: c.version,
-            effective_from: c.effective_from.clone(),
+            effective_from: c.effective_from,
             kind: c.kind.clone(),
             products: c.products.clone(),
             merchants: c.merchants.clone(),
@@ -121,8 +122,8 @@ impl ContractConfig {
 fn one_u32() -> u32 {
     1
 }
-fn epoch_date() -> String {
-    "2000-01-01".into()
+fn epoch_date() -> BusinessDate {
+    BusinessDate::from_naive(chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date"))
 }
 fn daily() -> String {
     "daily".into()

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::ContractConfig;
+use venue_model::BusinessDate;
 pub use venue_model::contract::{Contract, Cycle};
 
 /// Stores the config's contracts that the store does not have yet.
@@ -67,10 +68,10 @@ pub fn latest_version(conn: &Connection, id: &str) -> rusqlite::Result<Option<u3
 
 /// The version of each contract in force on `day`: the highest version whose
 /// `effective_from` is on or before it.
-pub fn in_force(conn: &Connection, day: &str) -> rusqlite::Result<Vec<Contract>> {
+pub fn in_force(conn: &Connection, day: BusinessDate) -> rusqlite::Result<Vec<Contract>> {
     let mut by_id: BTreeMap<String, Contract> = BTreeMap::new();
     for c in all(conn)? {
-        if c.effective_from.as_str() <= day {
+        if c.effective_from <= day {
             let newer = by_id.get(&c.id).is_none_or(|have| c.version > have.version);
             if newer {
                 by_id.insert(c.id.clone(), c);

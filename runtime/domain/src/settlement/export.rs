@@ -44,8 +44,8 @@ fn bill_row(b: &BillView) -> Vec<String> {
         b.contract.clone(),
         b.contract_version.to_string(),
         b.kind.clone(),
-        b.period_start.clone(),
-        b.period_end.clone(),
+        b.period_start.to_string(),
+        b.period_end.to_string(),
         b.version.to_string(),
         b.status.to_string(),
         a.gross_fen.to_string(),
@@ -153,11 +153,22 @@ mod tests {
         BillView {
             bill_id: id.into(),
             party: party.into(),
+            contract: "c-1".into(),
+            contract_version: 1,
+            kind: "commission".into(),
+            period_start: venue_model::BusinessDate::parse("2026-11-25").unwrap(),
+            period_end: venue_model::BusinessDate::parse("2026-11-25").unwrap(),
+            version: 1,
+            status: venue_model::contract::BillStatus::Draft,
             amounts: Amounts {
                 lines,
                 ..Amounts::default()
             },
-            ..BillView::default()
+            approved_by: None,
+            reason: None,
+            payout: None,
+            created_at: String::new(),
+            updated_at: String::new(),
         }
     }
 

@@ -28,7 +28,7 @@ pub async fn settle_with_plugins(
     venue: &crate::venue::SharedVenue,
     store: &venue_store::Store,
     plugins: &venue_plugin_host::PluginHost,
-    day: chrono::NaiveDate,
+    day: venue_model::BusinessDate,
     actor: &str,
 ) -> Result<Vec<BillView>, crate::error::DomainError> {
     let inputs = store.write(move |c| settle::plugin_inputs(c, day)).await?;

@@ -13,6 +13,7 @@ use crate::ledger;
 use crate::sales::{self, Sale, SaleKind, SaleLine};
 use crate::venue::Venue;
 use crate::venue::demo_venue;
+use venue_model::BusinessDate;
 use venue_store::{Store, StoreError};
 
 /// Daily-settled merchants of the demo venue and their parties.
@@ -110,10 +111,10 @@ impl<E: std::fmt::Display> From<(&'static str, E)> for Failed {
     }
 }
 
-fn new_version(base: &Contract, day: &str) -> Contract {
+fn new_version(base: &Contract, day: BusinessDate) -> Contract {
     Contract {
         version: base.version + 1,
-        effective_from: day.to_owned(),
+        effective_from: day,
         ..base.clone()
     }
 }
@@ -127,7 +128,6 @@ fn run_day(
 ) -> Result<(), Failed> {
     let now = venue.clock.now_rfc3339();
     let today = venue.clock.today();
-    let day = today.to_string();
     contracts::seed(conn, &venue.config.contracts, &now).map_err(|e| ("seed", e))?;
     let all = contracts::all(conn).map_err(|e| ("contracts", e))?;
     let base = |id: &str| {
@@ -136,7 +136,7 @@ fn run_day(
             .cloned()
             .expect("demo contract")
     };
-    let mut tea = new_version(&base("c-tea"), &day);
+    let mut tea = new_version(&base("c-tea"), today);
     tea.rates = [
         ("food".to_owned(), t.food_bp),
         ("drink".to_owned(), t.drink_bp),
@@ -144,7 +144,7 @@ fn run_day(
     .into();
     tea.default_rate_bp = t.default_bp;
     tea.rounding = t.tea_rounding;
-    let mut coaster = new_version(&base("c-coaster"), &day);
+    let mut coaster = new_version(&base("c-coaster"), today);
     (
         coaster.cost_bp,
         coaster.cost_fixed_fen,
@@ -282,14 +282,8 @@ fn run_day(
         )));
     }
 
-    let bills = settle_day(
-        conn,
-        venue,
-        today.naive(),
-        &PluginLines::default(),
-        "finance",
-    )
-    .map_err(|e| ("settle", e))?;
+    let bills = settle_day(conn, venue, today, &PluginLines::default(), "finance")
+        .map_err(|e| ("settle", e))?;
     for (i, (merchant, party)) in MERCHANTS.iter().enumerate() {
         let bill = bills
             .iter()

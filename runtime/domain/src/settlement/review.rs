@@ -103,16 +103,6 @@ fn claim_facts(
     bill: &BillView,
 ) -> Result<BTreeMap<String, i64>, DomainError> {
     let mut net: BTreeMap<String, i64> = BTreeMap::new();
-    let in_scope = |f: &FactSum| match f.source.as_str() {
-        "ticket" => f
-            .product
-            .as_ref()
-            .is_some_and(|p| contract.products.contains(p)),
-        _ => f
-            .merchant
-            .as_ref()
-            .is_some_and(|m| contract.merchants.contains(m)),
-    };
     let mut stmt = conn.prepare_cached(
         "SELECT id, source, product, merchant, category, kind, business_date, amount_fen FROM revenue_facts
          WHERE voided = 0 AND bill_id IS NULL AND business_date <= ?1",
@@ -134,9 +124,12 @@ fn claim_facts(
         })?
         .collect::<Result<_, _>>()?;
     let mut stamp = conn.prepare_cached("UPDATE revenue_facts SET bill_id = ?2 WHERE id = ?1")?;
-    for (id, f) in rows.iter().filter(|(_, f)| in_scope(f)) {
+    for (id, f) in rows.iter().filter(|(_, f)| f.in_scope(contract)) {
         let in_period = f.business_date >= bill.period_start;
-        let late = !in_period && is_late(conn, contract, &bill.party, &f.business_date)?;
+        let late = !in_period && {
+            let (s, e) = cycle_containing(contract.cycle, f.business_date);
+            settle::closed_bill_exists(conn, &bill.party, s, e)?
+        };
         if !(in_period || late) {
             continue;
         }
@@ -149,27 +142,6 @@ fn claim_facts(
         *net.entry(f.revenue_account()).or_default() += signed;
     }
     Ok(net)
-}
-
-fn is_late(
-    conn: &Connection,
-    contract: &Contract,
-    party: &str,
-    day: &str,
-) -> rusqlite::Result<bool> {
-    let Ok(day) = venue_model::BusinessDate::parse(day).map(venue_model::BusinessDate::naive)
-    else {
-        return Ok(false);
-    };
-    let (s, e) = cycle_containing(contract.cycle, day);
-    let closed: Option<i64> = rusqlite::OptionalExtension::optional(
-        conn.prepare_cached(
-            "SELECT 1 FROM bills WHERE party = ?1 AND period_start = ?2 AND period_end = ?3
-             AND status IN ('approved', 'paying', 'paid', 'failed')",
-        )?
-        .query_row(params![party, s.to_string(), e.to_string()], |r| r.get(0)),
-    )?;
-    Ok(closed.is_some())
 }
 
 /// The settlement's transfer: the revenue accounts give up the bill's net sales; the party
@@ -210,7 +182,7 @@ fn post_settlement(
         conn,
         ledger::Fact::new("bill", &bill.bill_id),
         now,
-        &bill.period_end,
+        bill.period_end,
         &format!("settlement {}", bill.bill_id),
         &legs,
     )

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 pub use venue_model::contract::{BillStatus, PluginInput};
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -19,21 +19,21 @@ use super::bill::{self, Amounts, CategoryTotal, Line};
 use super::contracts::{self, Contract, Cycle};
 use crate::error::DomainError;
 use crate::venue::Venue;
-use venue_model::ids;
+use venue_model::{BusinessDate, ids};
 
 /// Lines a settlement-rule plugin computed, by contract id.
 pub type PluginLines = HashMap<String, Vec<Line>>;
 
 /// A bill as the API shows it (protocol.md, Bills).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BillView {
     pub bill_id: String,
     pub party: String,
     pub contract: String,
     pub contract_version: u32,
     pub kind: String,
-    pub period_start: String,
-    pub period_end: String,
+    pub period_start: BusinessDate,
+    pub period_end: BusinessDate,
     pub version: u32,
     pub status: BillStatus,
     #[serde(flatten)]
@@ -46,23 +46,28 @@ pub struct BillView {
 }
 
 /// The cycle of a contract that ends on `day`, if one does.
-pub fn cycle_ending(cycle: Cycle, day: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+pub fn cycle_ending(cycle: Cycle, day: BusinessDate) -> Option<(BusinessDate, BusinessDate)> {
     match cycle {
         Cycle::Daily => Some((day, day)),
-        Cycle::Weekly if day.weekday() == chrono::Weekday::Sun => {
-            Some((day - Duration::days(6), day))
-        }
+        Cycle::Weekly if day.naive().weekday() == chrono::Weekday::Sun => Some((
+            BusinessDate::from_naive(day.naive() - Duration::days(6)),
+            day,
+        )),
         Cycle::Weekly => None,
     }
 }
 
 /// The cycle of a contract that contains `day`.
-pub fn cycle_containing(cycle: Cycle, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+pub fn cycle_containing(cycle: Cycle, day: BusinessDate) -> (BusinessDate, BusinessDate) {
     match cycle {
         Cycle::Daily => (day, day),
         Cycle::Weekly => {
-            let monday = day - Duration::days(day.weekday().num_days_from_monday() as i64);
-            (monday, monday + Duration::days(6))
+            let d = day.naive();
+            let monday = d - Duration::days(d.weekday().num_days_from_monday() as i64);
+            (
+                BusinessDate::from_naive(monday),
+                BusinessDate::from_naive(monday + Duration::days(6)),
+            )
         }
     }
 }
@@ -75,12 +80,13 @@ pub struct FactSum {
     pub merchant: Option<String>,
     pub category: String,
     pub kind: String,
-    pub business_date: String,
+    pub business_date: BusinessDate,
     pub amount_fen: i64,
 }
 
 impl FactSum {
-    fn in_scope(&self, c: &Contract) -> bool {
+    /// Whether a contract covers the fact: its product or its merchant is in scope.
+    pub(crate) fn in_scope(&self, c: &Contract) -> bool {
         match self.source.as_str() {
             "ticket" => self
                 .product
@@ -137,7 +143,7 @@ pub struct CycleFacts {
     pub gross_fen: i64,
     pub refunds_fen: i64,
     /// Late facts by original day: (day, category, net amount).
-    pub late: Vec<(String, String, i64)>,
+    pub late: Vec<(BusinessDate, String, i64)>,
 }
 
 /// Gathers the facts of one party's cycle starting on `start`, from `period_facts` (the
@@ -145,7 +151,7 @@ pub struct CycleFacts {
 pub fn cycle_facts(
     conn: &Connection,
     contract: &Contract,
-    start: &str,
+    start: BusinessDate,
     period_facts: &[FactSum],
 ) -> rusqlite::Result<CycleFacts> {
     let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
@@ -167,12 +173,8 @@ pub fn cycle_facts(
     let mut late = Vec::new();
     let older = fact_sums(conn, "bill_id IS NULL AND business_date < ?1", &[&start])?;
     for f in older.iter().filter(|f| f.in_scope(contract)) {
-        let Ok(day) = venue_model::BusinessDate::parse(&f.business_date) else {
-            continue;
-        };
-        let day = day.naive();
-        let (s, e) = cycle_containing(contract.cycle, day);
-        if !closed_bill_exists(conn, &contract.party, &s.to_string(), &e.to_string())? {
+        let (s, e) = cycle_containing(contract.cycle, f.business_date);
+        if !closed_bill_exists(conn, &contract.party, s, e)? {
             continue;
         }
         add(f);
@@ -181,7 +183,7 @@ pub fn cycle_facts(
         } else {
             f.amount_fen
         };
-        late.push((f.business_date.clone(), f.category.clone(), signed));
+        late.push((f.business_date, f.category.clone(), signed));
     }
     Ok(CycleFacts {
         categories: categories
@@ -198,11 +200,12 @@ pub fn cycle_facts(
     })
 }
 
-fn closed_bill_exists(
+/// Whether the party's bill for `[start, end]` has left draft (approved or later).
+pub(crate) fn closed_bill_exists(
     conn: &Connection,
     party: &str,
-    start: &str,
-    end: &str,
+    start: BusinessDate,
+    end: BusinessDate,
 ) -> rusqlite::Result<bool> {
     Ok(conn
         .prepare_cached(
@@ -223,8 +226,8 @@ struct Existing {
 fn latest_bill(
     conn: &Connection,
     party: &str,
-    start: &str,
-    end: &str,
+    start: BusinessDate,
+    end: BusinessDate,
 ) -> rusqlite::Result<Option<Existing>> {
     conn.prepare_cached(
         "SELECT bill_id, version, status FROM bills WHERE party = ?1 AND period_start = ?2 AND period_end = ?3
@@ -235,7 +238,7 @@ fn latest_bill(
 }
 
 /// The carry into a cycle: the carry out of the party's latest earlier bill that stands.
-fn carry_in(conn: &Connection, party: &str, start: &str) -> rusqlite::Result<i64> {
+fn carry_in(conn: &Connection, party: &str, start: BusinessDate) -> rusqlite::Result<i64> {
     let amounts: Option<String> = conn
         .prepare_cached(
             "SELECT amounts FROM bills WHERE party = ?1 AND period_end < ?2 AND status != 'rejected'
@@ -243,10 +246,18 @@ fn carry_in(conn: &Connection, party: &str, start: &str) -> rusqlite::Result<i64
         )?
         .query_row(params![party, start], |r| r.get(0))
         .optional()?;
-    Ok(amounts
-        .and_then(|a| serde_json::from_str::<Amounts>(&a).ok())
-        .map(|a| a.carry_out_fen)
-        .unwrap_or(0))
+    // A stored bill that does not read back is an error, never a carry of 0.
+    amounts.map_or(Ok(0), |a| {
+        serde_json::from_str::<Amounts>(&a)
+            .map(|a| a.carry_out_fen)
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+    })
 }
 
 /// Computes a contract's bill amounts for a cycle.
@@ -368,20 +379,18 @@ fn checked_plugin_bill(
 pub fn settle_day(
     conn: &Connection,
     venue: &Venue,
-    day: NaiveDate,
+    day: BusinessDate,
     plugin_lines: &PluginLines,
     actor: &str,
 ) -> Result<Vec<BillView>, DomainError> {
-    let day_s = day.to_string();
     let now = venue.clock.now_rfc3339();
     let mut bills = Vec::new();
-    let mut facts_cache: HashMap<(String, String), Vec<FactSum>> = HashMap::new();
-    for contract in contracts::in_force(conn, &day_s)? {
+    let mut facts_cache: HashMap<(BusinessDate, BusinessDate), Vec<FactSum>> = HashMap::new();
+    for contract in contracts::in_force(conn, day)? {
         let Some((start, end)) = cycle_ending(contract.cycle, day) else {
             continue;
         };
-        let (start, end) = (start.to_string(), end.to_string());
-        let existing = latest_bill(conn, &contract.party, &start, &end)?;
+        let existing = latest_bill(conn, &contract.party, start, end)?;
         if let Some(e) = &existing
             && e.status != BillStatus::Draft
             && e.status != BillStatus::Rejected
@@ -393,19 +402,19 @@ pub fn settle_day(
             .as_ref()
             .filter(|e| e.status == BillStatus::Draft)
             .map(|e| e.bill_id.clone());
-        let period = facts_cache
-            .entry((start.clone(), end.clone()))
-            .or_insert_with(|| {
-                fact_sums(
+        // A failed read of the period's facts fails the day, never settles it on nothing.
+        let period = match facts_cache.entry((start, end)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => e
+                .insert(fact_sums(
                     conn,
                     "bill_id IS NULL AND business_date BETWEEN ?1 AND ?2",
                     &[&start, &end],
-                )
-                .unwrap_or_default()
-            })
-            .clone();
-        let facts = cycle_facts(conn, &contract, &start, &period)?;
-        let carry = carry_in(conn, &contract.party, &start)?;
+                )?)
+                .clone(),
+        };
+        let facts = cycle_facts(conn, &contract, start, &period)?;
+        let carry = carry_in(conn, &contract.party, start)?;
         let lines = contract
             .plugin
             .as_ref()
@@ -469,7 +478,7 @@ pub fn queue_bill(conn: &Connection, bill_id: &str) -> Result<Option<BillView>, 
         conn,
         crate::outbox::Kind::Bill,
         &format!("{}:{}:{digest}", bill.bill_id, bill.status),
-        &bill.period_end,
+        bill.period_end,
         &bill.updated_at,
         &bill,
     )?;
@@ -478,22 +487,24 @@ pub fn queue_bill(conn: &Connection, bill_id: &str) -> Result<Option<BillView>, 
 
 /// Totals per category for contracts with a settlement-rule plugin, gathered before the
 /// plugin is called (outside the store job).
-pub fn plugin_inputs(conn: &Connection, day: NaiveDate) -> Result<Vec<PluginInput>, DomainError> {
+pub fn plugin_inputs(
+    conn: &Connection,
+    day: BusinessDate,
+) -> Result<Vec<PluginInput>, DomainError> {
     let mut out = Vec::new();
-    for contract in contracts::in_force(conn, &day.to_string())? {
+    for contract in contracts::in_force(conn, day)? {
         if contract.plugin.is_none() {
             continue;
         }
         let Some((start, end)) = cycle_ending(contract.cycle, day) else {
             continue;
         };
-        let (start, end) = (start.to_string(), end.to_string());
         let period = fact_sums(
             conn,
             "bill_id IS NULL AND business_date BETWEEN ?1 AND ?2",
             &[&start, &end],
         )?;
-        let facts = cycle_facts(conn, &contract, &start, &period)?;
+        let facts = cycle_facts(conn, &contract, start, &period)?;
         out.push(PluginInput {
             contract,
             period_start: start,
@@ -523,7 +534,7 @@ fn bill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BillView> {
     let amounts: String = r.get(9)?;
     let kind: String = r.get(4)?;
     let broken = |e: String| {
-        rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, e.into())
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     };
     let amounts: Amounts = serde_json::from_str(&amounts).map_err(|e| broken(e.to_string()))?;
     amounts.check(&kind).map_err(broken)?;
@@ -603,8 +614,8 @@ mod tests {
 
     #[test]
     fn weekly_cycles_end_on_sunday() {
-        let sun = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
-        let wed = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let sun = BusinessDate::parse("2026-11-29").unwrap();
+        let wed = BusinessDate::parse("2026-11-25").unwrap();
         assert_eq!(
             cycle_ending(Cycle::Weekly, sun).unwrap().0.to_string(),
             "2026-11-23"

@@ -269,7 +269,7 @@ pub(crate) struct TicketPosting<'a> {
     pub fact_id: &'a str,
     pub method: &'a str,
     pub at: &'a str,
-    pub day: &'a str,
+    pub day: BusinessDate,
     /// What HQ is told besides the money (order or refund details).
     pub details: serde_json::Value,
 }

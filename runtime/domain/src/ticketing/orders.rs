@@ -64,7 +64,6 @@ pub fn place_order(
     let today = venue.clock.business_date(&now);
     let plan = plan_order(venue, req, today)?;
     let now = rfc3339(now);
-    let today = today.to_string();
     let order_id = ids::new_id("ord");
     let group_code = (req.channel == Channel::Group).then(ids::new_group_code);
 
@@ -182,7 +181,7 @@ pub fn place_order(
             fact_id: &order_id,
             method: &req.payment.method,
             at: &now,
-            day: &today,
+            day: today,
             details: serde_json::json!({
                 "order_id": order_id, "channel": req.channel.as_str(),
                 "visit_date": req.visit_date, "slot": req.slot, "group": group_code.is_some(),

@@ -84,7 +84,7 @@ pub fn rebook_ticket(
             conn,
             crate::outbox::Kind::Rebook,
             &rebook_id,
-            &today.to_string(),
+            today,
             &now,
             &serde_json::json!({
                 "rebook_id": rebook_id, "ticket_id": ticket_id, "product": t.product,

@@ -159,11 +159,10 @@ pub fn refund_order(
         "INSERT INTO refunds (refund_id, refund_ref, order_id, body_sha256, amount_fen, reason, created_at, business_date)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![refund_id, req.refund_ref, order_id, body_sha256, amount_fen, req.reason, now, today.to_string()])?;
+    .execute(params![refund_id, req.refund_ref, order_id, body_sha256, amount_fen, req.reason, now, today])?;
     let method: String = conn
         .prepare_cached("SELECT payment_method FROM orders WHERE order_id = ?1")?
         .query_row(params![order_id], |r| r.get(0))?;
-    let day = today.to_string();
     super::record_ticket_revenue(
         conn,
         venue,
@@ -174,7 +173,7 @@ pub fn refund_order(
             fact_id: &refund_id,
             method: &method,
             at: &now,
-            day: &day,
+            day: today,
             details: serde_json::json!({
                 "refund_id": refund_id, "order_id": order_id, "reason": req.reason,
             }),

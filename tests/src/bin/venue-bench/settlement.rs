@@ -78,7 +78,7 @@ pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<R
             venue.clock,
             tokio::sync::mpsc::channel(1).0,
         )?,
-        day.naive(),
+        day,
         "bench",
     )
     .await
