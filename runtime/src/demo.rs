@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-use crate::auth::{Role, create_token};
+use crate::auth::{self, Role};
 use crate::runtime::{self, Running};
 use venue_domain::config::Config;
 use venue_plugin_host::{Grant, Manifest, World};
@@ -19,6 +19,8 @@ pub use venue_domain::config::DEMO_VENUE;
 
 /// The file tokens are written to, inside the data folder.
 pub const TOKENS_FILE: &str = "demo-tokens.json";
+/// The file the demo users' names and passwords are written to, inside the data folder.
+pub const USERS_FILE: &str = "demo-users.json";
 
 /// Where `cargo xtask` puts the reference plugins, relative to the workspace.
 pub const BUILT_PLUGINS: &str = "target/wasm32-wasip2/plugin";
@@ -71,6 +73,8 @@ pub enum DemoError {
     NoDevices(PathBuf),
     #[error("device simulator: {0}")]
     Simulator(String),
+    #[error("demo users: {0}")]
+    Users(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -265,45 +269,88 @@ pub fn install_bank_connector(
     Ok(manifest)
 }
 
-/// Creates one token per role on the first run and writes them to `demo-tokens.json`;
-/// later runs keep the file.
-pub async fn ensure_tokens(running: &Running, data: &Path) -> Result<serde_json::Value, DemoError> {
-    let path = data.join(TOKENS_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path)
+/// The demo's user name for a role: the role itself, an operator as `op-{party}`.
+fn demo_username(role: &str) -> String {
+    match role.strip_prefix("operator:") {
+        Some(party) => format!("op-{party}"),
+        None => role.to_owned(),
+    }
+}
+
+/// On the first run: one user per role with a generated password, written to
+/// `demo-users.json`, and a token for each, written to `demo-tokens.json` (both readable
+/// by the owner only). Later runs keep both files and the users.
+pub async fn ensure_users(running: &Running, data: &Path) -> Result<serde_json::Value, DemoError> {
+    let tokens_path = data.join(TOKENS_FILE);
+    let users_path = data.join(USERS_FILE);
+    if users_path.exists()
+        && let Ok(text) = std::fs::read_to_string(&tokens_path)
         && let Ok(tokens) = serde_json::from_str::<serde_json::Value>(&text)
     {
         return Ok(tokens);
     }
     let mut roles: Vec<String> = Role::FIXED.iter().map(|r| r.to_string()).collect();
     roles.push("operator:p-coaster-co".into());
-    let now = running.venue.clock.now_rfc3339();
     let created = running
         .store
         .write(
-            move |c| -> Result<Vec<(String, String)>, venue_store::StoreError> {
+            move |c| -> Result<Vec<(String, String, String, String)>, DemoError> {
+                let now = chrono::Utc::now();
                 let mut out = Vec::new();
                 for r in roles {
                     let role = Role::parse(&r).unwrap_or(Role::Auditor);
-                    out.push((r, create_token(c, &role, "demo", &now)?));
+                    let username = demo_username(&r);
+                    let password = auth::generate_password();
+                    auth::add_user(
+                        c,
+                        &auth::NewUser {
+                            username: &username,
+                            display_name: &format!("Demo {r}"),
+                            roles: std::slice::from_ref(&role),
+                            password: Some(&password),
+                        },
+                        now,
+                    )
+                    .map_err(DemoError::Users)?;
+                    let token = auth::create_token(c, &username, None, "demo", None, now)
+                        .map_err(DemoError::Users)?;
+                    out.push((r, username, password, token.token));
                 }
                 Ok(out)
             },
         )
         .await?;
-    let mut map = serde_json::Map::new();
-    for (role, token) in created {
-        if let Some(r) = Role::parse(&role) {
-            running.tokens.insert(&token, r);
-        }
-        map.insert(role, serde_json::Value::String(token));
+    let (mut tokens, mut users) = (serde_json::Map::new(), serde_json::Map::new());
+    for (role, username, password, token) in created {
+        tokens.insert(role.clone(), serde_json::Value::String(token));
+        users.insert(
+            role,
+            serde_json::json!({ "username": username, "password": password }),
+        );
     }
-    let tokens = serde_json::Value::Object(map);
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&tokens).unwrap_or_default(),
-    )
-    .map_err(io(&path))?;
+    let tokens = serde_json::Value::Object(tokens);
+    write_private(&users_path, &serde_json::Value::Object(users))?;
+    write_private(&tokens_path, &tokens)?;
     Ok(tokens)
+}
+
+/// Writes a secrets file readable by its owner only.
+fn write_private(path: &Path, value: &serde_json::Value) -> Result<(), DemoError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(
+        serde_json::to_string_pretty(value)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .map_err(io(path))
 }
 
 /// The `[uplink]` table alone, to give the demo's flags the config file's defaults.
@@ -345,13 +392,17 @@ where
     let (bank_process, bank) = devices.start_bank().await?;
     install_bank_connector(&built, &config.plugin_dir(), bank)?;
     let running = runtime::start(config).await?;
-    let tokens = ensure_tokens(&running, &args.data).await?;
+    let tokens = ensure_users(&running, &args.data).await?;
     println!("venue-edge demo: 云山景区 (Cloud Mountain), zone main");
     println!(
         "venue-edge: HTTP on http://{}  MQTT on {}",
         running.http_addr, running.mqtt_addr
     );
     println!("  tokens:   {}", args.data.join(TOKENS_FILE).display());
+    println!(
+        "  users:    {} (sign-in names and passwords)",
+        args.data.join(USERS_FILE).display()
+    );
     println!("  bank:     http://{bank} (simulated; pays bills approved and paid through the API)");
     if let Some(url) = &args.hq_url {
         println!("  HQ:       {url} (uploads settled data; state in /healthz)");

@@ -22,8 +22,10 @@
 //! | [`uplink`] | batches of the outbox to HQ |
 //! | [`closing`] | closing each business day at local midnight: who never scanned out, as an alert |
 //! | [`whitelist`], [`alerts`], [`metrics`] | per-gate whitelist deltas, alerts, Prometheus metrics |
-//! | [`auth`] | tokens and roles |
+//! | [`accounts`] | the `user` and `token` commands |
+//! | [`auth`] | staff accounts, tokens, sessions, roles, the sign-in limit |
 
+pub mod accounts;
 pub mod alerts;
 pub mod auth;
 pub mod closing;

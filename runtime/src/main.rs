@@ -1,13 +1,11 @@
-//! The `venue-edge` binary: `run` for production, `demo` for a newcomer, `token` for
-//! venue IT. Every flag can also be set from the environment variable named in `--help`.
+//! The `venue-edge` binary: `run` for production, `demo` for a newcomer, `user` and
+//! `token` for venue IT. Every flag can also be set from the environment variable named in `--help`.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use venue_domain::config::Config;
-use venue_edge::auth::{Role, create_token};
-use venue_edge::{demo, runtime};
+use venue_edge::{accounts, demo, runtime};
 
 /// jemalloc returns freed memory to the system (glibc's malloc keeps the high-water mark of
 /// transient peaks, such as a 1,000-ticket order, resident for the life of the process).
@@ -71,26 +69,15 @@ enum Command {
         #[arg(long)]
         to: venue_model::BusinessDate,
     },
-    /// Manage API tokens.
+    /// Staff accounts: user names, display names, roles, passwords (Argon2id).
+    User {
+        #[command(subcommand)]
+        command: accounts::UserCommand,
+    },
+    /// API tokens, each issued to a user: add, list, revoke.
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Create a token for a role and print it (the only time it is shown).
-    Add {
-        #[arg(long, env = "VENUE_EDGE_CONFIG")]
-        config: PathBuf,
-        /// admin, ticketing, finance-reviewer, finance-payer, manager, auditor,
-        /// integration, or operator:<party_id>.
-        #[arg(long)]
-        role: String,
-        /// A note on who holds it.
-        #[arg(long, default_value = "")]
-        label: String,
+        command: accounts::TokenCommand,
     },
 }
 
@@ -133,27 +120,8 @@ fn main() -> anyhow::Result<()> {
                 demo::run(args, |running| signals.serve_until_stopped(running)).await
             }
             Command::Settle { config, from, to } => settle(config, from, to).await,
-            Command::Token {
-                command:
-                    TokenCommand::Add {
-                        config,
-                        role,
-                        label,
-                    },
-            } => {
-                let config = Config::load(&config)?;
-                let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
-                let store =
-                    venue_store::Store::open(&config.edge.data_dir.join(runtime::STORE_FILE))?;
-                let now = chrono::Utc::now().to_rfc3339();
-                let token = store
-                    .write(move |c| -> Result<String, venue_store::StoreError> {
-                        Ok(create_token(c, &role, &label, &now)?)
-                    })
-                    .await?;
-                println!("{token}");
-                Ok(())
-            }
+            Command::User { command } => accounts::user(command).await,
+            Command::Token { command } => accounts::token(command).await,
         }
     })
 }
@@ -190,7 +158,7 @@ async fn settle(
             &store,
             &plugins,
             day,
-            "cli:settle",
+            &venue_domain::actor::Actor::system("cli:settle"),
         )
         .await?
         .len();

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Tokens;
+use crate::auth::Auth;
 use crate::http::{self, Api};
 use crate::metrics::Metrics;
 use crate::pipeline::Devices;
@@ -62,7 +62,6 @@ pub struct Running {
     pub venue: SharedVenue,
     pub store: Store,
     pub plugins: Arc<PluginHost>,
-    pub tokens: Arc<Tokens>,
     front: CancellationToken,
     back: CancellationToken,
     front_tasks: TaskTracker,
@@ -154,12 +153,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             tracing::info!(added, "contracts from the config stored");
         }
     }
-    let tokens = {
-        let loaded = store
-            .write(|c| -> Result<Tokens, venue_store::StoreError> { Ok(Tokens::load(c)?) })
-            .await?;
-        Arc::new(loaded)
-    };
+    // Credentials are read from the store on every request, through a connection of
+    // their own: a token revoked or a user disabled by the command line stops at once.
+    let auth = Arc::new(Auth::new(
+        venue_store::open_reader(store.path()).map_err(venue_store::StoreError::from)?,
+    ));
 
     let (wl_tx, wl_rx) = whitelist::channel();
     back_tasks.spawn(alerts::run(bus.clone(), alert_rx, back.clone()));
@@ -229,7 +227,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let api = Arc::new(Api {
         venue: venue.clone(),
         store: store.clone(),
-        tokens: tokens.clone(),
+        auth,
+        sign_ins: Default::default(),
         plugins: plugins.clone(),
         whitelist: wl_tx,
         metrics,
@@ -246,7 +245,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         venue,
         store,
         plugins,
-        tokens,
         front,
         back,
         front_tasks,

@@ -43,6 +43,19 @@ pub fn target_dir() -> PathBuf {
 
 /// A built binary of the workspace (`debug`, or `release` when `VENUE_TEST_PROFILE=release`,
 /// as the benchmarks set it).
+/// The user name the test harness gives the user of `role` (`operator:p` is `op-p`).
+pub fn test_username(role: &str) -> String {
+    match role.strip_prefix("operator:") {
+        Some(party) => format!("op-{party}"),
+        None => format!("t-{role}"),
+    }
+}
+
+/// The password the test harness gives the user of `role`.
+pub fn test_password(role: &str) -> String {
+    format!("pw-{}-for-tests", role.replace(':', "-"))
+}
+
 pub fn binary(name: &str) -> PathBuf {
     let profile = std::env::var("VENUE_TEST_PROFILE").unwrap_or_else(|_| "debug".into());
     let path = target_dir().join(profile).join(name);
@@ -172,8 +185,37 @@ impl Edge {
             "integration",
             "operator:p-coaster-co",
         ] {
+            // One user per role, with a known password, and a token issued to each.
+            let username = test_username(role);
+            let mut add = Command::new(binary("venue-edge"))
+                .args([
+                    "user",
+                    "add",
+                    "--username",
+                    &username,
+                    "--display-name",
+                    role,
+                ])
+                .args(["--role", role, "--password-stdin", "--config"])
+                .arg(&config_path)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("venue-edge user add");
+            {
+                use std::io::Write;
+                let mut stdin = add.stdin.take().expect("stdin");
+                writeln!(stdin, "{}", test_password(role)).expect("write the password");
+            }
+            let added = add.wait_with_output().expect("venue-edge user add");
+            assert!(
+                added.status.success(),
+                "user add failed: {}",
+                String::from_utf8_lossy(&added.stderr)
+            );
             let out = Command::new(binary("venue-edge"))
-                .args(["token", "add", "--role", role, "--config"])
+                .args(["token", "add", "--user", &username, "--config"])
                 .arg(&config_path)
                 .output()
                 .expect("venue-edge token add");

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     TooLarge,
     /// A business rule refuses the request.
     Rule,
+    /// Too many attempts in a while (sign-in); try again later.
+    TooManyRequests,
     /// A vendor plugin failed or answered something the box cannot use.
     Plugin,
     Internal,

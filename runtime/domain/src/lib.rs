@@ -20,8 +20,9 @@
 //! | [`ledger`], [`outbox`] | balanced double-entry transfers; the outbox of facts for HQ |
 //! | [`venue`] | the shared, read-only view of config, clock and ID vault |
 //! | [`config`] | the venue's TOML configuration, read once and validated strictly |
-//! | [`realname`], [`error`] | ID numbers at rest; the domain's error (no HTTP in it) |
+//! | [`realname`], [`error`], [`actor`] | ID numbers at rest; the domain's error (no HTTP in it); who acted |
 
+pub mod actor;
 pub mod admission;
 pub mod config;
 pub mod error;

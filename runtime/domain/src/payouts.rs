@@ -47,7 +47,7 @@ pub async fn pay(
     store: &Store,
     plugins: &PluginHost,
     bill_id: &str,
-    payer: &str,
+    payer: &crate::actor::Actor,
 ) -> Result<BillView, DomainError> {
     let attempt = {
         let (venue_cfg, id, payer) = (venue_clone(venue), bill_id.to_owned(), payer.to_owned());
@@ -119,13 +119,14 @@ fn start(
     c: &Connection,
     venue: &VenueFacts,
     bill_id: &str,
-    payer: &str,
+    payer: &crate::actor::Actor,
 ) -> Result<Attempt, DomainError> {
     let bill = settle::load_bill(c, bill_id)?
         .ok_or_else(|| DomainError::not_found("bill_not_found", format!("no bill {bill_id}")))?;
-    if bill.approved_by.as_deref() == Some(payer) {
+    if bill.approved_by.as_deref() == Some(payer.user.as_str()) {
         return Err(DomainError::forbidden(format!(
-            "{payer} approved bill {bill_id} and cannot also pay it"
+            "{} approved bill {bill_id} and cannot also pay it",
+            payer.user
         )));
     }
     let Some((_, account, connector)) = venue
@@ -200,7 +201,7 @@ fn start(
         "INSERT INTO payouts (payout_id, bill_id, attempt, amount_fen, account, status, requested_by, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )?
-    .execute(params![payout_id, bill_id, attempt, bill.amounts.payable_fen, account, PayoutState::Requested, payer, venue.now])?;
+    .execute(params![payout_id, bill_id, attempt, bill.amounts.payable_fen, account, PayoutState::Requested, payer.user, venue.now])?;
     c.prepare_cached("UPDATE bills SET status = 'paying', updated_at = ?2 WHERE bill_id = ?1")?
         .execute(params![bill_id, venue.now])?;
     crate::ticketing::audit(
@@ -269,7 +270,7 @@ fn finish(
     crate::ticketing::audit(
         c,
         now,
-        "bank",
+        &crate::actor::Actor::system("bank"),
         &format!("payout.{payout_status}"),
         bill_id,
         &reason.unwrap_or_default(),

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use venue_model::contract::BillStatus;
 
 use super::router::Call;
-use super::{Api, BODY_BYTES_MAX, Reply, json_reply, parse_json, read_body, require};
-use crate::auth::Role;
+use super::{Api, BODY_BYTES_MAX, Reply, json_reply, parse_json, read_body};
+use crate::auth::{Caller, Role};
 use venue_domain::error::DomainError;
 use venue_domain::settlement::{self, Contract, contracts};
 
@@ -15,16 +15,6 @@ const SALES_ROWS_MAX: u32 = 10_000;
 /// Bills one `GET /api/v1/bills` returns at most.
 const BILLS_ROWS_MAX: u32 = 1_000;
 
-const FINANCE: [Role; 2] = [Role::FinanceReviewer, Role::FinancePayer];
-
-fn finance_or(extra: &[Role]) -> Vec<Role> {
-    FINANCE
-        .iter()
-        .cloned()
-        .chain(extra.iter().cloned())
-        .collect()
-}
-
 fn date_param(api: &Api, call: &Call) -> Result<venue_model::BusinessDate, DomainError> {
     Ok(call
         .date("date")?
@@ -32,7 +22,6 @@ fn date_param(api: &Api, call: &Call) -> Result<venue_model::BusinessDate, Domai
 }
 
 pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    require(call.role()?, &finance_or(&[Role::Auditor]))?;
     let day = date_param(api, call)?;
     let rows = api
         .store
@@ -50,7 +39,6 @@ pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 /// `Accept: text/csv`, as CSV.
 pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use venue_domain::reports::{self, GroupBy, RevenueQuery};
-    require(call.role()?, &finance_or(&[Role::Manager, Role::Auditor]))?;
     let query = RevenueQuery::parse(&call.query, &GroupBy::EDGE)?;
     let venue = api.venue.clone();
     let q = query.clone();
@@ -74,7 +62,6 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError
 /// `GET /api/v1/reports/flow?date=&interval=`.
 pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use venue_domain::reports::flow::{self, FlowQuery};
-    require(call.role()?, &[Role::Manager, Role::Auditor])?;
     let query = FlowQuery::parse(&call.query, api.venue.clock.today().naive())?;
     let venue = api.venue.clone();
     let report = api
@@ -87,7 +74,6 @@ pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 /// `GET /api/v1/reports/presence?date=`: who is inside each area on a day; for a day
 /// that has ended, who never scanned out.
 pub async fn presence_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    require(call.role()?, &[Role::Manager, Role::Auditor])?;
     let today = api.venue.clock.today();
     let day = call.date("date")?.unwrap_or(today);
     let venue = api.venue.clone();
@@ -102,8 +88,7 @@ pub async fn presence_report(api: &Api, call: &Call) -> Result<Reply, DomainErro
     Ok(json_reply(StatusCode::OK, &report))
 }
 
-pub async fn list_contracts(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    require(call.role()?, &finance_or(&[Role::Admin, Role::Auditor]))?;
+pub async fn list_contracts(api: &Api) -> Result<Reply, DomainError> {
     let all = api
         .store
         .write(|c| -> Result<Vec<Contract>, DomainError> { Ok(contracts::all(c)?) })
@@ -114,8 +99,7 @@ pub async fn list_contracts(api: &Api, call: &Call) -> Result<Reply, DomainError
 /// `POST /api/v1/contracts`: a new contract, or a new version of one (the version number
 /// is the next one; `effective_from` says from which business day it applies).
 pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, DomainError> {
-    let role = call.role()?.clone();
-    require(&role, &[Role::Admin])?;
+    let actor = call.actor()?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
     let mut value: serde_json::Value = parse_json(&body)?;
     if let Some(obj) = value.as_object_mut() {
@@ -147,7 +131,6 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, DomainError
         }
     }
     let now = api.venue.clock.now_rfc3339();
-    let actor = role.as_string();
     let stored = api
         .store
         .write(move |c| -> Result<Contract, DomainError> {
@@ -173,8 +156,7 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, DomainError
 /// `POST /api/v1/settlements?date=`: draft bills for every cycle ending that day
 /// (idempotent per date).
 pub async fn settle(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    let role = call.role()?.clone();
-    require(&role, &[Role::FinanceReviewer])?;
+    let actor = call.actor()?;
     let day = date_param(api, call)?;
     if day > api.venue.clock.today() {
         return Err(DomainError::rule(
@@ -182,7 +164,7 @@ pub async fn settle(api: &Api, call: &Call) -> Result<Reply, DomainError> {
             format!("{day} has not begun; settle a day that has"),
         ));
     }
-    let bills = settle_day(api, day, &role.as_string()).await?;
+    let bills = settle_day(api, day, &actor).await?;
     Ok(json_reply(
         StatusCode::OK,
         &serde_json::json!({ "date": day.to_string(), "bills": bills }),
@@ -193,21 +175,24 @@ pub async fn settle(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 pub async fn settle_day(
     api: &Api,
     day: venue_model::BusinessDate,
-    actor: &str,
+    actor: &venue_domain::actor::Actor,
 ) -> Result<Vec<settlement::BillView>, DomainError> {
     settlement::settle_with_plugins(&api.venue, &api.store, &api.plugins, day, actor).await
 }
 
-/// The party an operator token may see, or None for finance and auditors.
-fn own_party(role: &Role) -> Result<Option<String>, DomainError> {
-    match role {
-        Role::Operator(p) => Ok(Some(p.clone())),
-        r if finance_or(&[Role::Auditor]).contains(r) => Ok(None),
-        r => Err(DomainError::forbidden(format!(
-            "bills are for finance, auditors and their own operator, not {}",
-            r.as_string()
-        ))),
+/// The parties a caller may see bills and balances of: `None` for finance and auditors
+/// (all), else those of its `operator:{party}` roles. The role table lets no one else in.
+fn own_parties(caller: &Caller) -> Option<Vec<String>> {
+    if caller.has_any(&[Role::FinanceReviewer, Role::FinancePayer, Role::Auditor]) {
+        return None;
     }
+    Some(
+        caller
+            .operator_parties()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -257,7 +242,7 @@ fn bills_reply(
 }
 
 pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    let own = own_party(call.role()?)?;
+    let own = own_parties(call.caller()?);
     let status = match call.query("status") {
         None => None,
         Some(text) => Some(BillStatus::parse(text).ok_or_else(|| {
@@ -276,12 +261,21 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     };
     let day = call.date("date")?;
     let party = match (&own, call.query("party")) {
-        (Some(own), Some(asked)) if own != asked => {
+        (Some(own), Some(asked)) if !own.iter().any(|p| p == asked) => {
             return Err(DomainError::forbidden(
-                "an operator token reads its own bills only",
+                "an operator reads its own bills only",
             ));
         }
-        (Some(own), _) => Some(own.clone()),
+        (Some(own), None) if own.len() > 1 => {
+            return Err(DomainError::bad_request(
+                "party_required",
+                format!(
+                    "name one of your parties: ?party={}",
+                    own.join(" or ?party=")
+                ),
+            ));
+        }
+        (Some(own), asked) => asked.map(str::to_owned).or_else(|| own.first().cloned()),
         (None, asked) => asked.map(str::to_owned),
     };
     let filter = settlement::settle::BillFilter {
@@ -300,14 +294,14 @@ pub async fn list_bills(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 }
 
 pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
-    let own = own_party(call.role()?)?;
+    let own = own_parties(call.caller()?);
     let id = bill_id.to_owned();
     let bill = api
         .store
         .write(move |c| -> Result<_, DomainError> { Ok(settlement::settle::load_bill(c, &id)?) })
         .await?;
     match bill {
-        Some(b) if own.as_ref().is_none_or(|p| *p == b.party) => {
+        Some(b) if own.as_ref().is_none_or(|own| own.contains(&b.party)) => {
             if call.query("format").is_some()
                 || call.accept.contains("text/csv")
                 || call.accept.contains(XLSX)
@@ -327,9 +321,7 @@ pub async fn get_bill(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, Do
 }
 
 pub async fn approve(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
-    let role = call.role()?.clone();
-    require(&role, &[Role::FinanceReviewer])?;
-    let (venue, id, actor) = (api.venue.clone(), bill_id.to_owned(), role.as_string());
+    let (venue, id, actor) = (api.venue.clone(), bill_id.to_owned(), call.actor()?);
     let bill = api
         .store
         .write(move |c| settlement::review::approve(c, &venue, &id, &actor))
@@ -343,11 +335,10 @@ struct RejectRequest {
 }
 
 pub async fn reject(api: &Api, call: Call, bill_id: &str) -> Result<Reply, DomainError> {
-    let role = call.role()?.clone();
-    require(&role, &[Role::FinanceReviewer])?;
+    let actor = call.actor()?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
     let req: RejectRequest = parse_json(&body)?;
-    let (venue, id, actor) = (api.venue.clone(), bill_id.to_owned(), role.as_string());
+    let (venue, id) = (api.venue.clone(), bill_id.to_owned());
     let bill = api
         .store
         .write(move |c| settlement::review::reject(c, &venue, &id, &actor, &req.reason))
@@ -356,7 +347,6 @@ pub async fn reject(api: &Api, call: Call, bill_id: &str) -> Result<Reply, Domai
 }
 
 pub async fn trial_balance(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    require(call.role()?, &finance_or(&[Role::Auditor]))?;
     let prefix = call.query("prefix").map(str::to_owned);
     let tb = api
         .store
@@ -369,11 +359,11 @@ pub async fn trial_balance(api: &Api, call: &Call) -> Result<Reply, DomainError>
 }
 
 pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply, DomainError> {
-    if let Some(own) = own_party(call.role()?)?
-        && own != party
+    if let Some(own) = own_parties(call.caller()?)
+        && !own.iter().any(|p| p == party)
     {
         return Err(DomainError::forbidden(
-            "an operator token reads its own balance only",
+            "an operator reads its own balance only",
         ));
     }
     let p = party.to_owned();
@@ -391,14 +381,12 @@ pub async fn party_balance(api: &Api, call: &Call, party: &str) -> Result<Reply,
 }
 
 pub async fn pay(api: &Api, call: &Call, bill_id: &str) -> Result<Reply, DomainError> {
-    let role = call.role()?.clone();
-    require(&role, &[Role::FinancePayer])?;
     let bill = venue_domain::payouts::pay(
         &api.venue,
         &api.store,
         &api.plugins,
         bill_id,
-        &role.as_string(),
+        &call.actor()?,
     )
     .await?;
     Ok(json_reply(StatusCode::OK, &bill))

@@ -4,6 +4,7 @@
 mod admin;
 mod finance;
 mod router;
+mod session;
 mod ticketing;
 
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{Role, Tokens};
+use crate::auth::{Auth, SignInLimiter};
 use crate::metrics::Metrics;
 use venue_bus::Bus;
 use venue_domain::error::{DomainError, ErrorKind};
@@ -43,7 +44,8 @@ pub const CONNECTIONS_MAX: usize = 1024;
 pub struct Api {
     pub venue: SharedVenue,
     pub store: Store,
-    pub tokens: Arc<Tokens>,
+    pub auth: Arc<Auth>,
+    pub sign_ins: SignInLimiter,
     pub plugins: Arc<PluginHost>,
     pub whitelist: mpsc::Sender<Vec<WhitelistChange>>,
     pub metrics: Arc<Metrics>,
@@ -98,8 +100,8 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: CancellationT
     tracker.wait().await;
 }
 
-async fn handle(api: Arc<Api>, req: Request<Incoming>, _peer: SocketAddr) -> Reply {
-    let reply = match router::route(&api, req).await {
+async fn handle(api: Arc<Api>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
+    let reply = match router::route(&api, req, peer).await {
         Ok(reply) => reply,
         Err(e) => error_reply(&e),
     };
@@ -141,6 +143,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Plugin => StatusCode::BAD_GATEWAY,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -184,18 +187,4 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Doma
     serde_json::from_slice(body).map_err(|e| {
         DomainError::bad_request("bad_json", format!("the request body is not valid: {e}"))
     })
-}
-
-/// Fails with 403 unless the caller has one of `allowed`.
-pub fn require(role: &Role, allowed: &[Role]) -> Result<(), DomainError> {
-    if allowed.contains(role) {
-        Ok(())
-    } else {
-        let names: Vec<String> = allowed.iter().map(Role::as_string).collect();
-        Err(DomainError::forbidden(format!(
-            "this needs one of the roles {}; the token's role is {}",
-            names.join(", "),
-            role.as_string()
-        )))
-    }
 }

@@ -3,8 +3,9 @@
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
-use super::{Api, Reply, admin, finance, json_reply, ticketing};
-use crate::auth::Role;
+use super::{Api, Reply, admin, finance, json_reply, session, ticketing};
+use crate::auth::Caller;
+use venue_domain::actor::Actor;
 use venue_domain::error::{DomainError, ErrorKind};
 
 /// A request, split for handlers.
@@ -12,9 +13,10 @@ pub struct Call {
     pub method: Method,
     pub segments: Vec<String>,
     pub query: Vec<(String, String)>,
-    pub role: Option<Role>,
+    pub caller: Option<Caller>,
     pub content_type: String,
     pub accept: String,
+    pub peer: std::net::SocketAddr,
     pub body: Incoming,
 }
 
@@ -37,15 +39,24 @@ impl Call {
             .transpose()
     }
 
-    /// The authenticated role (every `/api/v1` route has one).
-    pub fn role(&self) -> Result<&Role, DomainError> {
-        self.role
+    /// The authenticated caller (every `/api/v1` route but signing in has one).
+    pub fn caller(&self) -> Result<&Caller, DomainError> {
+        self.caller
             .as_ref()
-            .ok_or_else(|| DomainError::unauthorized("missing token"))
+            .ok_or_else(|| DomainError::unauthorized("not signed in"))
+    }
+
+    /// Who acts, for the audit and the records that name a person.
+    pub fn actor(&self) -> Result<Actor, DomainError> {
+        Ok(self.caller()?.actor())
     }
 }
 
-pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, DomainError> {
+pub async fn route(
+    api: &Api,
+    req: Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Result<Reply, DomainError> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let query = parts
@@ -70,7 +81,8 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, DomainErr
         method: parts.method.clone(),
         segments,
         query,
-        role: None,
+        caller: None,
+        peer,
         content_type: header(hyper::header::CONTENT_TYPE),
         accept: header(hyper::header::ACCEPT),
         body,
@@ -87,29 +99,60 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, DomainErr
             ));
         }
     }
-    let auth = parts
-        .headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    call.role = Some(api.tokens.authenticate(auth)?);
     let seg: Vec<String> = call.segments[2..].to_vec();
     let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    // Signing in is the one call without credentials.
+    if call.method == Method::POST && seg.as_slice() == ["session"] {
+        return session::sign_in(api, call).await;
+    }
+    let now = chrono::Utc::now();
+    let caller = match (
+        parts.headers.get(hyper::header::AUTHORIZATION),
+        session_cookie(&parts.headers),
+    ) {
+        (None, Some(cookie)) => {
+            let caller = api.auth.session(&cookie, now)?;
+            // A cookie is sent by the browser on its own: a state change must also carry
+            // the session's CSRF token, which only the console's own pages know.
+            if !matches!(call.method, Method::GET | Method::HEAD) {
+                let sent = parts
+                    .headers
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok());
+                if sent.is_none() || sent != caller.csrf.as_deref() {
+                    return Err(DomainError::new(
+                        ErrorKind::Forbidden,
+                        "csrf",
+                        "a signed-in change needs the session's X-CSRF-Token header",
+                    ));
+                }
+            }
+            caller
+        }
+        (header, _) => api.auth.bearer(header.and_then(|v| v.to_str().ok()), now)?,
+    };
+    if let Some(allowed) = roles_for(&call.method, &seg) {
+        check_roles(&caller, allowed)?;
+    }
+    call.caller = Some(caller);
     let m = call.method.clone();
     match (&m, seg.as_slice()) {
+        (&Method::GET, ["session"]) => session::whoami(&call),
+        (&Method::DELETE, ["session"]) => session::sign_out(api, &call).await,
         (&Method::GET, ["products"]) => Ok(json_reply(StatusCode::OK, &ticketing::products(api))),
         (&Method::POST, ["orders"]) => ticketing::create_order(api, call).await,
-        (&Method::GET, ["orders", id]) => ticketing::get_order(api, &call, id).await,
+        (&Method::GET, ["orders", id]) => ticketing::get_order(api, id).await,
         (&Method::POST, ["orders", id, "refunds"]) => ticketing::refund(api, call, id).await,
         (&Method::POST, ["tickets", id, "rebook"]) => ticketing::rebook(api, call, id).await,
         (&Method::POST, ["integrations", plugin, "orders"]) => {
             ticketing::integration_order(api, call, plugin).await
         }
         (&Method::GET, ["capacity"]) => ticketing::capacity(api, &call).await,
-        (&Method::GET, ["plugins"]) => admin::list_plugins(api, &call),
+        (&Method::GET, ["plugins"]) => admin::list_plugins(api),
         (&Method::PUT, ["plugins", id]) => admin::replace_plugin(api, call, id).await,
         (&Method::GET, ["audit"]) => admin::audit(api, &call).await,
         (&Method::GET, ["sales"]) => finance::sales(api, &call).await,
-        (&Method::GET, ["contracts"]) => finance::list_contracts(api, &call).await,
+        (&Method::GET, ["contracts"]) => finance::list_contracts(api).await,
         (&Method::POST, ["contracts"]) => finance::create_contract(api, call).await,
         (&Method::POST, ["settlements"]) => finance::settle(api, &call).await,
         (&Method::GET, ["bills"]) => finance::list_bills(api, &call).await,
@@ -124,7 +167,7 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, DomainErr
         (&Method::GET, ["ledger", "parties", party]) => {
             finance::party_balance(api, &call, party).await
         }
-        _ => match methods_of(&seg) {
+        _ => match methods_of(&seg).as_slice() {
             [] => Err(DomainError::not_found(
                 "no_route",
                 format!("no endpoint {} {path}", call.method),
@@ -142,44 +185,102 @@ pub async fn route(api: &Api, req: Request<Incoming>) -> Result<Reply, DomainErr
     }
 }
 
-/// Every path under `/api/v1` the router serves, and its methods (`*` is one segment of
-/// the caller's choosing). A path here with another method is a 405; a path not here is a
-/// 404. Keep it beside the `match` above: one row for each path shape there.
-const PATHS: &[(&[&str], &[&str])] = &[
-    (&["products"], &["GET"]),
-    (&["orders"], &["POST"]),
-    (&["orders", "*"], &["GET"]),
-    (&["orders", "*", "refunds"], &["POST"]),
-    (&["tickets", "*", "rebook"], &["POST"]),
-    (&["integrations", "*", "orders"], &["POST"]),
-    (&["capacity"], &["GET"]),
-    (&["plugins"], &["GET"]),
-    (&["plugins", "*"], &["PUT"]),
-    (&["audit"], &["GET"]),
-    (&["sales"], &["GET"]),
-    (&["contracts"], &["GET", "POST"]),
-    (&["settlements"], &["POST"]),
-    (&["bills"], &["GET"]),
-    (&["bills", "*"], &["GET"]),
-    (&["bills", "*", "approve"], &["POST"]),
-    (&["bills", "*", "reject"], &["POST"]),
-    (&["bills", "*", "pay"], &["POST"]),
-    (&["reports", "revenue"], &["GET"]),
-    (&["reports", "flow"], &["GET"]),
-    (&["reports", "presence"], &["GET"]),
-    (&["ledger", "trial-balance"], &["GET"]),
-    (&["ledger", "parties", "*"], &["GET"]),
+/// Every signed-in user.
+const ANY: &[&str] = &["any"];
+const FINANCE_AUDIT: &[&str] = &["finance-reviewer", "finance-payer", "auditor"];
+/// Bills: finance and auditors see all; `operator:{party}` (here `operator`) its own.
+const BILL_READERS: &[&str] = &["finance-reviewer", "finance-payer", "auditor", "operator"];
+
+/// The role table: every endpoint under `/api/v1` (method, path shape with `*` for one
+/// segment of the caller's choosing) and the roles that may call it (protocol.md, HTTP
+/// API). The router refuses any other role with 403 before a handler runs; a path here
+/// with another method is a 405; a path not here is a 404. One row for each arm of the
+/// `match` above. Finer rules stay in the handlers and the domain: an operator sees its own
+/// party only, and whoever approved a bill cannot pay it.
+pub const ROUTES: &[(&str, &[&str], &[&str])] = &[
+    ("GET", &["session"], ANY),
+    ("DELETE", &["session"], ANY),
+    ("GET", &["products"], ANY),
+    ("POST", &["orders"], &["ticketing"]),
+    ("GET", &["orders", "*"], &["ticketing", "auditor"]),
+    ("POST", &["orders", "*", "refunds"], &["ticketing"]),
+    ("POST", &["tickets", "*", "rebook"], &["ticketing"]),
+    ("POST", &["integrations", "*", "orders"], &["integration"]),
+    ("GET", &["capacity"], ANY),
+    ("GET", &["plugins"], &["admin"]),
+    ("PUT", &["plugins", "*"], &["admin"]),
+    ("GET", &["audit"], &["auditor"]),
+    ("GET", &["sales"], FINANCE_AUDIT),
+    (
+        "GET",
+        &["contracts"],
+        &["finance-reviewer", "finance-payer", "admin", "auditor"],
+    ),
+    ("POST", &["contracts"], &["admin"]),
+    ("POST", &["settlements"], &["finance-reviewer"]),
+    ("GET", &["bills"], BILL_READERS),
+    ("GET", &["bills", "*"], BILL_READERS),
+    ("POST", &["bills", "*", "approve"], &["finance-reviewer"]),
+    ("POST", &["bills", "*", "reject"], &["finance-reviewer"]),
+    ("POST", &["bills", "*", "pay"], &["finance-payer"]),
+    (
+        "GET",
+        &["reports", "revenue"],
+        &["finance-reviewer", "finance-payer", "manager", "auditor"],
+    ),
+    ("GET", &["reports", "flow"], &["manager", "auditor"]),
+    ("GET", &["reports", "presence"], &["manager", "auditor"]),
+    ("GET", &["ledger", "trial-balance"], FINANCE_AUDIT),
+    ("GET", &["ledger", "parties", "*"], BILL_READERS),
 ];
 
-/// The methods a path under `/api/v1` takes; none for a path the API does not have.
-fn methods_of(segments: &[&str]) -> &'static [&'static str] {
-    PATHS
+fn shape_matches(shape: &[&str], segments: &[&str]) -> bool {
+    shape.len() == segments.len() && shape.iter().zip(segments).all(|(s, g)| *s == "*" || s == g)
+}
+
+/// The roles that may call `method` on a path under `/api/v1`; none for an endpoint the
+/// API does not have.
+pub fn roles_for(method: &Method, segments: &[&str]) -> Option<&'static [&'static str]> {
+    ROUTES
         .iter()
-        .find(|(shape, _)| {
-            shape.len() == segments.len()
-                && shape.iter().zip(segments).all(|(s, g)| *s == "*" || s == g)
-        })
-        .map_or(&[], |(_, methods)| *methods)
+        .find(|(m, shape, _)| *m == method.as_str() && shape_matches(shape, segments))
+        .map(|(_, _, roles)| *roles)
+}
+
+/// Whether a caller holds one of `allowed` (`any`: every signed-in user; `operator`: any
+/// `operator:{party}`).
+pub fn check_roles(caller: &Caller, allowed: &[&str]) -> Result<(), DomainError> {
+    if allowed.contains(&"any") || caller.roles.iter().any(|r| allowed.contains(&r.kind())) {
+        return Ok(());
+    }
+    Err(DomainError::forbidden(format!(
+        "this needs one of the roles {}; {} has {}",
+        allowed.join(", "),
+        caller.user,
+        caller.roles_text()
+    )))
+}
+
+/// The methods a path under `/api/v1` takes; none for a path the API does not have.
+fn methods_of(segments: &[&str]) -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|(_, shape, _)| shape_matches(shape, segments))
+        .map(|(m, _, _)| *m)
+        .collect()
+}
+
+/// The session cookie of a request, if it sent one.
+fn session_cookie(headers: &hyper::HeaderMap) -> Option<String> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::auth::SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -479,6 +479,42 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE presence;
     ALTER TABLE tickets DROP COLUMN inside;
     "#,
+    // 11: staff accounts. A token belongs to a user (its roles are the user's), has a short
+    // public id, may expire and be revoked; the audit names the user and, in `via`, the
+    // token or session it came through. The role tokens of before become the tokens of one
+    // user per role they held (`legacy-{role}`, no password, so it cannot sign in).
+    r#"
+    CREATE TABLE users (
+        username      TEXT PRIMARY KEY,
+        display_name  TEXT NOT NULL,
+        roles         TEXT NOT NULL,
+        password_hash TEXT,
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    INSERT INTO users (username, display_name, roles, password_hash, disabled, created_at, updated_at)
+        SELECT 'legacy-' || replace(role, ':', '-'), 'tokens issued before staff accounts', role,
+               NULL, 0, MIN(created_at), MIN(created_at)
+        FROM tokens GROUP BY role;
+    ALTER TABLE tokens ADD COLUMN token_id TEXT;
+    ALTER TABLE tokens ADD COLUMN username TEXT REFERENCES users(username);
+    ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+    ALTER TABLE tokens ADD COLUMN revoked_at TEXT;
+    UPDATE tokens SET token_id = 'tok_' || substr(token_sha256, 1, 12),
+                      username = 'legacy-' || replace(role, ':', '-');
+    CREATE UNIQUE INDEX tokens_by_id ON tokens(token_id);
+    CREATE TABLE sessions (
+        session_sha256 TEXT PRIMARY KEY,
+        session_id     TEXT NOT NULL UNIQUE,
+        username       TEXT NOT NULL REFERENCES users(username),
+        csrf           TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        expires_at     TEXT NOT NULL,
+        ended_at       TEXT
+    );
+    ALTER TABLE audit ADD COLUMN via TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this binary writes.

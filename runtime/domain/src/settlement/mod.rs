@@ -29,7 +29,7 @@ pub async fn settle_with_plugins(
     store: &venue_store::Store,
     plugins: &venue_plugin_host::PluginHost,
     day: venue_model::BusinessDate,
-    actor: &str,
+    actor: &crate::actor::Actor,
 ) -> Result<Vec<BillView>, crate::error::DomainError> {
     let inputs = store.write(move |c| settle::plugin_inputs(c, day)).await?;
     let mut lines = PluginLines::new();

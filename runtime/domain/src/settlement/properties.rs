@@ -282,8 +282,14 @@ fn run_day(
         )));
     }
 
-    let bills = settle_day(conn, venue, today, &PluginLines::default(), "finance")
-        .map_err(|e| ("settle", e))?;
+    let bills = settle_day(
+        conn,
+        venue,
+        today,
+        &PluginLines::default(),
+        &crate::actor::Actor::system("finance"),
+    )
+    .map_err(|e| ("settle", e))?;
     for (i, (merchant, party)) in MERCHANTS.iter().enumerate() {
         let bill = bills
             .iter()
@@ -296,8 +302,13 @@ fn run_day(
                 a.gross_fen, a.refunds_fen, net_by_merchant[i]
             )));
         }
-        let approved =
-            review::approve(conn, venue, &bill.bill_id, "reviewer").map_err(|e| ("approve", e))?;
+        let approved = review::approve(
+            conn,
+            venue,
+            &bill.bill_id,
+            &crate::actor::Actor::system("reviewer"),
+        )
+        .map_err(|e| ("approve", e))?;
         let a = &approved.amounts;
         let balances = ledger::party_balance(conn, party).map_err(|e| ("party balance", e))?;
         let keeps = if approved.kind == "revenue_share" {

@@ -18,7 +18,7 @@ pub fn approve(
     conn: &Connection,
     venue: &Venue,
     bill_id: &str,
-    approver: &str,
+    approver: &crate::actor::Actor,
 ) -> Result<BillView, DomainError> {
     let bill = load_draft(conn, bill_id, "approved")?;
     let contract = contracts::all(conn)?
@@ -46,7 +46,7 @@ pub fn approve(
     }
     post_settlement(conn, &bill, &claimed, &now)?;
     conn.prepare_cached("UPDATE bills SET status = 'approved', approved_by = ?2, updated_at = ?3 WHERE bill_id = ?1")?
-        .execute(params![bill_id, approver, now])?;
+        .execute(params![bill_id, approver.user, now])?;
     crate::ticketing::audit(
         conn,
         &now,
@@ -63,7 +63,7 @@ pub fn reject(
     conn: &Connection,
     venue: &Venue,
     bill_id: &str,
-    reviewer: &str,
+    reviewer: &crate::actor::Actor,
     reason: &str,
 ) -> Result<BillView, DomainError> {
     load_draft(conn, bill_id, "rejected")?;
@@ -75,7 +75,7 @@ pub fn reject(
     }
     let now = venue.clock.now_rfc3339();
     conn.prepare_cached("UPDATE bills SET status = 'rejected', reason = ?2, approved_by = ?3, updated_at = ?4 WHERE bill_id = ?1")?
-        .execute(params![bill_id, reason, reviewer, now])?;
+        .execute(params![bill_id, reason, reviewer.user, now])?;
     crate::ticketing::audit(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
     settle::queue_bill(conn, bill_id)?.ok_or_else(|| DomainError::internal("a bill vanished"))
 }

@@ -381,7 +381,7 @@ pub fn settle_day(
     venue: &Venue,
     day: BusinessDate,
     plugin_lines: &PluginLines,
-    actor: &str,
+    actor: &crate::actor::Actor,
 ) -> Result<Vec<BillView>, DomainError> {
     let now = venue.clock.now_rfc3339();
     let mut bills = Vec::new();

@@ -25,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 pub use venue_model::order::{Channel, TicketStatus, WhitelistEntry};
 
+use crate::actor::Actor;
 use venue_model::BusinessDate;
 
 use crate::error::DomainError;
@@ -249,15 +250,15 @@ pub(crate) fn canonical_sha256<T: Serialize>(value: &T) -> String {
 pub fn audit(
     conn: &Connection,
     at: &str,
-    actor: &str,
+    actor: &Actor,
     action: &str,
     subject: &str,
     detail: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO audit (at, actor, via, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![at, actor, action, subject, detail])?;
+    .execute(params![at, actor.user, actor.via, action, subject, detail])?;
     Ok(())
 }
 

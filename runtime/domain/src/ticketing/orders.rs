@@ -30,7 +30,7 @@ pub fn place_order(
     conn: &Connection,
     venue: &Venue,
     req: &OrderRequest,
-    actor: &str,
+    actor: &crate::actor::Actor,
     source_plugin: Option<&str>,
     now: DateTime<FixedOffset>,
 ) -> Result<Placed, DomainError> {

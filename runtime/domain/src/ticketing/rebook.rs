@@ -35,7 +35,7 @@ pub fn rebook_ticket(
     venue: &Venue,
     ticket_id: &str,
     req: &RebookRequest,
-    actor: &str,
+    actor: &crate::actor::Actor,
     now: DateTime<FixedOffset>,
 ) -> Result<Rebooked, DomainError> {
     let Some(t) = ticket_by_id(conn, ticket_id)? else {

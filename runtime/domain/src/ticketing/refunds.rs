@@ -38,7 +38,7 @@ pub fn refund_order(
     venue: &Venue,
     order_id: &str,
     req: &RefundRequest,
-    actor: &str,
+    actor: &crate::actor::Actor,
     now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Refunded, DomainError> {
     check_text("refund_ref", &req.refund_ref)?;

@@ -79,7 +79,7 @@ pub(crate) async fn settlement(sales: u32, parties: u32) -> anyhow::Result<Vec<R
             tokio::sync::mpsc::channel(1).0,
         )?,
         day,
-        "bench",
+        &venue_domain::actor::Actor::system("bench"),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

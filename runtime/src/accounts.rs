@@ -1,0 +1,280 @@
+//! The `venue-edge user` and `venue-edge token` commands: venue IT manages staff accounts
+//! and API tokens on the box, while it runs or not (the box checks every request against
+//! the store, so a change applies at the next request).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::auth::{self, Role};
+use venue_domain::config::Config;
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Without --password-stdin a password is generated and printed once.
+    Add {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        /// 2 to 64 of a-z, 0-9, '.', '_' and '-'.
+        #[arg(long)]
+        username: String,
+        /// The name the console shows.
+        #[arg(long)]
+        display_name: String,
+        /// One or more of admin, ticketing, finance-reviewer, finance-payer, manager,
+        /// auditor, integration, operator:<party_id> (repeat the flag).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// No password: the user works through tokens only and cannot sign in.
+        #[arg(long, conflicts_with = "password_stdin")]
+        no_password: bool,
+    },
+    /// List users (never a password or a token).
+    List {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Disable a user: their tokens and sessions stop working at once.
+    Disable {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a user's password (ends their sessions). Without --password-stdin a password
+    /// is generated and printed once.
+    Passwd {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token to a user and print it as the last line (the only time it is shown).
+    Add {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        /// The user the token acts as.
+        #[arg(long)]
+        user: String,
+        /// Limit the token to one of the user's roles (default: all of them).
+        #[arg(long)]
+        role: Option<String>,
+        /// A note on where the token is used.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 365)]
+        expires_in_days: u32,
+        /// Expires at this time instead (RFC 3339).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List tokens by their ids (never the tokens).
+    List {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Revoke a token by its id (`tok_...`, from `token list`).
+    Revoke {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn open_store(config: &Path) -> anyhow::Result<venue_store::Store> {
+    let config = Config::load(config)?;
+    Ok(venue_store::Store::open(
+        &config.edge.data_dir.join(crate::runtime::STORE_FILE),
+    )?)
+}
+
+/// Runs `f` in one store job, its error a message for the command line.
+async fn with_store<T: Send + 'static>(
+    config: &Path,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, String> + Send + 'static,
+) -> anyhow::Result<T> {
+    let store = open_store(config)?;
+    let out = store
+        .write(move |c| -> Result<Result<T, String>, venue_store::StoreError> { Ok(f(c)) })
+        .await?;
+    out.map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The password from standard input's first line, or a generated one (then printed).
+fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((auth::generate_password(), true))
+    }
+}
+
+pub async fn user(command: UserCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match command {
+        UserCommand::Add {
+            config,
+            username,
+            display_name,
+            roles,
+            password_stdin,
+            no_password,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| Role::parse(r).with_context(|| format!("unknown role {r:?}")))
+                .collect::<anyhow::Result<Vec<Role>>>()?;
+            let (pw, generated) = if no_password {
+                (String::new(), false)
+            } else {
+                password(password_stdin)?
+            };
+            let (name, pw2) = (username.clone(), pw.clone());
+            with_store(&config, move |c| {
+                auth::add_user(
+                    c,
+                    &auth::NewUser {
+                        username: &name,
+                        display_name: &display_name,
+                        roles: &roles,
+                        password: (!no_password).then_some(pw2.as_str()),
+                    },
+                    now,
+                )
+            })
+            .await?;
+            println!("added user {username}");
+            if generated {
+                println!("password (shown once): {pw}");
+            }
+        }
+        UserCommand::List { config } => {
+            let users =
+                with_store(&config, |c| auth::list_users(c).map_err(|e| e.to_string())).await?;
+            println!(
+                "{:<24} {:<8} {:<8} {:<7} {:<28} display name",
+                "user", "sign-in", "disabled", "tokens", "roles"
+            );
+            for u in users {
+                println!(
+                    "{:<24} {:<8} {:<8} {:<7} {:<28} {}",
+                    u.username,
+                    if u.can_sign_in { "yes" } else { "no" },
+                    if u.disabled { "yes" } else { "no" },
+                    u.tokens,
+                    u.roles,
+                    u.display_name
+                );
+            }
+        }
+        UserCommand::Disable { config, username } => {
+            let name = username.clone();
+            with_store(&config, move |c| auth::set_disabled(c, &name, true, now)).await?;
+            println!("disabled user {username}: their tokens and sessions no longer work");
+        }
+        UserCommand::Enable { config, username } => {
+            let name = username.clone();
+            with_store(&config, move |c| auth::set_disabled(c, &name, false, now)).await?;
+            println!("enabled user {username}");
+        }
+        UserCommand::Passwd {
+            config,
+            username,
+            password_stdin,
+        } => {
+            let (pw, generated) = password(password_stdin)?;
+            let (name, pw2) = (username.clone(), pw.clone());
+            with_store(&config, move |c| auth::set_password(c, &name, &pw2, now)).await?;
+            println!("set the password of {username}; their sessions are ended");
+            if generated {
+                println!("password (shown once): {pw}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match command {
+        TokenCommand::Add {
+            config,
+            user,
+            role,
+            label,
+            expires_in_days,
+            expires_at,
+        } => {
+            let role = role
+                .map(|r| Role::parse(&r).with_context(|| format!("unknown role {r:?}")))
+                .transpose()?;
+            let expires = match expires_at {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .with_context(|| format!("--expires-at {t:?} is not RFC 3339"))?
+                    .with_timezone(&chrono::Utc),
+                None => now + chrono::Duration::days(i64::from(expires_in_days)),
+            };
+            let issued = with_store(&config, move |c| {
+                auth::create_token(c, &user, role.as_ref(), &label, Some(expires), now)
+            })
+            .await?;
+            eprintln!(
+                "token {} expires {}",
+                issued.token_id,
+                expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            println!("{}", issued.token);
+        }
+        TokenCommand::List { config } => {
+            let tokens =
+                with_store(&config, |c| auth::list_tokens(c).map_err(|e| e.to_string())).await?;
+            for t in tokens {
+                let state = match (&t.revoked_at, &t.expires_at) {
+                    (Some(at), _) => format!("revoked {at}"),
+                    (None, Some(at)) => format!("expires {at}"),
+                    (None, None) => "no expiry".to_owned(),
+                };
+                let role = if t.role.is_empty() {
+                    "all roles"
+                } else {
+                    &t.role
+                };
+                println!(
+                    "{}  {:<24} {:<20} {:<32} {}",
+                    t.token_id, t.username, role, state, t.label
+                );
+            }
+        }
+        TokenCommand::Revoke { config, id } => {
+            let token_id = id.clone();
+            with_store(&config, move |c| auth::revoke_token(c, &token_id, now)).await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
