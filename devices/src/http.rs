@@ -19,6 +19,8 @@ pub enum HttpError {
 pub struct Response {
     pub status: u16,
     pub content_type: String,
+    /// The `Set-Cookie` headers, as sent.
+    pub set_cookie: Vec<String>,
     pub body: Bytes,
 }
 
@@ -96,6 +98,12 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let set_cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let body = resp
             .into_body()
             .collect()
@@ -105,6 +113,7 @@ impl HttpClient {
         Ok(Response {
             status,
             content_type,
+            set_cookie,
             body,
         })
     }

@@ -272,6 +272,68 @@ impl Edge {
         self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
+    /// Runs `venue-edge ARGS --config <this box's config>`, with `stdin` as its input.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(binary("venue-edge"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("venue-edge runs");
+        if let Some(text) = stdin {
+            let mut input = child.stdin.take().expect("stdin");
+            writeln!(input, "{text}").expect("write stdin");
+        }
+        child.wait_with_output().expect("venue-edge runs")
+    }
+
+    /// Adds a user holding `roles` (password `password`) and issues it a token with
+    /// `token_args` (e.g. `--expires-at`); returns the token.
+    pub fn user_with_token(
+        &self,
+        username: &str,
+        roles: &[&str],
+        password: &str,
+        token_args: &[&str],
+    ) -> String {
+        let mut args = vec![
+            "user",
+            "add",
+            "--username",
+            username,
+            "--display-name",
+            username,
+        ];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        args.push("--password-stdin");
+        let out = self.cli(&args, Some(password));
+        assert!(
+            out.status.success(),
+            "user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut args = vec!["token", "add", "--user", username];
+        args.extend(token_args);
+        let out = self.cli(&args, None);
+        assert!(
+            out.status.success(),
+            "token add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
     pub fn token(&self, role: &str) -> &str {
         self.tokens.get(role).map(String::as_str).unwrap_or("")
     }

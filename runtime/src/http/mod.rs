@@ -4,6 +4,7 @@
 mod admin;
 mod finance;
 mod router;
+pub use router::ROUTES;
 mod session;
 mod ticketing;
 

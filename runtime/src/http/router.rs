@@ -286,6 +286,50 @@ fn session_cookie(headers: &hyper::HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Role;
+
+    #[test]
+    fn a_caller_passes_the_table_with_any_one_of_its_roles() {
+        let caller = |roles: &[&str]| Caller {
+            user: "u".into(),
+            roles: roles.iter().map(|r| Role::parse(r).unwrap()).collect(),
+            via: "tok_x".into(),
+            csrf: None,
+        };
+        // (caller's roles, the route's roles, allowed)
+        let cases: &[(&[&str], &[&str], bool)] = &[
+            (&["ticketing"], &["ticketing"], true),
+            (&["ticketing"], &["ticketing", "auditor"], true),
+            (&["manager"], &["ticketing", "auditor"], false),
+            (&["manager", "auditor"], &["ticketing", "auditor"], true),
+            (&["integration"], ANY, true),
+            (&["operator:p-tea"], BILL_READERS, true),
+            (&["operator:p-tea"], &["finance-payer"], false),
+            (&["admin"], &["finance-payer"], false),
+            (&[], ANY, true),
+            (&[], &["admin"], false),
+        ];
+        for (roles, allowed, ok) in cases {
+            assert_eq!(
+                check_roles(&caller(roles), allowed).is_ok(),
+                *ok,
+                "{roles:?} at {allowed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_endpoint_is_in_the_role_table_once() {
+        for (i, (m, shape, roles)) in ROUTES.iter().enumerate() {
+            assert!(!roles.is_empty(), "{m} {shape:?} names no role");
+            assert!(
+                ROUTES[i + 1..]
+                    .iter()
+                    .all(|(m2, s2, _)| !(m == m2 && shape == s2)),
+                "{m} {shape:?} twice"
+            );
+        }
+    }
 
     #[test]
     fn a_path_the_api_lacks_has_no_methods_and_a_known_one_names_its_own() {

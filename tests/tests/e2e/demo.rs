@@ -50,6 +50,37 @@ async fn the_demo_sells_and_uploads_to_hq() {
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
+    // One user per role, whose password signs in; the file is the owner's alone.
+    let users_file = data.path().join("demo-users.json");
+    let users: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&users_file).unwrap()).unwrap();
+    for role in [
+        "admin",
+        "ticketing",
+        "finance-reviewer",
+        "finance-payer",
+        "manager",
+        "auditor",
+    ] {
+        let user = &users[role];
+        let r = api
+            .post_json(
+                "/api/v1/session",
+                None,
+                &serde_json::json!({"username": user["username"], "password": user["password"]}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, &r.json()["roles"][0]),
+            (200, &serde_json::json!(role)),
+            "{}",
+            r.text()
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&users_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "demo-users.json is readable by its owner only");
 
     let today = Edge::today();
     let deadline = Instant::now() + Duration::from_secs(30);

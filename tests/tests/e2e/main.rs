@@ -2,6 +2,7 @@
 //! and the machine's mosquitto), the reference plugins compiled to wasm32-wasip2, SQLite
 //! on disk. Each scenario that involves devices runs on both brokers.
 
+mod access;
 mod bad_input;
 mod dates;
 mod demo;
