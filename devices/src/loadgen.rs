@@ -81,8 +81,12 @@ pub async fn run(spec: LoadSpec) -> LoadReport {
     let run_id: u32 = rand::random::<u32>() % 1_000_000;
     let mut clients = Vec::new();
     for (i, device) in spec.devices.iter().enumerate() {
-        let (client, mut eventloop) =
-            crate::mqtt::connect(&spec.mqtt, &format!("load-{run_id}-{i}"), None);
+        let (client, mut eventloop) = crate::mqtt::connect(
+            &spec.mqtt,
+            &format!("load-{run_id}-{i}"),
+            None,
+            Some((&spec.zone, device)),
+        );
         let answer_topic = match spec.mode {
             Mode::Gate => format!("venue/{}/gate/{device}/verdict", spec.zone),
             Mode::Echo => format!("bench/{}/echo/{device}/resp", spec.zone),
@@ -227,7 +231,7 @@ fn answer_id(payload: &[u8]) -> Option<String> {
 /// same payload, as fast as the client library allows, until `stop` is set.
 pub async fn start_echo(mqtt: &str, zone: &str, stop: Arc<AtomicBool>) -> rumqttc::AsyncClient {
     let id = format!("echo-{}", rand::random::<u32>() % 1_000_000);
-    let (client, mut eventloop) = crate::mqtt::connect(mqtt, &id, None);
+    let (client, mut eventloop) = crate::mqtt::connect(mqtt, &id, None, None);
     let filter = format!("bench/{zone}/echo/+/req");
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
     let responder = client.clone();

@@ -14,6 +14,10 @@ use venue_devices::turnstile::Turnstile;
     about = "Simulated Venue Edge devices and load generators"
 )]
 struct Cli {
+    /// The devices' MQTT credentials (the JSON `venue-edge device add` prints; the demo's
+    /// `demo-devices.json`): each simulated device logs in with its own.
+    #[arg(long, global = true, env = "VENUE_DEVICE_LOGINS")]
+    logins: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,7 +101,12 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Some(path) = &cli.logins {
+        venue_devices::mqtt::load_logins("", path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    match cli.command {
         Command::Scan {
             mqtt,
             zone,

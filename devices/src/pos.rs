@@ -70,8 +70,12 @@ impl PosTerminal {
     pub async fn connect(addr: &str, zone: &str, id: &str, merchant: &str) -> Arc<PosTerminal> {
         let instance = rand::random::<u32>() % 100_000;
         let status = format!("venue/{zone}/device/{id}/status");
-        let (client, mut eventloop) =
-            crate::mqtt::connect(addr, &format!("sim-{zone}-{id}-{instance}"), Some(&status));
+        let (client, mut eventloop) = crate::mqtt::connect(
+            addr,
+            &format!("sim-{zone}-{id}-{instance}"),
+            Some(&status),
+            Some((zone, id)),
+        );
         let pending: Pending = Arc::default();
         let ack_topic = format!("venue/{zone}/pos/{id}/ack");
         let (ready, subscribed) = (Arc::new(AtomicBool::new(false)), Arc::new(Notify::new()));

@@ -169,6 +169,9 @@ impl Terminal {
         };
         let mut connect = Connect::new(format!("load-pos-{}-{id}-{run_id}", spec.zone));
         connect.keep_alive = KEEP_ALIVE_S;
+        if let Some(password) = crate::mqtt::password_of(&spec.zone, id) {
+            connect.set_login(id, password);
+        }
         t.send(&Packet::Connect(connect)).await?;
         match t.next_packet().await? {
             Packet::ConnAck(a) if a.code == rumqttc::ConnectReturnCode::Success => {}

@@ -53,7 +53,8 @@ impl Turnstile {
         let instance = rand::random::<u32>() % 100_000;
         // Unique per zone and run: a broker disconnects an older session with the same id.
         let client_id = format!("sim-{zone}-{id}-{instance}");
-        let (client, mut eventloop) = crate::mqtt::connect(addr, &client_id, Some(&status));
+        let (client, mut eventloop) =
+            crate::mqtt::connect(addr, &client_id, Some(&status), Some((zone, id)));
         let t = Arc::new(Turnstile {
             id: id.to_owned(),
             zone: zone.to_owned(),

@@ -101,6 +101,35 @@ pub enum TokenCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// Issue MQTT credentials to devices (a new password replaces the old one) and print
+    /// them as JSON, `{"g-north-1":{"username":"g-north-1","password":"..."}}`: the only
+    /// time a password is shown.
+    Add {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        /// A device id (repeat the flag); with none, give --all.
+        #[arg(long = "id")]
+        ids: Vec<String>,
+        /// Every gate and POS terminal in the config.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// List devices with credentials (never a password).
+    List {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Revoke a device's credentials: its next login is refused.
+    Revoke {
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
+}
+
 fn open_store(config: &Path) -> anyhow::Result<venue_store::Store> {
     let config = Config::load(config)?;
     Ok(venue_store::Store::open(
@@ -214,6 +243,55 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
             if generated {
                 println!("password (shown once): {pw}");
             }
+        }
+    }
+    Ok(())
+}
+
+pub async fn device(command: DeviceCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match command {
+        DeviceCommand::Add { config, ids, all } => {
+            let ids = if all {
+                crate::device_logins::configured_devices(&Config::load(&config)?)
+            } else {
+                ids
+            };
+            anyhow::ensure!(!ids.is_empty(), "name devices with --id, or give --all");
+            let issued = with_store(&config, move |c| {
+                ids.iter()
+                    .map(|id| crate::device_logins::add(c, id, &now).map(|pw| (id.clone(), pw)))
+                    .collect::<Result<Vec<_>, String>>()
+            })
+            .await?;
+            let out: serde_json::Map<String, serde_json::Value> = issued
+                .into_iter()
+                .map(|(id, password)| {
+                    let login = serde_json::json!({ "username": id, "password": password });
+                    (id, login)
+                })
+                .collect();
+            println!("{}", serde_json::Value::Object(out));
+        }
+        DeviceCommand::List { config } => {
+            let devices = with_store(&config, |c| {
+                crate::device_logins::list(c).map_err(|e| e.to_string())
+            })
+            .await?;
+            for d in devices {
+                let state = d
+                    .revoked_at
+                    .map_or_else(|| "in force".to_owned(), |at| format!("revoked {at}"));
+                println!("{:<24} since {}  {state}", d.device_id, d.created_at);
+            }
+        }
+        DeviceCommand::Revoke { config, id } => {
+            let device = id.clone();
+            with_store(&config, move |c| {
+                crate::device_logins::revoke(c, &device, &now)
+            })
+            .await?;
+            println!("revoked the credentials of {id}");
         }
     }
     Ok(())

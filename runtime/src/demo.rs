@@ -21,6 +21,8 @@ pub use venue_domain::config::DEMO_VENUE;
 pub const TOKENS_FILE: &str = "demo-tokens.json";
 /// The file the demo users' names and passwords are written to, inside the data folder.
 pub const USERS_FILE: &str = "demo-users.json";
+/// The file the simulated devices' MQTT credentials are written to, inside the data folder.
+pub const DEVICES_FILE: &str = "demo-devices.json";
 
 /// Where `cargo xtask` puts the reference plugins, relative to the workspace.
 pub const BUILT_PLUGINS: &str = "target/wasm32-wasip2/plugin";
@@ -283,6 +285,32 @@ fn demo_username(role: &str) -> String {
 pub async fn ensure_users(running: &Running, data: &Path) -> Result<serde_json::Value, DemoError> {
     let tokens_path = data.join(TOKENS_FILE);
     let users_path = data.join(USERS_FILE);
+    let devices_path = data.join(DEVICES_FILE);
+    if !devices_path.exists() {
+        let devices = crate::device_logins::configured_devices(&running.venue.config);
+        let issued = running
+            .store
+            .write(move |c| -> Result<Vec<(String, String)>, DemoError> {
+                let now = chrono::Utc::now().to_rfc3339();
+                devices
+                    .into_iter()
+                    .map(|id| {
+                        crate::device_logins::add(c, &id, &now)
+                            .map(|pw| (id, pw))
+                            .map_err(DemoError::Users)
+                    })
+                    .collect()
+            })
+            .await?;
+        let logins: serde_json::Map<String, serde_json::Value> = issued
+            .into_iter()
+            .map(|(id, password)| {
+                let login = serde_json::json!({ "username": id, "password": password });
+                (id, login)
+            })
+            .collect();
+        write_private(&devices_path, &serde_json::Value::Object(logins))?;
+    }
     if users_path.exists()
         && let Ok(text) = std::fs::read_to_string(&tokens_path)
         && let Ok(tokens) = serde_json::from_str::<serde_json::Value>(&text)
@@ -518,6 +546,8 @@ impl DevicesBinary {
             .arg(running.venue.zone())
             .arg("--tokens")
             .arg(tokens)
+            .arg("--logins")
+            .arg(tokens.with_file_name(DEVICES_FILE))
             .spawn()
             .map_err(io(&self.0))
     }

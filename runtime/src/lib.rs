@@ -22,7 +22,8 @@
 //! | [`uplink`] | batches of the outbox to HQ |
 //! | [`closing`] | closing each business day at local midnight: who never scanned out, as an alert |
 //! | [`whitelist`], [`alerts`], [`metrics`] | per-gate whitelist deltas, alerts, Prometheus metrics |
-//! | [`accounts`] | the `user` and `token` commands |
+//! | [`accounts`] | the `user`, `token` and `device` commands |
+//! | [`device_logins`] | devices' MQTT credentials, and the embedded broker's view of them |
 //! | [`auth`] | staff accounts, tokens, sessions, roles, the sign-in limit |
 
 pub mod accounts;
@@ -30,6 +31,7 @@ pub mod alerts;
 pub mod auth;
 pub mod closing;
 pub mod demo;
+pub mod device_logins;
 pub mod gate;
 pub mod http;
 pub mod intake;

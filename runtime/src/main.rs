@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: accounts::TokenCommand,
     },
+    /// Devices' MQTT credentials: add, list, revoke.
+    Device {
+        #[command(subcommand)]
+        command: accounts::DeviceCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -122,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             Command::Settle { config, from, to } => settle(config, from, to).await,
             Command::User { command } => accounts::user(command).await,
             Command::Token { command } => accounts::token(command).await,
+            Command::Device { command } => accounts::device(command).await,
         }
     })
 }

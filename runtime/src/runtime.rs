@@ -113,7 +113,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let broker = match &mqtt.url {
         Some(_) => None,
-        None => Some(EmbeddedBroker::start(mqtt.listen).await?),
+        None => {
+            let access = mqtt.device_logins.then(|| -> Result<_, StartError> {
+                let directory = crate::device_logins::StoreDirectory::new(
+                    venue_store::open_reader(store.path())
+                        .map_err(venue_store::StoreError::from)?,
+                    alert_tx.clone(),
+                    venue.clock,
+                );
+                Ok(venue_bus::broker::DeviceAccess {
+                    zone: venue.zone().to_owned(),
+                    directory: Arc::new(directory),
+                })
+            });
+            Some(EmbeddedBroker::start(mqtt.listen, access.transpose()?).await?)
+        }
     };
     let (host, port) = match (&mqtt.url, &broker) {
         (Some(url), _) => venue_bus::parse_url(url)?,

@@ -44,6 +44,9 @@ pub fn target_dir() -> PathBuf {
 /// A built binary of the workspace (`debug`, or `release` when `VENUE_TEST_PROFILE=release`,
 /// as the benchmarks set it).
 /// The user name the test harness gives the user of `role` (`operator:p` is `op-p`).
+/// The device the harness's alert listener logs in as.
+pub const MONITOR_DEVICE: &str = "t-monitor";
+
 pub fn test_username(role: &str) -> String {
     match role.strip_prefix("operator:") {
         Some(party) => format!("op-{party}"),
@@ -100,6 +103,9 @@ pub struct EdgeOptions {
     /// Install the misbehaving test plugins as `mis-trap`, `mis-loop`, `mis-grow` and
     /// `mis-garbage`, each serving a gate of the same name in the park.
     pub misbehaving_plugins: bool,
+    /// The embedded broker asks devices for their logins (the product's default). Off for
+    /// the benchmarks' bare-MQTT echo, which publishes on topics no device owns.
+    pub device_logins: bool,
 }
 
 impl Default for EdgeOptions {
@@ -109,6 +115,7 @@ impl Default for EdgeOptions {
             extra_toml: String::new(),
             clock_check: false,
             misbehaving_plugins: false,
+            device_logins: true,
         }
     }
 }
@@ -230,6 +237,29 @@ impl Edge {
                 text.lines().last().unwrap_or_default().trim().to_owned(),
             );
         }
+        // MQTT logins for every configured device, and for the harness's alert listener.
+        let out = Command::new(binary("venue-edge"))
+            .args(["device", "add", "--all", "--config"])
+            .arg(&config_path)
+            .output()
+            .expect("venue-edge device add");
+        assert!(
+            out.status.success(),
+            "device add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let logins: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("device add prints JSON");
+        venue_devices::mqtt::remember_logins(&zone, &logins);
+        let out = Command::new(binary("venue-edge"))
+            .args(["device", "add", "--id", MONITOR_DEVICE, "--config"])
+            .arg(&config_path)
+            .output()
+            .expect("venue-edge device add");
+        assert!(out.status.success());
+        let logins: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("device add prints JSON");
+        venue_devices::mqtt::remember_logins(&zone, &logins);
         let mut edge = Edge {
             child: None,
             dir,
@@ -345,7 +375,12 @@ impl Edge {
 
     /// Listens to `venue/{zone}/alerts`.
     pub async fn alerts(&self) -> AlertListener {
-        AlertListener::start(&self.mqtt_addr, &format!("venue/{}/alerts", self.zone)).await
+        AlertListener::start(
+            &self.mqtt_addr,
+            &format!("venue/{}/alerts", self.zone),
+            Some((&self.zone, MONITOR_DEVICE)),
+        )
+        .await
     }
 
     /// Stops the process with SIGTERM and waits for it.
@@ -532,8 +567,9 @@ fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
     };
     let venue = demo::DEMO_VENUE.replace("zone = \"main\"", &format!("zone = \"{zone}\""));
     let mut text = format!(
-        "[edge]\nid = \"edge-{zone}\"\ndata_dir = \"{}\"\nhttp = \"127.0.0.1:0\"\n\n[mqtt]\n{mqtt}\n{url}\nclient_id = \"edge-{zone}\"\n\n[admission]\nclock_skew_s_max = {}\n\n{venue}\n",
+        "[edge]\nid = \"edge-{zone}\"\ndata_dir = \"{}\"\nhttp = \"127.0.0.1:0\"\n\n[mqtt]\n{mqtt}\n{url}\nclient_id = \"edge-{zone}\"\ndevice_logins = {}\n\n[admission]\nclock_skew_s_max = {}\n\n{venue}\n",
         dir.join("data").display(),
+        options.device_logins,
         if options.clock_check { 300 } else { 0 }
     );
     if options.misbehaving_plugins {
@@ -553,9 +589,10 @@ pub struct AlertListener {
 }
 
 impl AlertListener {
-    async fn start(addr: &str, topic: &str) -> AlertListener {
+    /// Listens as `login` (zone, device), whose credentials the harness holds.
+    async fn start(addr: &str, topic: &str, login: Option<(&str, &str)>) -> AlertListener {
         let (client, mut eventloop) =
-            venue_devices::mqtt::connect(addr, &format!("alerts-{}", unique_zone()), None);
+            venue_devices::mqtt::connect(addr, &format!("alerts-{}", unique_zone()), None, login);
         let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let sink = received.clone();

@@ -38,10 +38,13 @@ pub struct Attachment {
 impl Attachment {
     /// Registers the intake on `scx`: from now on every device message of `zone` the
     /// broker receives is also delivered on the returned receiver.
+    /// With `owners_only`, a message is taken only from the device whose topic it is (the
+    /// broker runs this hook before its ACL check, which then refuses the message).
     pub async fn attach(
         scx: &ServerContext,
         zone: &str,
         inbox_len: usize,
+        owners_only: bool,
     ) -> (Attachment, mpsc::Receiver<Delivery>) {
         let (tx, rx) = mpsc::channel(inbox_len);
         let register = scx.extends.hook_mgr().register();
@@ -51,6 +54,7 @@ impl Attachment {
                 Box::new(Intake {
                     zone: zone.into(),
                     inbox: tx,
+                    owners_only,
                 }),
             )
             .await;
@@ -92,13 +96,15 @@ impl Attachment {
 struct Intake {
     zone: Arc<str>,
     inbox: mpsc::Sender<Delivery>,
+    owners_only: bool,
 }
 
 #[async_trait]
 impl Handler for Intake {
     async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
-        if let Parameter::MessagePublish(_, _, publish) = param
+        if let Parameter::MessagePublish(_, from, publish) = param
             && let Some(topic) = Topic::parse(&self.zone, &publish.topic)
+            && (!self.owners_only || from.id.username_ref() == topic.device())
         {
             let delivery = Delivery {
                 topic,

@@ -19,6 +19,7 @@
 
 pub mod attached;
 pub mod broker;
+pub mod credentials;
 pub mod topics;
 
 use std::sync::Arc;
@@ -86,8 +87,13 @@ impl Bus {
         broker: &broker::EmbeddedBroker,
         zone: &str,
     ) -> (Bus, mpsc::Receiver<Delivery>) {
-        let (attachment, rx) =
-            attached::Attachment::attach(broker.context(), zone, INBOX_MESSAGES_MAX).await;
+        let (attachment, rx) = attached::Attachment::attach(
+            broker.context(),
+            zone,
+            INBOX_MESSAGES_MAX,
+            broker.logins(),
+        )
+        .await;
         let bus = Bus {
             link: Link::Attached(attachment),
             zone: zone.into(),

@@ -45,6 +45,42 @@ impl Topic {
     }
 }
 
+/// What a device's publish on a topic is: its own, or another device's (whose id is
+/// named, for the alert), or no topic a device writes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PublishAccess {
+    Own,
+    /// The topic of another device.
+    Other(String),
+    /// Not a device topic of this zone (an answer, an alert, another zone, anything).
+    Foreign,
+}
+
+/// May `device` publish on `topic`: only its own scan, sale and status topics.
+pub fn publish_access(zone: &str, device: &str, topic: &str) -> PublishAccess {
+    if topic.contains(['+', '#']) {
+        return PublishAccess::Foreign;
+    }
+    match Topic::parse(zone, topic) {
+        Some(t) if t.device() == device => PublishAccess::Own,
+        Some(t) => PublishAccess::Other(t.device().to_owned()),
+        None => PublishAccess::Foreign,
+    }
+}
+
+/// May `device` subscribe to `filter`: only its own verdicts, whitelist and acks, and the
+/// zone's alerts; no wildcard.
+pub fn may_subscribe(zone: &str, device: &str, filter: &str) -> bool {
+    [
+        verdict(zone, device),
+        whitelist(zone, device),
+        ack(zone, device),
+        alerts(zone),
+    ]
+    .iter()
+    .any(|own| own == filter)
+}
+
 /// The filters the runtime subscribes to.
 pub fn subscriptions(zone: &str) -> Vec<String> {
     vec![
@@ -101,5 +137,51 @@ mod tests {
         assert_eq!(Topic::parse("main", &verdict("main", "g-1")), None);
         assert_eq!(Topic::parse("main", "venue/main/gate/g-1/scan/extra"), None);
         assert_eq!(Topic::parse("east", &scan("main", "g-1")), None);
+    }
+
+    #[test]
+    fn a_device_writes_its_own_topics_and_reads_its_own_answers() {
+        use PublishAccess::{Foreign, Other, Own};
+        // (device, topic, access)
+        let publishes = [
+            ("g-1", "venue/main/gate/g-1/scan", Own),
+            ("g-1", "venue/main/device/g-1/status", Own),
+            ("p-1", "venue/main/pos/p-1/sale", Own),
+            ("g-1", "venue/main/gate/g-2/scan", Other("g-2".into())),
+            ("g-1", "venue/main/pos/p-1/sale", Other("p-1".into())),
+            ("g-1", "venue/main/device/g-2/status", Other("g-2".into())),
+            ("g-1", "venue/main/gate/g-1/verdict", Foreign),
+            ("g-1", "venue/main/gate/g-1/whitelist", Foreign),
+            ("g-1", "venue/main/alerts", Foreign),
+            ("g-1", "venue/east/gate/g-1/scan", Foreign),
+            ("g-1", "venue/main/gate/+/scan", Foreign),
+        ];
+        for (device, topic, access) in publishes {
+            assert_eq!(
+                publish_access("main", device, topic),
+                access,
+                "{device} on {topic}"
+            );
+        }
+        // (device, filter, allowed)
+        let subscriptions = [
+            ("g-1", "venue/main/gate/g-1/verdict", true),
+            ("g-1", "venue/main/gate/g-1/whitelist", true),
+            ("p-1", "venue/main/pos/p-1/ack", true),
+            ("g-1", "venue/main/alerts", true),
+            ("g-1", "venue/main/gate/g-2/whitelist", false),
+            ("g-1", "venue/main/gate/+/whitelist", false),
+            ("g-1", "venue/main/#", false),
+            ("g-1", "#", false),
+            ("g-1", "venue/main/gate/g-1/scan", false),
+            ("g-1", "venue/east/gate/g-1/verdict", false),
+        ];
+        for (device, filter, ok) in subscriptions {
+            assert_eq!(
+                may_subscribe("main", device, filter),
+                ok,
+                "{device} to {filter}"
+            );
+        }
     }
 }

@@ -515,6 +515,17 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE audit ADD COLUMN via TEXT NOT NULL DEFAULT '';
     "#,
+    // 12: devices' MQTT credentials. A gate or POS terminal logs in to the embedded broker
+    // with its id and a generated password, kept as a mosquitto `$7$` hash so the same
+    // hash serves an exported mosquitto password file.
+    r#"
+    CREATE TABLE device_credentials (
+        device_id     TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        revoked_at    TEXT
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -67,7 +67,10 @@ async fn malformed_payloads_in_each_vendor_format_are_answered_or_dead_lettered(
         "TP1 garbage is dead-lettered"
     );
 
-    // A device nobody configured.
+    // A device nobody configured (it has MQTT credentials, so the broker lets it in).
+    let out = edge.cli(&["device", "add", "--id", "g-nobody"], None);
+    assert!(out.status.success());
+    venue_devices::mqtt::remember_logins(&edge.zone, &serde_json::from_slice(&out.stdout).unwrap());
     let stranger = edge.turnstile("g-nobody", Format::StdJson).await;
     stranger
         .publish_scan(

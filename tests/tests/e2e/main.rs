@@ -6,6 +6,7 @@ mod access;
 mod bad_input;
 mod dates;
 mod demo;
+mod device_logins;
 mod offline;
 mod payouts;
 mod plugins;

@@ -116,6 +116,14 @@ pub struct MqttConfig {
     /// The runtime's own MQTT client id.
     #[serde(default = "default_client_id")]
     pub client_id: String,
+    /// The embedded broker lets in only devices with credentials (`venue-edge device
+    /// add`), each on its own topics. Off only to measure the bare broker.
+    #[serde(default = "default_true")]
+    pub device_logins: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for MqttConfig {
@@ -124,6 +132,7 @@ impl Default for MqttConfig {
             url: None,
             listen: default_mqtt_listen(),
             client_id: default_client_id(),
+            device_logins: true,
         }
     }
 }

@@ -63,6 +63,8 @@ pub(crate) async fn gate_curve(
             broker,
             extra_toml: extra,
             clock_check: true,
+            // The echo baseline publishes on bench topics no device owns.
+            device_logins: false,
             ..Default::default()
         })
         .await;
