@@ -78,6 +78,15 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<DeviceLogin>> {
     rows.collect()
 }
 
+/// Every device's password hash in force, by id (for a mosquitto password file).
+pub fn hashes(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT device_id, password_hash FROM device_credentials WHERE revoked_at IS NULL ORDER BY device_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// The hash of a device's password in force.
 fn hash_of(conn: &Connection, device: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached(

@@ -32,6 +32,8 @@ use venue_store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("the MQTT login: {0}")]
+    MqttLogin(String),
     #[error(transparent)]
     Store(#[from] venue_store::StoreError),
     #[error(transparent)]
@@ -76,6 +78,27 @@ const BROKER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub const STORE_FILE: &str = "venue-edge.sqlite3";
 /// The secret key file inside the data folder.
 pub const SECRET_FILE: &str = "secret.key";
+
+/// The runtime's user name and password at an external broker, when the config gives a
+/// user name: the password from `VENUE_EDGE_MQTT_PASSWORD` or `password_file`.
+fn broker_login(
+    mqtt: &venue_domain::config::MqttConfig,
+) -> Result<Option<(String, String)>, StartError> {
+    let Some(user) = &mqtt.username else {
+        return Ok(None);
+    };
+    if let Ok(password) = std::env::var("VENUE_EDGE_MQTT_PASSWORD") {
+        return Ok(Some((user.clone(), password)));
+    }
+    let Some(path) = &mqtt.password_file else {
+        return Err(StartError::MqttLogin(format!(
+            "[mqtt] username {user} needs password_file or VENUE_EDGE_MQTT_PASSWORD"
+        )));
+    };
+    let password = std::fs::read_to_string(path)
+        .map_err(|e| StartError::MqttLogin(format!("{}: {e}", path.display())))?;
+    Ok(Some((user.clone(), password.trim().to_owned())))
+}
 
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let started = Instant::now();
@@ -144,7 +167,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(embedded) => Bus::attach(embedded, venue.zone()).await,
         None => {
             let client_id = format!("{}-{}", mqtt.client_id, venue.zone());
-            let (bus, inbox) = Bus::connect(&host, port, &client_id, venue.zone(), back.clone());
+            let login = broker_login(&mqtt)?;
+            let (bus, inbox) =
+                Bus::connect(&host, port, &client_id, login, venue.zone(), back.clone());
             if !bus.wait_connected(BROKER_WAIT).await {
                 // Serve HTTP anyway: tickets can be sold while the broker is down, and the
                 // client keeps reconnecting. /healthz says "degraded" meanwhile.

@@ -106,6 +106,9 @@ pub struct EdgeOptions {
     /// The embedded broker asks devices for their logins (the product's default). Off for
     /// the benchmarks' bare-MQTT echo, which publishes on topics no device owns.
     pub device_logins: bool,
+    /// The runtime logs in to the external broker as `venue-edge` with the password in
+    /// [`Edge::mqtt_password_file`] (written by the harness).
+    pub mqtt_login: bool,
 }
 
 impl Default for EdgeOptions {
@@ -116,6 +119,7 @@ impl Default for EdgeOptions {
             clock_check: false,
             misbehaving_plugins: false,
             device_logins: true,
+            mqtt_login: false,
         }
     }
 }
@@ -482,6 +486,11 @@ impl Edge {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The runtime's MQTT password file (see [`EdgeOptions::mqtt_login`]).
+    pub fn mqtt_password_file(&self) -> PathBuf {
+        self.dir.path().join(MQTT_PASSWORD_FILE)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -579,9 +588,25 @@ fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
             ));
         }
     }
+    if options.mqtt_login {
+        // [mqtt] is the table right before [admission].
+        text = text.replacen(
+            "\n\n[admission]",
+            &format!(
+                "\nusername = \"venue-edge\"\npassword_file = \"{}\"\n\n[admission]",
+                dir.join(MQTT_PASSWORD_FILE).display()
+            ),
+            1,
+        );
+        std::fs::write(dir.join(MQTT_PASSWORD_FILE), format!("pw-{zone}-runtime"))
+            .expect("write the runtime's MQTT password");
+    }
     text.push_str(&options.extra_toml);
     text
 }
+
+/// The runtime's MQTT password file in the test folder (see [`EdgeOptions::mqtt_login`]).
+pub const MQTT_PASSWORD_FILE: &str = "mqtt-edge.password";
 
 /// Collects the JSON alerts published on a topic.
 pub struct AlertListener {

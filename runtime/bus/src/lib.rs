@@ -108,10 +108,14 @@ impl Bus {
         host: &str,
         port: u16,
         client_id: &str,
+        login: Option<(String, String)>,
         zone: &str,
         shutdown: CancellationToken,
     ) -> (Bus, mpsc::Receiver<Delivery>) {
         let mut opts = MqttOptions::new(client_id, host, port);
+        if let Some((user, password)) = login {
+            opts.set_credentials(user, password);
+        }
         opts.set_clean_session(false)
             .set_keep_alive(KEEP_ALIVE)
             .set_manual_acks(true)

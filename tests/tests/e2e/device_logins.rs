@@ -155,3 +155,150 @@ async fn a_device_on_another_devices_topic_is_not_processed_and_is_announced() {
         .unwrap();
     assert_eq!(journaled, 0);
 }
+
+/// A mosquitto of the test's own with the files `venue-edge device export --mosquitto`
+/// wrote; killed when dropped.
+struct Mosquitto(std::process::Child);
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_mosquitto_lets_in_the_same_devices_and_refuses_the_same_things() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    // The box starts first and keeps trying the broker it cannot reach yet.
+    let edge = Edge::start(EdgeOptions {
+        broker: venue_tests::Broker::External(addr.clone()),
+        mqtt_login: true,
+        ..EdgeOptions::default()
+    })
+    .await;
+    let folder = edge.dir.path().join("mosquitto");
+    let out = edge.cli(
+        &[
+            "device",
+            "export",
+            "--mosquitto",
+            folder.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            // The tests run as root; mosquitto would drop to its own user and fail to read
+            // the owner-only password file.
+            "--mosquitto-user",
+            &whoami(),
+            "--runtime-password-file",
+            edge.mqtt_password_file().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passwd = std::fs::read_to_string(folder.join("passwd")).unwrap();
+    assert!(
+        passwd.lines().any(|l| l.starts_with("venue-edge:$7$101$")),
+        "{passwd}"
+    );
+    assert!(
+        passwd.lines().any(|l| l.starts_with("g-north-1:$7$101$")),
+        "{passwd}"
+    );
+    let _mosquitto = Mosquitto(
+        std::process::Command::new("mosquitto")
+            .arg("-c")
+            .arg(folder.join("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed"),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The box logs in as venue-edge and answers a gate that logs in as itself.
+    let gate = edge.turnstile("g-north-2", Format::StdJson).await;
+    let mut verdict = None;
+    for i in 0..50 {
+        let id = format!("mq-{i}");
+        let payload =
+            format!(r#"{{"event_id":"{id}","code":"TK-NONE","at":"2026-11-25T09:00:00+08:00"}}"#);
+        if let Ok(v) = tokio::time::timeout(
+            Duration::from_secs(1),
+            gate.send_raw(&id, payload.into_bytes()),
+        )
+        .await
+        {
+            verdict = v.ok();
+            break;
+        }
+    }
+    let verdict = verdict.expect("a verdict through the exported mosquitto");
+    assert_eq!(verdict.decision, "deny");
+
+    // The same refusals as the embedded broker's.
+    assert!(login(&edge, None).await.is_err(), "anonymous");
+    assert!(
+        login(&edge, Some(("g-north-1", "wrong"))).await.is_err(),
+        "wrong password"
+    );
+    let password = venue_devices::mqtt::password_of(&edge.zone, "g-north-1").unwrap();
+    let (client, mut eventloop) = login(&edge, Some(("g-north-1", &password))).await.unwrap();
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    client
+        .publish(
+            format!("venue/{}/gate/g-north-2/scan", edge.zone),
+            QoS::AtLeastOnce,
+            false,
+            br#"{"event_id":"spoof-2","code":"TK-NONE","at":"2026-11-25T09:00:00+08:00"}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    // A scan of g-north-2's own after it: once it is journaled, so would the spoof be.
+    let v = gate
+        .send_raw(
+            "mq-after",
+            br#"{"event_id":"mq-after","code":"TK-NONE","at":"2026-11-25T09:00:00+08:00"}"#
+                .to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.decision, "deny");
+    let db =
+        rusqlite::Connection::open(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
+    let spoofed: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM scans WHERE event_id = 'spoof-2'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        spoofed, 0,
+        "mosquitto's ACL dropped the publish on another gate's topic"
+    );
+}
+
+fn whoami() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

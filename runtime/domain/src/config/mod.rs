@@ -120,6 +120,11 @@ pub struct MqttConfig {
     /// add`), each on its own topics. Off only to measure the bare broker.
     #[serde(default = "default_true")]
     pub device_logins: bool,
+    /// The runtime's user name at an external broker (`device export --mosquitto` makes one).
+    pub username: Option<String>,
+    /// A file holding the runtime's password at an external broker (readable by the box
+    /// alone); the environment variable `VENUE_EDGE_MQTT_PASSWORD` may give it instead.
+    pub password_file: Option<std::path::PathBuf>,
 }
 
 fn default_true() -> bool {
@@ -133,6 +138,8 @@ impl Default for MqttConfig {
             listen: default_mqtt_listen(),
             client_id: default_client_id(),
             device_logins: true,
+            username: None,
+            password_file: None,
         }
     }
 }
