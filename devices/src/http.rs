@@ -46,7 +46,11 @@ impl HttpClient {
         connector.set_nodelay(true);
         HttpClient {
             base: format!("http://{addr}"),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            // The box closes a connection idle past its header timeout (10 s); drop idle
+            // ones before that, so no request goes out on a connection being closed.
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
+                .build(connector),
         }
     }
 

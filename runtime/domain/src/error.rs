@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Rule,
     /// Too many attempts in a while (sign-in); try again later.
     TooManyRequests,
+    /// The request did not arrive in time.
+    Timeout,
     /// A vendor plugin failed or answered something the box cannot use.
     Plugin,
     Internal,

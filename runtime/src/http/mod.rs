@@ -40,6 +40,11 @@ pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 pub const PLUGIN_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// Connections served at once at most; more wait in the listen backlog.
 pub const CONNECTIONS_MAX: usize = 1024;
+/// A request's headers must arrive within this, or the connection is closed: a client that
+/// opens connections and sends half a request holds nothing for long.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A request's body must arrive within this (408 otherwise).
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What request handlers share.
 pub struct Api {
@@ -85,7 +90,11 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: CancellationT
                 let api = api.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(api, req, peer).await) }
             });
-            let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "http connection ended"); } }
@@ -145,6 +154,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Plugin => StatusCode::BAD_GATEWAY,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -169,7 +179,18 @@ fn with_type(mut r: Reply, status: StatusCode, content_type: &str) -> Reply {
 
 /// Reads a body of at most `max` bytes.
 pub async fn read_body(body: Incoming, max: usize) -> Result<Bytes, DomainError> {
-    match Limited::new(body, max).collect().await {
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max).collect()).await;
+    let Ok(read) = read else {
+        return Err(DomainError::new(
+            ErrorKind::Timeout,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        ));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DomainError::new(
             ErrorKind::TooLarge,

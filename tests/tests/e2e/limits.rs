@@ -1,0 +1,86 @@
+//! The HTTP door's limits: half-sent requests are cut off, the box serves on meanwhile.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use venue_edge::http::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
+use venue_tests::{Edge, EdgeOptions};
+
+/// Reads until the box closes the connection (or `within` passes); what it sent.
+async fn until_closed(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .ok()
+    .map(|()| got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_cut_off_and_the_box_serves_on() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let token = edge.token("ticketing").to_owned();
+    let mut half_sent = Vec::new();
+    for _ in 0..300 {
+        let mut s = TcpStream::connect(&edge.http_addr).await.unwrap();
+        s.write_all(b"GET /api/v1/products HTTP/1.1\r\nHost: box\r\n")
+            .await
+            .unwrap();
+        half_sent.push(s);
+    }
+    // A body that never comes in full.
+    let mut slow_body = TcpStream::connect(&edge.http_addr).await.unwrap();
+    slow_body
+        .write_all(
+            format!(
+                "POST /api/v1/orders HTTP/1.1\r\nHost: box\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"order_ref\":"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+
+    // Meanwhile the box answers everyone else.
+    let r = edge
+        .api
+        .get("/api/v1/products", Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+
+    // Each half-sent request is closed once its headers are overdue.
+    let started = std::time::Instant::now();
+    let mut closed = 0;
+    for s in &mut half_sent {
+        let left =
+            (HEADER_READ_TIMEOUT + Duration::from_secs(10)).saturating_sub(started.elapsed());
+        if until_closed(s, left).await.is_some() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 300, "every half-sent request was cut off");
+    assert!(started.elapsed() >= HEADER_READ_TIMEOUT - Duration::from_secs(2));
+
+    // The unfinished body is answered 408 and the connection closed.
+    let answer = until_closed(&mut slow_body, BODY_READ_TIMEOUT + Duration::from_secs(10))
+        .await
+        .expect("the box closes a connection whose body never came");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+    // And it serves on.
+    let r = edge
+        .api
+        .get("/api/v1/products", Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
