@@ -79,11 +79,54 @@ enum Command {
         #[command(subcommand)]
         command: accounts::TokenCommand,
     },
-    /// Devices' MQTT credentials: add, list, revoke.
+    /// Devices' MQTT credentials: add, list, revoke, export for mosquitto.
     Device {
         #[command(subcommand)]
         command: accounts::DeviceCommand,
     },
+    /// The audit log's hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the chain: exit 0 when it is whole, 1 naming the first row edited, removed or
+    /// reordered. Reads the store only; safe while the box runs.
+    Verify {
+        /// The box's data folder.
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        data: Option<PathBuf>,
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `venue-edge audit verify`: whole (exit 0) or the first bad row (exit 1).
+fn audit_verify(data: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let data = match (data, config) {
+        (Some(d), _) => d,
+        (None, Some(c)) => Config::load(&c)?.edge.data_dir,
+        (None, None) => anyhow::bail!("give --data DIR or --config FILE"),
+    };
+    let path = data.join(runtime::STORE_FILE);
+    anyhow::ensure!(path.exists(), "no store at {}", path.display());
+    let conn = venue_store::open_reader(&path)?;
+    match venue_domain::audit::verify(&conn)? {
+        Ok(whole) => {
+            println!(
+                "audit chain whole: {} rows, head {}",
+                whole.rows, whole.head
+            );
+            Ok(())
+        }
+        Err(broken) => {
+            eprintln!("audit chain broken at row {}: {}", broken.row, broken.why);
+            std::process::exit(1);
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -128,6 +171,9 @@ fn main() -> anyhow::Result<()> {
             Command::User { command } => accounts::user(command).await,
             Command::Token { command } => accounts::token(command).await,
             Command::Device { command } => accounts::device(command).await,
+            Command::Audit {
+                command: AuditCommand::Verify { data, config },
+            } => audit_verify(data, config),
         }
     })
 }

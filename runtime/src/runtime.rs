@@ -180,6 +180,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
 
     {
+        // Audit rows from before the chain existed join it, in order, once.
+        let chained = store
+            .write(|c| -> Result<usize, venue_store::StoreError> {
+                Ok(venue_domain::audit::chain_unchained(c)?)
+            })
+            .await?;
+        if chained > 0 {
+            tracing::info!(chained, "audit rows from before the hash chain chained");
+        }
+    }
+    {
         let (contracts, now) = (venue.config.contracts.clone(), venue.clock.now_rfc3339());
         let added = store
             .write(move |c| -> Result<usize, venue_store::StoreError> {

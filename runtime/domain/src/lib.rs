@@ -18,12 +18,14 @@
 //! | [`reports`] | revenue, flow and presence reports |
 //! | [`ticketing`] | orders, tickets, refunds, rebooking, capacity |
 //! | [`ledger`], [`outbox`] | balanced double-entry transfers; the outbox of facts for HQ |
+//! | [`audit`] | the audit log as a hash chain: append, verify |
 //! | [`venue`] | the shared, read-only view of config, clock and ID vault |
 //! | [`config`] | the venue's TOML configuration, read once and validated strictly |
 //! | [`realname`], [`error`], [`actor`] | ID numbers at rest; the domain's error (no HTTP in it); who acted |
 
 pub mod actor;
 pub mod admission;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod ledger;

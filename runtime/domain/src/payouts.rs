@@ -204,7 +204,7 @@ fn start(
     .execute(params![payout_id, bill_id, attempt, bill.amounts.payable_fen, account, PayoutState::Requested, payer.user, venue.now])?;
     c.prepare_cached("UPDATE bills SET status = 'paying', updated_at = ?2 WHERE bill_id = ?1")?
         .execute(params![bill_id, venue.now])?;
-    crate::ticketing::audit(
+    crate::audit::append(
         c,
         &venue.now,
         payer,
@@ -267,7 +267,7 @@ fn finish(
         )
         .map_err(|e| DomainError::internal(e.to_string()))?;
     }
-    crate::ticketing::audit(
+    crate::audit::append(
         c,
         now,
         &crate::actor::Actor::system("bank"),

@@ -162,7 +162,7 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Do
     let (subject, detail) = (id.to_owned(), format!("{} -> {}", current.sha256, actual));
     api.store
         .write(move |c| -> Result<(), DomainError> {
-            venue_domain::ticketing::audit(c, &now, &actor, "plugin.replace", &subject, &detail)?;
+            venue_domain::audit::append(c, &now, &actor, "plugin.replace", &subject, &detail)?;
             Ok(())
         })
         .await?;
@@ -181,6 +181,7 @@ struct AuditRow {
     action: String,
     subject: String,
     detail: String,
+    hash: Option<String>,
 }
 
 pub async fn audit(api: &Api, call: &Call) -> Result<Reply, DomainError> {
@@ -190,17 +191,26 @@ pub async fn audit(api: &Api, call: &Call) -> Result<Reply, DomainError> {
             .map_err(|_| DomainError::bad_request("bad_after", "after must be an audit id"))?,
         None => 0,
     };
-    let rows = api
+    // Read on a connection of its own: walking the chain must not hold up the writer.
+    let (rows, chain) = api
         .store
-        .write(move |c| -> Result<Vec<AuditRow>, DomainError> {
+        .read(move |c| -> Result<_, DomainError> {
             let mut stmt = c.prepare(
-                "SELECT id, at, actor, via, action, subject, detail FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, at, actor, via, action, subject, detail, hash FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(rusqlite::params![after, AUDIT_ROWS_MAX], |r| {
-                Ok(AuditRow { id: r.get(0)?, at: r.get(1)?, actor: r.get(2)?, via: r.get(3)?, action: r.get(4)?, subject: r.get(5)?, detail: r.get(6)? })
+                Ok(AuditRow { id: r.get(0)?, at: r.get(1)?, actor: r.get(2)?, via: r.get(3)?, action: r.get(4)?, subject: r.get(5)?, detail: r.get(6)?, hash: r.get(7)? })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let rows: Vec<AuditRow> = rows.collect::<Result<_, _>>()?;
+            let chain = match venue_domain::audit::verify(c)? {
+                Ok(whole) => serde_json::json!({ "whole": true, "rows": whole.rows, "head": whole.head }),
+                Err(broken) => serde_json::json!({ "whole": false, "first_bad_row": broken.row, "why": broken.why }),
+            };
+            Ok((rows, chain))
         })
         .await?;
-    Ok(json_reply(StatusCode::OK, &rows))
+    Ok(json_reply(
+        StatusCode::OK,
+        &serde_json::json!({ "chain": chain, "rows": rows }),
+    ))
 }

@@ -139,7 +139,7 @@ pub async fn create_contract(api: &Api, call: Call) -> Result<Reply, DomainError
                 .validate()
                 .map_err(|m| DomainError::bad_request("bad_contract", m))?;
             contracts::insert(c, &contract, &now, false)?;
-            venue_domain::ticketing::audit(
+            venue_domain::audit::append(
                 c,
                 &now,
                 &actor,

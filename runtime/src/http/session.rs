@@ -54,7 +54,7 @@ pub async fn sign_in(api: &Api, call: Call) -> Result<Reply, DomainError> {
     let now = api.venue.clock.now_rfc3339();
     api.store
         .write(move |c| -> Result<(), DomainError> {
-            venue_domain::ticketing::audit(c, &now, &actor, "session.sign_in", &actor.user, "")?;
+            venue_domain::audit::append(c, &now, &actor, "session.sign_in", &actor.user, "")?;
             Ok(())
         })
         .await?;
@@ -107,7 +107,7 @@ pub async fn sign_out(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     store
         .write(move |c| -> Result<(), DomainError> {
             auth::sign_out(c, &actor.via, chrono::Utc::now())?;
-            venue_domain::ticketing::audit(c, &now, &actor, "session.sign_out", &actor.user, "")?;
+            venue_domain::audit::append(c, &now, &actor, "session.sign_out", &actor.user, "")?;
             Ok(())
         })
         .await?;

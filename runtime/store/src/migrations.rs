@@ -526,6 +526,12 @@ const MIGRATIONS: &[&str] = &[
         revoked_at    TEXT
     );
     "#,
+    // 13: the audit log as a hash chain: each row keeps the hash of the row before it and
+    // its own. Rows written before are chained by the runtime at its next start.
+    r#"
+    ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+    ALTER TABLE audit ADD COLUMN hash TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -239,7 +239,8 @@ async fn whoever_approved_a_bill_cannot_pay_it_even_holding_both_roles_and_opera
     // The audit names the people and the token each came through.
     let (s, audit) = edge.get_as("/api/v1/audit", "auditor").await;
     assert_eq!(s, 200);
-    let approve = audit
+    assert_eq!(audit["chain"]["whole"], true, "{}", audit["chain"]);
+    let approve = audit["rows"]
         .as_array()
         .unwrap()
         .iter()
@@ -396,7 +397,7 @@ async fn staff_sign_in_with_a_password_and_changes_need_the_csrf_token() {
     // Sign-ins are audited; no password or cookie is in the store in clear.
     let (_, audit) = edge.get_as("/api/v1/audit", "auditor").await;
     assert!(
-        audit
+        audit["rows"]
             .as_array()
             .unwrap()
             .iter()
@@ -415,4 +416,68 @@ async fn staff_sign_in_with_a_password_and_changes_need_the_csrf_token() {
         let found = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret.as_bytes());
         assert!(!found(&db) && !found(&wal), "a secret is stored in clear");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_audit_row_is_named_by_audit_verify_and_the_api() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    for i in 0..3 {
+        let (s, _) = edge
+            .post_as(
+                "/api/v1/orders",
+                "ticketing",
+                venue_tests::order(
+                    &format!("audit-{i}"),
+                    "web",
+                    &Edge::today(),
+                    "coaster-ride",
+                    1,
+                    false,
+                ),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let verify = || edge.cli(&["audit", "verify"], None);
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("whole"));
+    let (_, audit) = edge.get_as("/api/v1/audit", "auditor").await;
+    assert_eq!(audit["chain"]["whole"], true);
+    let rows = audit["rows"].as_array().unwrap();
+    assert!(
+        rows.len() >= 3
+            && rows
+                .iter()
+                .all(|r| r["hash"].as_str().is_some_and(|h| h.len() == 64))
+    );
+    let second = rows[1]["id"].as_i64().unwrap();
+
+    // Someone with the database file rewrites the second row.
+    let db =
+        rusqlite::Connection::open(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
+    db.execute(
+        "UPDATE audit SET detail = 'nothing happened' WHERE id = ?1",
+        [second],
+    )
+    .unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("row {second}")) && said.contains("edited"),
+        "{said}"
+    );
+    let (_, audit) = edge.get_as("/api/v1/audit", "auditor").await;
+    assert_eq!(
+        (
+            &audit["chain"]["whole"],
+            audit["chain"]["first_bad_row"].as_i64()
+        ),
+        (&serde_json::json!(false), Some(second))
+    );
 }

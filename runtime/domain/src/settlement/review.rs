@@ -47,7 +47,7 @@ pub fn approve(
     post_settlement(conn, &bill, &claimed, &now)?;
     conn.prepare_cached("UPDATE bills SET status = 'approved', approved_by = ?2, updated_at = ?3 WHERE bill_id = ?1")?
         .execute(params![bill_id, approver.user, now])?;
-    crate::ticketing::audit(
+    crate::audit::append(
         conn,
         &now,
         approver,
@@ -76,7 +76,7 @@ pub fn reject(
     let now = venue.clock.now_rfc3339();
     conn.prepare_cached("UPDATE bills SET status = 'rejected', reason = ?2, approved_by = ?3, updated_at = ?4 WHERE bill_id = ?1")?
         .execute(params![bill_id, reason, reviewer.user, now])?;
-    crate::ticketing::audit(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
+    crate::audit::append(conn, &now, reviewer, "bill.reject", bill_id, reason)?;
     settle::queue_bill(conn, bill_id)?.ok_or_else(|| DomainError::internal("a bill vanished"))
 }
 

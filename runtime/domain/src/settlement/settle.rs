@@ -448,7 +448,7 @@ pub fn settle_day(
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, ?10, ?10)",
                 )?
                 .execute(params![id, contract.party, contract.id, contract.version, contract.kind, start, end, version, body, now])?;
-                crate::ticketing::audit(
+                crate::audit::append(
                     conn,
                     &now,
                     actor,

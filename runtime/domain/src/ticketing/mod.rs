@@ -25,7 +25,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 pub use venue_model::order::{Channel, TicketStatus, WhitelistEntry};
 
-use crate::actor::Actor;
 use venue_model::BusinessDate;
 
 use crate::error::DomainError;
@@ -244,22 +243,6 @@ pub(crate) fn canonical_sha256<T: Serialize>(value: &T) -> String {
     use sha2::Digest;
     let json = serde_json::to_vec(value).unwrap_or_default();
     hex::encode(sha2::Sha256::digest(&json))
-}
-
-/// Records a state change in the audit log, in the same transaction as the change.
-pub fn audit(
-    conn: &Connection,
-    at: &str,
-    actor: &Actor,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO audit (at, actor, via, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![at, actor.user, actor.via, action, subject, detail])?;
-    Ok(())
 }
 
 /// Tickets sold or refunded as revenue facts (category `ticket`) and one ledger transfer:

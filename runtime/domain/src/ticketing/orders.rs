@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     Channel, ITEMS_PER_ORDER_MAX, OrderView, TICKETS_PER_ORDER_MAX, WhitelistChange,
-    WhitelistEntry, audit, canonical_sha256, check_text, load_order, rules, take_capacity,
+    WhitelistEntry, canonical_sha256, check_text, load_order, rules, take_capacity,
 };
 use crate::error::DomainError;
 use crate::realname::mask;
@@ -188,7 +188,7 @@ pub fn place_order(
             }),
         },
     )?;
-    audit(
+    crate::audit::append(
         conn,
         &now,
         actor,

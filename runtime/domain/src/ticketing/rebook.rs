@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{self, RebookFacts};
 use super::{
-    TicketView, WhitelistChange, audit, load_order, release_capacity, take_capacity, ticket_by_id,
+    TicketView, WhitelistChange, load_order, release_capacity, take_capacity, ticket_by_id,
     whitelist_entry,
 };
 use crate::error::DomainError;
@@ -91,7 +91,7 @@ pub fn rebook_ticket(
                 "from_date": t.visit_date, "from_slot": t.slot, "to_date": new_date, "to_slot": new_slot,
             }),
         )?;
-        audit(
+        crate::audit::append(
             conn,
             &now,
             actor,

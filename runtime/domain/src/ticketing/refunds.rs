@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    OrderView, TicketRow, TicketStatus, WhitelistChange, audit, canonical_sha256, check_text,
-    load_order, release_capacity, tickets_of_order,
+    OrderView, TicketRow, TicketStatus, WhitelistChange, canonical_sha256, check_text, load_order,
+    release_capacity, tickets_of_order,
 };
 use crate::config::RefundRule;
 use crate::error::DomainError;
@@ -213,7 +213,7 @@ pub fn refund_order(
         conn.prepare_cached("UPDATE orders SET status = 'refunded' WHERE order_id = ?1")?
             .execute(params![order_id])?;
     }
-    audit(
+    crate::audit::append(
         conn,
         &now,
         actor,
