@@ -32,7 +32,7 @@ mod upstream;
 use gate::gate;
 use gate_curve::gate_curve;
 use memory::memory;
-use orders::orders;
+use orders::{orders, signin};
 use plugin::plugin;
 use sales::{sales, sales_store};
 use settlement::settlement;
@@ -83,6 +83,13 @@ enum Bench {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
         #[arg(long, default_value_t = 32)]
+        clients: usize,
+    },
+    /// Sign-ins (Argon2id) over keep-alive HTTP, against a token's authenticated read.
+    Signin {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 4)]
         clients: usize,
     },
     /// Runtime RSS with six plugins and 1,000,000 issued tickets, against the same runtime empty.
@@ -159,6 +166,11 @@ fn main() -> anyhow::Result<()> {
             rows.extend(orders(seconds, clients).await?);
         } else if all {
             rows.extend(orders(20, 32).await?);
+        }
+        if let Bench::Signin { seconds, clients } = bench {
+            rows.extend(signin(seconds, clients).await?);
+        } else if all {
+            rows.extend(signin(10, 4).await?);
         }
         if let Bench::Memory { tickets } = bench {
             rows.extend(memory(tickets).await?);

@@ -65,3 +65,52 @@ pub(crate) async fn orders(seconds: u64, clients: usize) -> anyhow::Result<Vec<R
         target: ">= 2000 /s".into(),
     }])
 }
+
+/// Sign-ins (an Argon2id check and a session) from `clients` loops, against a token's
+/// authenticated read, each over keep-alive HTTP.
+pub(crate) async fn signin(seconds: u64, clients: usize) -> anyhow::Result<Vec<Row>> {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let api = edge.api.clone();
+    let (user, password) = (
+        venue_tests::test_username("manager"),
+        venue_tests::test_password("manager"),
+    );
+    let one = Instant::now();
+    let r = api
+        .post_json(
+            "/api/v1/session",
+            None,
+            &serde_json::json!({"username": user, "password": password}),
+        )
+        .await?;
+    anyhow::ensure!(r.status == 200, "sign-in failed: {}", r.text());
+    eprintln!(
+        "signin: one sign-in alone {:.1} ms",
+        one.elapsed().as_secs_f64() * 1000.0
+    );
+    let sign_ins_per_s = closed_loop(clients, seconds, move |_| {
+        let (api, user, password) = (api.clone(), user.clone(), password.clone());
+        async move {
+            let body = serde_json::json!({"username": user, "password": password});
+            matches!(api.post_json("/api/v1/session", None, &body).await, Ok(r) if r.status == 200)
+        }
+    })
+    .await;
+    let api = edge.api.clone();
+    let token = edge.token("manager").to_owned();
+    let reads_per_s = closed_loop(clients, seconds, move |_| {
+        let (api, t) = (api.clone(), token.clone());
+        async move { matches!(api.get("/api/v1/session", Some(&t)).await, Ok(r) if r.status == 200) }
+    })
+    .await;
+    Ok(vec![Row {
+        bench: format!("sign-in, {clients} keep-alive clients, {seconds} s"),
+        measure: "POST /api/v1/session/s (200)".into(),
+        value: sign_ins_per_s,
+        unit: "/s".into(),
+        baseline: "GET /api/v1/session with a token".into(),
+        baseline_value: reads_per_s,
+        ratio: sign_ins_per_s / reads_per_s,
+        target: "none (recorded)".into(),
+    }])
+}
