@@ -44,6 +44,18 @@ pub fn target_dir() -> PathBuf {
 /// A built binary of the workspace (`debug`, or `release` when `VENUE_TEST_PROFILE=release`,
 /// as the benchmarks set it).
 /// The user name the test harness gives the user of `role` (`operator:p` is `op-p`).
+/// The roles the harness makes a user and a token for (`Edge::token`).
+pub const HARNESS_ROLES: [&str; 8] = [
+    "admin",
+    "ticketing",
+    "finance-reviewer",
+    "finance-payer",
+    "manager",
+    "auditor",
+    "integration",
+    "operator:p-coaster-co",
+];
+
 /// The device the harness's alert listener logs in as.
 pub const MONITOR_DEVICE: &str = "t-monitor";
 
@@ -186,16 +198,7 @@ impl Edge {
         demo::install_bank_connector(&built_plugins(), &plugin_dir, bank)
             .expect("install the bank connector");
         let mut tokens = HashMap::new();
-        for role in [
-            "admin",
-            "ticketing",
-            "finance-reviewer",
-            "finance-payer",
-            "manager",
-            "auditor",
-            "integration",
-            "operator:p-coaster-co",
-        ] {
+        for role in HARNESS_ROLES {
             // One user per role, with a known password, and a token issued to each.
             let username = test_username(role);
             let mut add = Command::new(binary("venue-edge"))

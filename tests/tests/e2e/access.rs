@@ -6,16 +6,7 @@ use hyper::Method;
 use venue_devices::pos::{PosTerminal, line};
 use venue_tests::{Edge, EdgeOptions, test_password, test_username};
 
-const ROLES: [&str; 8] = [
-    "admin",
-    "ticketing",
-    "finance-reviewer",
-    "finance-payer",
-    "manager",
-    "auditor",
-    "integration",
-    "operator:p-coaster-co",
-];
+const ROLES: [&str; 8] = venue_tests::HARNESS_ROLES;
 
 fn allowed(role: &str, roles: &[&str]) -> bool {
     let kind = if role.starts_with("operator:") {
