@@ -3,7 +3,9 @@
 //! `garbage` returns a scan without an event id; `by-payload` misbehaves as its payload
 //! says (`trap`, `loop` or `grow`) and otherwise returns a scan whose code is the payload
 //! followed by `#` and the number of calls this instance has served (so the host's reuse
-//! of instances is visible); anything else behaves like std-json.
+//! of instances is visible); `peek` returns a scan whose code is what the plugin sees of
+//! WASI's clock and random numbers (`{unix seconds}:{a hash keyed by random numbers}`);
+//! anything else behaves like std-json.
 //!
 //! Grants needed: `config`.
 
@@ -50,6 +52,17 @@ fn misbehave() {
     misbehave_as(&mode());
 }
 
+/// What this instance sees of the WASI clock and random numbers.
+fn peek() -> String {
+    use std::hash::BuildHasher;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let keyed = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    format!("{secs}:{keyed}")
+}
+
 impl Guest for Misbehave {
     fn decode_scan(_device: String, payload: Vec<u8>) -> Result<Scan, DecodeError> {
         let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -62,6 +75,8 @@ impl Guest for Misbehave {
         }
         let code = if mode == "by-payload" {
             format!("{text}#{calls}")
+        } else if mode == "peek" {
+            peek()
         } else {
             text.clone().into_owned()
         };

@@ -10,6 +10,7 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{clock, config, kv, log, types};
+use crate::manifest::Grant;
 use venue_model::clock::Clock;
 use venue_store::Store as Db;
 
@@ -135,9 +136,18 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(ctx: Arc<PluginContext>, memory_bytes_max: u64) -> HostState {
+    pub fn new(ctx: Arc<PluginContext>, memory_bytes_max: u64, grants: &[Grant]) -> HostState {
+        let mut wasi = WasiCtx::builder();
+        if !grants.contains(&Grant::Clock) {
+            wasi.wall_clock(Frozen).monotonic_clock(Frozen);
+        }
+        if !grants.contains(&Grant::Random) {
+            wasi.secure_random(wasmtime_wasi::Deterministic::new(FIXED_BYTES.to_vec()))
+                .insecure_random(wasmtime_wasi::Deterministic::new(FIXED_BYTES.to_vec()))
+                .insecure_random_seed(0x5645_4e55_455f_4544_4745_5f53_4545_4430);
+        }
         HostState {
-            wasi: WasiCtx::builder().build(),
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter: Limiter(
                 StoreLimitsBuilder::new()
@@ -158,6 +168,32 @@ impl HostState {
         self.log_lines = 0;
     }
 }
+
+/// The WASI clocks of a plugin without the `clock` grant: always 0.
+struct Frozen;
+
+impl wasmtime_wasi::HostWallClock for Frozen {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for Frozen {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// The bytes a plugin without the `random` grant gets as random numbers, over and over.
+const FIXED_BYTES: [u8; 16] = [
+    0x8e, 0x31, 0x5c, 0xa7, 0x02, 0xf9, 0x64, 0x1b, 0xd3, 0x77, 0x4a, 0xe0, 0x19, 0xb6, 0x2d, 0x55,
+];
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {

@@ -433,6 +433,8 @@ fn build_linker(engine: &Engine, grants: &[Grant]) -> wasmtime::Result<Linker<Ho
                 config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
             }
             Grant::Kv => kv::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
+            // WASI is always linked; the grant decides what its random numbers are.
+            Grant::Random => {}
         }
     }
     Ok(linker)
@@ -513,7 +515,11 @@ impl Loaded {
     fn new_store(&self, started: Instant) -> Store<HostState> {
         let mut store = Store::new(
             &self.engine,
-            HostState::new(self.ctx.clone(), self.manifest.memory_bytes_max),
+            HostState::new(
+                self.ctx.clone(),
+                self.manifest.memory_bytes_max,
+                &self.manifest.grants,
+            ),
         );
         store.limiter(|s| s.limiter());
         self.rearm(&mut store, started);

@@ -56,9 +56,14 @@ impl World {
 #[serde(rename_all = "kebab-case")]
 pub enum Grant {
     Log,
+    /// The venue's clock import, and the real WASI clocks; without it a plugin's WASI wall
+    /// and monotonic clocks read 0, so a settlement rule cannot depend on when it runs.
     Clock,
     Config,
     Kv,
+    /// Real WASI random numbers; without it they are a fixed sequence, the same in every
+    /// instance (a plugin's hash maps keep working, and its answers stay repeatable).
+    Random,
 }
 
 impl Grant {
@@ -68,6 +73,7 @@ impl Grant {
             Grant::Clock => "venue:edge/clock",
             Grant::Config => "venue:edge/config",
             Grant::Kv => "venue:edge/kv",
+            Grant::Random => "wasi:random",
         }
     }
 }

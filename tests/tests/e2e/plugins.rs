@@ -417,3 +417,66 @@ async fn an_adapter_instance_is_reused_until_a_call_fails() {
         "the old version keeps its own"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasi_clocks_and_random_numbers_are_real_only_when_granted() {
+    use venue_plugin_host::{Grant, PluginHost, World};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
+    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
+    let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
+    let peek = |id: &str, grants: &[Grant]| {
+        let mut manifest = venue_edge::demo::install_plugin(
+            &built_plugins().join("plugin_misbehave.wasm"),
+            &dir.path().join("plugins"),
+            id,
+            World::GateAdapter,
+            grants,
+            &[("mode", "peek")],
+        )
+        .unwrap();
+        manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+        host.install(manifest).unwrap()
+    };
+    async fn seen(plugin: &venue_plugin_host::Loaded) -> (u64, String) {
+        let code = plugin.decode_scan("g-1", b"x").await.unwrap().unwrap().code;
+        let (secs, keyed) = code.split_once(':').unwrap();
+        (secs.parse().unwrap(), keyed.to_owned())
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // (grants, clock is real, random is real)
+    let cases: [(&[Grant], bool, bool); 3] = [
+        (&[Grant::Config], false, false),
+        (&[Grant::Config, Grant::Clock], true, false),
+        (&[Grant::Config, Grant::Clock, Grant::Random], true, true),
+    ];
+    for (i, (grants, real_clock, real_random)) in cases.into_iter().enumerate() {
+        // Two plugins with the same grants: their first calls, each on a fresh instance.
+        let (a, b) = (
+            peek(&format!("peek-{i}-a"), grants),
+            peek(&format!("peek-{i}-b"), grants),
+        );
+        let ((secs_a, keyed_a), (_, keyed_b)) = (seen(&a).await, seen(&b).await);
+        if real_clock {
+            assert!(
+                secs_a.abs_diff(now) < 600,
+                "{grants:?}: the clock reads {secs_a}"
+            );
+        } else {
+            assert_eq!(
+                secs_a, 0,
+                "{grants:?}: without the clock grant the clock reads 0"
+            );
+        }
+        assert_eq!(
+            keyed_a != keyed_b,
+            real_random,
+            "{grants:?}: random numbers {} across instances",
+            if real_random { "differ" } else { "repeat" }
+        );
+    }
+}
