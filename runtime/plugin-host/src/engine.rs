@@ -86,19 +86,49 @@ fn start_epoch_clock(engine: &Engine) {
 /// Compiled plugins on disk, keyed by the engine's compatibility hash and the wasm's
 /// sha256: a restart loads them in milliseconds; a new wasmtime or new engine settings
 /// miss the cache and compile afresh.
+///
+/// A cached file is native code the box would run, so it is trusted only with its MAC:
+/// HMAC-SHA256 over the engine key, the pinned wasm's sha256 and the compiled bytes, under
+/// a key kept beside the cache folder, not in it (`plugin-cache.key`, owner-only). A file
+/// swapped, edited or planted in the folder fails the check and is compiled afresh from the
+/// pinned wasm.
 pub struct CompileCache {
     dir: PathBuf,
     engine_key: String,
+    mac_key: Option<[u8; 32]>,
 }
+
+/// The cache's MAC key file, beside the cache folder.
+pub const CACHE_KEY_FILE: &str = "plugin-cache.key";
 
 impl CompileCache {
     pub fn new(engine: &Engine, dir: &Path) -> Arc<CompileCache> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
+        let key_path = dir.parent().unwrap_or(Path::new(".")).join(CACHE_KEY_FILE);
+        let mac_key = match cache_key(&key_path) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %key_path.display(), "no key for the compiled plugin cache; compiling every plugin at each start");
+                None
+            }
+        };
         Arc::new(CompileCache {
             dir: dir.to_owned(),
             engine_key: format!("{:016x}", h.finish()),
+            mac_key,
         })
+    }
+
+    fn mac(&self, sha256: &str, bytes: &[u8]) -> Option<[u8; 32]> {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.mac_key?).ok()?;
+        mac.update(self.engine_key.as_bytes());
+        mac.update(b"\0");
+        mac.update(sha256.as_bytes());
+        mac.update(b"\0");
+        mac.update(bytes);
+        Some(mac.finalize().into_bytes().into())
     }
 
     /// Loads the compiled component for `wasm` (whose sha256 is `sha256`), compiling and
@@ -110,22 +140,35 @@ impl CompileCache {
         sha256: &str,
     ) -> Result<Component, PluginError> {
         let path = self.dir.join(format!("{}-{sha256}.cwasm", self.engine_key));
-        if path.exists() {
-            // SAFETY: files in this folder are only ever written by `precompile_component`
-            // below (atomically, by rename) and never modified afterwards; an incompatible
-            // file is refused by wasmtime with an error, not undefined behaviour.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(e) => {
-                    tracing::warn!(error = %e, path = %path.display(), "compiled plugin cache unusable; recompiling")
+        let mac_path = path.with_extension("cwasm.mac");
+        if self.mac_key.is_some()
+            && let (Ok(bytes), Ok(stored)) = (std::fs::read(&path), std::fs::read(&mac_path))
+        {
+            let expected = self.mac(sha256, &bytes);
+            if expected.is_some_and(|m| hmac_eq(&m, &stored)) {
+                // SAFETY: these bytes are what `precompile_component` of an engine with the
+                // same compatibility hash produced for the pinned wasm: their MAC, under a
+                // key the cache folder does not hold, says so.
+                match unsafe { Component::deserialize(engine, &bytes) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => {
+                        tracing::warn!(error = %e, path = %path.display(), "compiled plugin cache unusable; recompiling")
+                    }
                 }
+            } else {
+                tracing::warn!(path = %path.display(), "compiled plugin in the cache fails its MAC (edited, swapped or planted); recompiling from the pinned wasm");
             }
         }
         let compiled = engine
             .precompile_component(wasm)
             .map_err(|e| PluginError::Compile(format!("{e:#}")))?;
-        if let Err(e) = self.write(&path, &compiled) {
-            tracing::warn!(error = %e, "cannot write the compiled plugin cache; continuing without it");
+        if let Some(mac) = self.mac(sha256, &compiled) {
+            let written = self
+                .write(&path, &compiled)
+                .and_then(|()| self.write(&mac_path, &mac));
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "cannot write the compiled plugin cache; continuing without it");
+            }
         }
         // SAFETY: `compiled` was produced by `precompile_component` of this same engine.
         unsafe { Component::deserialize(engine, &compiled) }
@@ -138,4 +181,40 @@ impl CompileCache {
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)
     }
+}
+
+/// Compares two MACs without an early exit.
+fn hmac_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The cache's MAC key: read from `path`, or made there (owner-only) on first use.
+fn cache_key(path: &Path) -> std::io::Result<[u8; 32]> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let bytes = hex::decode(text.trim())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        return bytes.try_into().map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes of hex")
+        });
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file,
+        // Another process of this box made it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return cache_key(path),
+        Err(e) => return Err(e),
+    };
+    file.write_all(hex::encode(key).as_bytes())?;
+    Ok(key)
 }

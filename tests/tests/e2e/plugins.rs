@@ -480,3 +480,90 @@ async fn wasi_clocks_and_random_numbers_are_real_only_when_granted() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_code_swapped_or_planted_in_the_cache_is_not_run() {
+    use venue_plugin_host::{Grant, PluginHost, World};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let host = |cache: &std::path::Path| {
+        let (tx, _alerts) = tokio::sync::mpsc::channel(64);
+        let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
+        PluginHost::new(cache, None, clock, tx).unwrap()
+    };
+    let install = |host: &PluginHost, wasm: &str, id: &str, config: &[(&str, &str)]| {
+        let mut manifest = venue_edge::demo::install_plugin(
+            &built_plugins().join(wasm),
+            &dir.path().join("plugins"),
+            id,
+            World::GateAdapter,
+            &[Grant::Log, Grant::Config],
+            config,
+        )
+        .unwrap();
+        manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+        host.install(manifest).unwrap()
+    };
+    let scan = br#"{"event_id":"c-1","code":"TK-CACHE","at":"2026-11-25T09:00:00+08:00"}"#;
+    let first = host(&cache);
+    let gate = install(&first, "plugin_std_json_gate.wasm", "std", &[]);
+    let _mis = install(
+        &first,
+        "plugin_misbehave.wasm",
+        "mis",
+        &[("mode", "by-payload")],
+    );
+    assert_eq!(
+        gate.decode_scan("g-1", scan).await.unwrap().unwrap().code,
+        "TK-CACHE"
+    );
+    let compiled: Vec<std::path::PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(compiled.len(), 2, "both compiled and cached: {compiled:?}");
+    let key = dir.path().join("plugin-cache.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Someone who can write the cache folder swaps the two compiled files.
+    let (a, b) = (&compiled[0], &compiled[1]);
+    let (bytes_a, bytes_b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    std::fs::write(a, &bytes_b).unwrap();
+    std::fs::write(b, &bytes_a).unwrap();
+    let second = host(&cache);
+    let gate = install(&second, "plugin_std_json_gate.wasm", "std", &[]);
+    let mis = install(
+        &second,
+        "plugin_misbehave.wasm",
+        "mis",
+        &[("mode", "by-payload")],
+    );
+    assert_eq!(
+        gate.decode_scan("g-1", scan).await.unwrap().unwrap().code,
+        "TK-CACHE",
+        "the std-json gate still runs its own code"
+    );
+    assert_eq!(
+        mis.decode_scan("g-1", b"x").await.unwrap().unwrap().code,
+        "x#1",
+        "and the misbehaving one its own"
+    );
+
+    // A planted file with a made-up MAC is not run either.
+    for p in &compiled {
+        std::fs::write(p, b"not compiled code").unwrap();
+        std::fs::write(p.with_extension("cwasm.mac"), [0u8; 32]).unwrap();
+    }
+    let third = host(&cache);
+    let gate = install(&third, "plugin_std_json_gate.wasm", "std", &[]);
+    assert_eq!(
+        gate.decode_scan("g-1", scan).await.unwrap().unwrap().code,
+        "TK-CACHE"
+    );
+}
