@@ -567,3 +567,42 @@ async fn compiled_code_swapped_or_planted_in_the_cache_is_not_run() {
         "TK-CACHE"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_fuel_fails_as_out_of_fuel_and_the_next_call_works() {
+    use venue_plugin_host::{FailureKind, Grant, PluginError, PluginHost, World};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
+    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
+    let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
+    let mut manifest = venue_edge::demo::install_plugin(
+        &built_plugins().join("plugin_misbehave.wasm"),
+        &dir.path().join("plugins"),
+        "mis-fuel",
+        World::GateAdapter,
+        &[Grant::Config],
+        &[("mode", "by-payload")],
+    )
+    .unwrap();
+    manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+    // Far more than a decode needs, far less than a loop that never ends; and a deadline
+    // long enough that the fuel, not the clock, stops it.
+    manifest.fuel = Some(50_000_000);
+    manifest.deadline_ms = 10_000;
+    let plugin = host.install(manifest).unwrap();
+    let code = |payload: &'static str| {
+        let plugin = plugin.clone();
+        async move { plugin.decode_scan("g-1", payload.as_bytes()).await }
+    };
+    assert_eq!(code("a").await.unwrap().unwrap().code, "a#1");
+    match code("loop").await {
+        Err(PluginError::Call { kind, .. }) => assert_eq!(kind, FailureKind::OutOfFuel),
+        other => panic!("expected out of fuel, got {other:?}"),
+    }
+    assert_eq!(
+        code("b").await.unwrap().unwrap().code,
+        "b#1",
+        "a fresh instance"
+    );
+}
