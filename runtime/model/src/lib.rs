@@ -84,3 +84,6 @@ pub mod sale;
 pub mod scan;
 
 pub use date::{BusinessDate, DateError};
+
+#[cfg(test)]
+mod fuzz;

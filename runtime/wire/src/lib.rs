@@ -15,3 +15,6 @@ pub mod batch;
 pub mod record;
 
 pub use record::{Kind, LineKind, RevenueLine};
+
+#[cfg(test)]
+mod fuzz;
