@@ -25,6 +25,7 @@
 //! | [`accounts`] | the `user`, `token` and `device` commands |
 //! | [`device_logins`] | devices' MQTT credentials, and the embedded broker's view of them |
 //! | [`auth`] | staff accounts, tokens, sessions, roles, the sign-in limit |
+//! | [`tls`] | the HTTPS certificate and key, read at start |
 
 pub mod accounts;
 pub mod alerts;
@@ -39,5 +40,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod pos;
 pub mod runtime;
+pub mod tls;
 pub mod uplink;
 pub mod whitelist;

@@ -158,8 +158,10 @@ fn main() -> anyhow::Result<()> {
                 let config = Config::load(&config)?;
                 let running = runtime::start(config).await?;
                 println!(
-                    "venue-edge: HTTP on http://{}  MQTT on {}",
-                    running.http_addr, running.mqtt_addr
+                    "venue-edge: HTTP on {}://{}  MQTT on {}",
+                    if running.https { "https" } else { "http" },
+                    running.http_addr,
+                    running.mqtt_addr
                 );
                 signals.serve_until_stopped(running).await
             }

@@ -32,6 +32,8 @@ use venue_store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("HTTPS: {0}")]
+    Tls(String),
     #[error("the MQTT login: {0}")]
     MqttLogin(String),
     #[error(transparent)]
@@ -59,6 +61,8 @@ pub enum StartError {
 /// A running edge box.
 pub struct Running {
     pub http_addr: SocketAddr,
+    /// The API is served over HTTPS.
+    pub https: bool,
     /// Where devices connect: the embedded broker, or the external one.
     pub mqtt_addr: String,
     pub venue: SharedVenue,
@@ -274,6 +278,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: http_listen,
         source,
     })?;
+    let tls = match (&venue.config.edge.tls_cert, &venue.config.edge.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key).map_err(StartError::Tls)?),
+        _ => None,
+    };
     let api = Arc::new(Api {
         venue: venue.clone(),
         store: store.clone(),
@@ -286,11 +294,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         plugin_dir,
         started,
         uplink: uplink_state,
+        tls: tls.is_some(),
     });
-    front_tasks.spawn(http::serve(listener, api, front.clone()));
+    front_tasks.spawn(http::serve(listener, api, tls.clone(), front.clone()));
     tracing::info!(%http_addr, mqtt = %mqtt_addr, zone = venue.zone(), ready_ms = started.elapsed().as_millis() as u64, "venue-edge ready");
     Ok(Running {
         http_addr,
+        https: tls.is_some(),
         mqtt_addr,
         venue,
         store,

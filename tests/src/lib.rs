@@ -121,6 +121,9 @@ pub struct EdgeOptions {
     /// The runtime logs in to the external broker as `venue-edge` with the password in
     /// [`Edge::mqtt_password_file`] (written by the harness).
     pub mqtt_login: bool,
+    /// `[edge] tls_cert` and `tls_key`: the API is served over HTTPS (the harness's plain
+    /// HTTP client cannot talk to it then).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for EdgeOptions {
@@ -132,6 +135,7 @@ impl Default for EdgeOptions {
             misbehaving_plugins: false,
             device_logins: true,
             mqtt_login: false,
+            tls: None,
         }
     }
 }
@@ -291,7 +295,14 @@ impl Edge {
             .args(["run", "--config"])
             .arg(&self.config_path)
             .env("VENUE_EDGE_LOG", "info,rmqtt=warn,rmqtt_net=warn");
-        let (child, rx) = spawn_logged(command, &["venue-edge: HTTP on http://"], &self.log);
+        let (child, rx) = spawn_logged(
+            command,
+            &[
+                "venue-edge: HTTP on http://",
+                "venue-edge: HTTP on https://",
+            ],
+            &self.log,
+        );
         let ready = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| {
@@ -590,6 +601,17 @@ fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
                 "\n[[gates]]\nid = \"{id}\"\narea = \"park\"\nplugin = \"{id}\"\n"
             ));
         }
+    }
+    if let Some((cert, key)) = &options.tls {
+        text = text.replacen(
+            "http = \"127.0.0.1:0\"\n",
+            &format!(
+                "http = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
+            1,
+        );
     }
     if options.mqtt_login {
         // [mqtt] is the table right before [admission].

@@ -59,12 +59,20 @@ pub struct Api {
     pub plugin_dir: std::path::PathBuf,
     pub started: Instant,
     pub uplink: Arc<crate::uplink::UplinkState>,
+    /// Served over HTTPS: session cookies are `Secure`.
+    pub tls: bool,
 }
 
 pub type Reply = Response<Full<Bytes>>;
 
-/// Serves until `shutdown`; then stops accepting and lets open requests finish.
-pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: CancellationToken) {
+/// Serves until `shutdown` (over TLS with `tls`); then stops accepting and lets open
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    api: Arc<Api>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: CancellationToken,
+) {
     let tracker = TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     loop {
@@ -85,22 +93,17 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: CancellationT
         let _ = stream.set_nodelay(true);
         let api = api.clone();
         let shutdown = shutdown.clone();
+        let tls = tls.clone();
         tracker.spawn(async move {
-            let service = service_fn(move |req| {
-                let api = api.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(api, req, peer).await) }
-            });
-            let conn = http1::Builder::new()
-                .keep_alive(true)
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "http connection ended"); } }
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match tls {
+                None => serve_connection(stream, api, peer, shutdown).await,
+                // The handshake, like the headers, must come within the header timeout.
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, api, peer, shutdown).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "https: handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "https: handshake timed out"),
+                    }
                 }
             }
             drop(permit);
@@ -108,6 +111,30 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, shutdown: CancellationT
     }
     tracker.close();
     tracker.wait().await;
+}
+
+/// One connection, plain or TLS, until it ends or `shutdown`.
+async fn serve_connection<I>(io: I, api: Arc<Api>, peer: SocketAddr, shutdown: CancellationToken)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let api = api.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(api, req, peer).await) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "http connection ended"); } }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 async fn handle(api: Arc<Api>, req: Request<Incoming>, peer: SocketAddr) -> Reply {

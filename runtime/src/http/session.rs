@@ -71,9 +71,10 @@ pub async fn sign_in(api: &Api, call: Call) -> Result<Reply, DomainError> {
     set_cookie(
         &mut reply,
         &format!(
-            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
             session.cookie,
-            SESSION_TTL.as_secs()
+            SESSION_TTL.as_secs(),
+            if api.tls { "; Secure" } else { "" }
         ),
     );
     Ok(reply)

@@ -7,6 +7,7 @@ mod bad_input;
 mod dates;
 mod demo;
 mod device_logins;
+mod https;
 mod limits;
 mod offline;
 mod payouts;

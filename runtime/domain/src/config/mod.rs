@@ -78,6 +78,10 @@ pub struct EdgeConfig {
     /// Folder of plugin manifests (`*.plugin.toml`); relative paths are under `data_dir`.
     #[serde(default = "default_plugin_dir")]
     pub plugin_dir: PathBuf,
+    /// HTTPS for the API and console: the certificate chain (PEM, leaf first) and its
+    /// private key (PEM). Both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for EdgeConfig {
@@ -87,6 +91,8 @@ impl Default for EdgeConfig {
             data_dir: default_data_dir(),
             http: default_http(),
             plugin_dir: default_plugin_dir(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -345,6 +351,9 @@ impl Config {
     /// Checks every cross-reference and value range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.edge.tls_cert.is_some() != self.edge.tls_key.is_some() {
+            return bad("edge.tls_cert and edge.tls_key go together: give both or neither".into());
+        }
         if let Some(u) = &self.uplink {
             if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
                 return bad(format!(
