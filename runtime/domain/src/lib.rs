@@ -39,4 +39,6 @@ pub mod ticketing;
 pub mod venue;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod migrated;

@@ -84,3 +84,55 @@ async fn half_sent_requests_are_cut_off_and_the_box_serves_on() {
         .unwrap();
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mqtt_packet_past_the_limit_ends_that_connection_and_the_box_answers_others() {
+    use rumqttc::{Event, Incoming, QoS};
+    use venue_devices::formats::Format;
+
+    let edge = Edge::start(EdgeOptions::default()).await;
+    // A device with its own login but a client that would send anything.
+    let password = venue_devices::mqtt::password_of(&edge.zone, "g-north-1").unwrap();
+    let (host, port) = venue_devices::mqtt::split_addr(&edge.mqtt_addr);
+    let mut opts = rumqttc::MqttOptions::new("too-big", host, port);
+    opts.set_credentials("g-north-1", password)
+        .set_max_packet_size(8 << 20, 8 << 20);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 16);
+    let topic = format!("venue/{}/gate/g-north-1/scan", edge.zone);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut sent = false;
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) if !sent => {
+                    sent = true;
+                    let big = vec![b'x'; (venue_bus::broker::PACKET_BYTES_MAX as usize) * 2];
+                    client
+                        .publish(&topic, QoS::AtLeastOnce, false, big)
+                        .await
+                        .unwrap();
+                }
+                Ok(Event::Incoming(Incoming::PubAck(_))) => return "acknowledged",
+                Ok(_) => {}
+                Err(_) => return "disconnected",
+            }
+        }
+    })
+    .await
+    .expect("the broker answers one way or the other");
+    assert_eq!(
+        ended, "disconnected",
+        "a 2 MiB packet is refused, not taken"
+    );
+
+    // Every other device carries on.
+    let gate = edge.turnstile("g-north-2", Format::StdJson).await;
+    let v = gate
+        .send_raw(
+            "after-big",
+            br#"{"event_id":"after-big","code":"TK-NONE","at":"2026-11-25T09:00:00+08:00"}"#
+                .to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.decision, "deny");
+}
