@@ -161,6 +161,8 @@ pub fn demo_config(
 ) -> Result<Config, DemoError> {
     let mut config = Config::parse(DEMO_VENUE, Path::new("deploy/demo/venue.toml"))?;
     config.edge.data_dir = data.to_owned();
+    // The demo keeps its ID-number key in its own folder, on purpose.
+    config.edge.id_key_file = Some(data.join(venue_domain::realname::SECRET_FILE));
     config.edge.http = http;
     config.mqtt.listen = mqtt;
     config.mqtt.url = mqtt_url;

@@ -190,7 +190,7 @@ async fn settle(
     let config = Config::load(&config)?;
     let data = config.edge.data_dir.clone();
     let store = venue_store::Store::open(&data.join(runtime::STORE_FILE))?;
-    let vault = venue_domain::realname::IdVault::open(&data.join(runtime::SECRET_FILE))?;
+    let vault = venue_domain::realname::IdVault::for_box(&config.edge)?;
     let plugin_dir = config.plugin_dir();
     let venue = venue_domain::venue::Venue::new(config, vault);
     let (alerts, _) = tokio::sync::mpsc::channel(16);

@@ -81,7 +81,7 @@ const BROKER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The SQLite file inside the data folder.
 pub const STORE_FILE: &str = "venue-edge.sqlite3";
 /// The secret key file inside the data folder.
-pub const SECRET_FILE: &str = "secret.key";
+pub use venue_domain::realname::SECRET_FILE;
 
 /// The runtime's user name and password at an external broker, when the config gives a
 /// user name: the password from `VENUE_EDGE_MQTT_PASSWORD` or `password_file`.
@@ -112,7 +112,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
     let store = Store::open(&data_dir.join(STORE_FILE))?;
-    let vault = IdVault::open(&data_dir.join(SECRET_FILE))?;
+    let vault = IdVault::for_box(&config.edge)?;
     let plugin_dir = config.plugin_dir();
     let http_listen = config.edge.http;
     let mqtt = config.mqtt.clone();

@@ -124,6 +124,8 @@ pub struct EdgeOptions {
     /// `[edge] tls_cert` and `tls_key`: the API is served over HTTPS (the harness's plain
     /// HTTP client cannot talk to it then).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `[edge] id_key_file`: the ID-number key outside the data folder.
+    pub id_key_file: Option<PathBuf>,
 }
 
 impl Default for EdgeOptions {
@@ -136,6 +138,7 @@ impl Default for EdgeOptions {
             device_logins: true,
             mqtt_login: false,
             tls: None,
+            id_key_file: None,
         }
     }
 }
@@ -601,6 +604,16 @@ fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
                 "\n[[gates]]\nid = \"{id}\"\narea = \"park\"\nplugin = \"{id}\"\n"
             ));
         }
+    }
+    if let Some(path) = &options.id_key_file {
+        text = text.replacen(
+            "http = \"127.0.0.1:0\"\n",
+            &format!(
+                "http = \"127.0.0.1:0\"\nid_key_file = \"{}\"\n",
+                path.display()
+            ),
+            1,
+        );
     }
     if let Some((cert, key)) = &options.tls {
         text = text.replacen(

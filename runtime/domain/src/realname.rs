@@ -28,6 +28,9 @@ pub enum VaultError {
     Encrypt,
 }
 
+/// The key file's name in the data folder when the config names none.
+pub const SECRET_FILE: &str = "secret.key";
+
 pub struct IdVault {
     cipher: Aes256Gcm,
     mac_key: [u8; 32],
@@ -63,6 +66,37 @@ impl IdVault {
         let mut mac_key = [0u8; 32];
         mac_key.copy_from_slice(&bytes[32..64]);
         IdVault { cipher, mac_key }
+    }
+
+    /// The key from hex text (the `VENUE_EDGE_ID_KEY` environment variable): 64 bytes.
+    pub fn from_hex(text: &str) -> Result<IdVault, VaultError> {
+        let bad = || VaultError::BadKey {
+            path: "VENUE_EDGE_ID_KEY".into(),
+        };
+        let bytes = hex::decode(text.trim()).map_err(|_| bad())?;
+        if bytes.len() != KEY_FILE_BYTES {
+            return Err(bad());
+        }
+        Ok(Self::from_key(&bytes))
+    }
+
+    /// The box's vault: the key from `VENUE_EDGE_ID_KEY` if set, else from the config's
+    /// `id_key_file`, else from `secret.key` in the data folder (made on first start; a
+    /// copy of the data folder then carries the key to its ID numbers: production boxes
+    /// name a file elsewhere).
+    pub fn for_box(edge: &crate::config::EdgeConfig) -> Result<IdVault, VaultError> {
+        if let Ok(hex) = std::env::var("VENUE_EDGE_ID_KEY") {
+            return Self::from_hex(&hex);
+        }
+        match &edge.id_key_file {
+            Some(path) => Self::open(path),
+            None => {
+                tracing::warn!(
+                    "the ID-number key is kept in the data folder (secret.key); set [edge] id_key_file to a file elsewhere, or VENUE_EDGE_ID_KEY"
+                );
+                Self::open(&edge.data_dir.join(SECRET_FILE))
+            }
+        }
     }
 
     /// A vault with a random key, for tests and benchmarks.

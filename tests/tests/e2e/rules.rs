@@ -351,3 +351,37 @@ grants = ["park", "ride:coaster"]
         .await;
     assert_eq!(status, 400, "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_id_number_key_lives_where_the_config_says_not_in_the_data_folder() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("id.key");
+    let edge = Edge::start(EdgeOptions {
+        extra_toml: String::new(),
+        id_key_file: Some(key_file.clone()),
+        ..EdgeOptions::default()
+    })
+    .await;
+    // A real-name order: the ID numbers are encrypted with the key outside the data.
+    let (s, order) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            venue_tests::order("key-1", "web", &Edge::today(), "park-day", 1, true),
+        )
+        .await;
+    assert_eq!(s, 201, "{order}");
+    assert!(key_file.exists(), "the key was made where the config says");
+    assert!(
+        !edge
+            .data_dir()
+            .join(venue_edge::runtime::SECRET_FILE)
+            .exists(),
+        "no key in the data folder"
+    );
+    let shown = order["tickets"][0]["visitor"]["id_number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(shown.contains('*'), "masked in the answer: {order}");
+}

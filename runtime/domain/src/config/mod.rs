@@ -82,6 +82,10 @@ pub struct EdgeConfig {
     /// private key (PEM). Both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The key that protects visitors' ID numbers, kept apart from the data folder (a copy
+    /// of the data then holds ciphertexts only). Unset: `secret.key` in `data_dir`.
+    /// `VENUE_EDGE_ID_KEY` (hex) overrides both.
+    pub id_key_file: Option<PathBuf>,
 }
 
 impl Default for EdgeConfig {
@@ -93,6 +97,7 @@ impl Default for EdgeConfig {
             plugin_dir: default_plugin_dir(),
             tls_cert: None,
             tls_key: None,
+            id_key_file: None,
         }
     }
 }
