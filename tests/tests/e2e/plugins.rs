@@ -348,22 +348,17 @@ async fn an_ota_order_push_is_decoded_by_its_plugin_and_answered_in_the_partners
 /// the call that fails takes its instance with it, and the next call starts afresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_instance_is_reused_until_a_call_fails() {
-    use venue_plugin_host::{FailureKind, Grant, PluginError, PluginHost, World};
+    use venue_plugin_host::{FailureKind, Grant, PluginError};
 
     let dir = tempfile::tempdir().unwrap();
-    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
-    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
-    let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
-    let mut manifest = venue_edge::demo::install_plugin(
-        &built_plugins().join("plugin_misbehave.wasm"),
-        &dir.path().join("plugins"),
+    let host = test_host(&dir.path().join("cache"));
+    let mut manifest = test_manifest(
+        dir.path(),
+        "plugin_misbehave.wasm",
         "mis-by-payload",
-        World::GateAdapter,
         &[Grant::Config],
         &[("mode", "by-payload")],
-    )
-    .unwrap();
-    manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+    );
     // Time enough for a trap or a hoard to fail their own way on a loaded machine.
     manifest.deadline_ms = 1000;
     let plugin = host.install(manifest).unwrap();
@@ -398,16 +393,13 @@ async fn an_adapter_instance_is_reused_until_a_call_fails() {
     }
 
     // A replaced plugin starts with instances of its own.
-    let mut again = venue_edge::demo::install_plugin(
-        &built_plugins().join("plugin_misbehave.wasm"),
-        &dir.path().join("plugins"),
+    let mut again = test_manifest(
+        dir.path(),
+        "plugin_misbehave.wasm",
         "mis-by-payload",
-        World::GateAdapter,
         &[Grant::Config],
         &[("mode", "by-payload")],
-    )
-    .unwrap();
-    again.wasm = dir.path().join("plugins").join(&again.wasm);
+    );
     again.deadline_ms = 1000;
     let replacement = host.install(again).unwrap();
     assert_eq!(code(&replacement, "f").await.unwrap(), "f#1");
@@ -420,23 +412,18 @@ async fn an_adapter_instance_is_reused_until_a_call_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasi_clocks_and_random_numbers_are_real_only_when_granted() {
-    use venue_plugin_host::{Grant, PluginHost, World};
+    use venue_plugin_host::Grant;
 
     let dir = tempfile::tempdir().unwrap();
-    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
-    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
-    let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
+    let host = test_host(&dir.path().join("cache"));
     let peek = |id: &str, grants: &[Grant]| {
-        let mut manifest = venue_edge::demo::install_plugin(
-            &built_plugins().join("plugin_misbehave.wasm"),
-            &dir.path().join("plugins"),
+        let manifest = test_manifest(
+            dir.path(),
+            "plugin_misbehave.wasm",
             id,
-            World::GateAdapter,
             grants,
             &[("mode", "peek")],
-        )
-        .unwrap();
-        manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+        );
         host.install(manifest).unwrap()
     };
     async fn seen(plugin: &venue_plugin_host::Loaded) -> (u64, String) {
@@ -483,26 +470,13 @@ async fn wasi_clocks_and_random_numbers_are_real_only_when_granted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compiled_code_swapped_or_planted_in_the_cache_is_not_run() {
-    use venue_plugin_host::{Grant, PluginHost, World};
+    use venue_plugin_host::{Grant, PluginHost};
 
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let host = |cache: &std::path::Path| {
-        let (tx, _alerts) = tokio::sync::mpsc::channel(64);
-        let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
-        PluginHost::new(cache, None, clock, tx).unwrap()
-    };
+    let host = test_host;
     let install = |host: &PluginHost, wasm: &str, id: &str, config: &[(&str, &str)]| {
-        let mut manifest = venue_edge::demo::install_plugin(
-            &built_plugins().join(wasm),
-            &dir.path().join("plugins"),
-            id,
-            World::GateAdapter,
-            &[Grant::Log, Grant::Config],
-            config,
-        )
-        .unwrap();
-        manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+        let manifest = test_manifest(dir.path(), wasm, id, &[Grant::Log, Grant::Config], config);
         host.install(manifest).unwrap()
     };
     let scan = br#"{"event_id":"c-1","code":"TK-CACHE","at":"2026-11-25T09:00:00+08:00"}"#;
@@ -570,22 +544,17 @@ async fn compiled_code_swapped_or_planted_in_the_cache_is_not_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_past_its_fuel_fails_as_out_of_fuel_and_the_next_call_works() {
-    use venue_plugin_host::{FailureKind, Grant, PluginError, PluginHost, World};
+    use venue_plugin_host::{FailureKind, Grant, PluginError};
 
     let dir = tempfile::tempdir().unwrap();
-    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
-    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
-    let host = PluginHost::new(&dir.path().join("cache"), None, clock, tx).unwrap();
-    let mut manifest = venue_edge::demo::install_plugin(
-        &built_plugins().join("plugin_misbehave.wasm"),
-        &dir.path().join("plugins"),
+    let host = test_host(&dir.path().join("cache"));
+    let mut manifest = test_manifest(
+        dir.path(),
+        "plugin_misbehave.wasm",
         "mis-fuel",
-        World::GateAdapter,
         &[Grant::Config],
         &[("mode", "by-payload")],
-    )
-    .unwrap();
-    manifest.wasm = dir.path().join("plugins").join(&manifest.wasm);
+    );
     // Far more than a decode needs, far less than a loop that never ends; and a deadline
     // long enough that the fuel, not the clock, stops it.
     manifest.fuel = Some(50_000_000);
@@ -605,4 +574,32 @@ async fn a_call_past_its_fuel_fails_as_out_of_fuel_and_the_next_call_works() {
         "b#1",
         "a fresh instance"
     );
+}
+
+/// A plugin host of the box's making, its compiled code cached in `cache`.
+fn test_host(cache: &std::path::Path) -> venue_plugin_host::PluginHost {
+    let (tx, _alerts) = tokio::sync::mpsc::channel(64);
+    let clock = venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai);
+    venue_plugin_host::PluginHost::new(cache, None, clock, tx).unwrap()
+}
+
+/// The manifest of a built reference plugin installed under `dir/plugins` as `id`.
+fn test_manifest(
+    dir: &std::path::Path,
+    wasm: &str,
+    id: &str,
+    grants: &[venue_plugin_host::Grant],
+    config: &[(&str, &str)],
+) -> venue_plugin_host::Manifest {
+    let mut manifest = venue_edge::demo::install_plugin(
+        &built_plugins().join(wasm),
+        &dir.join("plugins"),
+        id,
+        venue_plugin_host::World::GateAdapter,
+        grants,
+        config,
+    )
+    .unwrap();
+    manifest.wasm = dir.join("plugins").join(&manifest.wasm);
+    manifest
 }
