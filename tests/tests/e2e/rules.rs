@@ -385,3 +385,56 @@ async fn the_id_number_key_lives_where_the_config_says_not_in_the_data_folder() 
         .to_owned();
     assert!(shown.contains('*'), "masked in the answer: {order}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_number_is_nowhere_in_clear_not_in_the_store_nor_in_what_goes_to_hq() {
+    let edge = Edge::start(EdgeOptions::default()).await;
+    // `order` gives visitor i the ID number 1101011990 followed by i as 8 digits.
+    let (s, order) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            venue_tests::order("clear-1", "web", &Edge::today(), "park-day", 2, true),
+        )
+        .await;
+    assert_eq!(s, 201, "{order}");
+    let ids = ["110101199000000000", "110101199000000001"];
+    let shown = order["tickets"][1]["visitor"]["id_number"]
+        .as_str()
+        .unwrap();
+    assert!(
+        shown.starts_with("1101") && shown.ends_with("0001") && shown.contains('*'),
+        "{shown}"
+    );
+    // What HQ would be sent: every queued record's data.
+    let db =
+        rusqlite::Connection::open(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
+    let queued: Vec<String> = db
+        .prepare("SELECT data FROM outbox")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!queued.is_empty());
+    // And every byte of the store, its WAL included.
+    let mut bytes = std::fs::read(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
+    bytes.extend(
+        std::fs::read(
+            edge.data_dir()
+                .join(format!("{}-wal", venue_edge::runtime::STORE_FILE)),
+        )
+        .unwrap_or_default(),
+    );
+    for id in ids {
+        assert!(
+            queued.iter().all(|d| !d.contains(id)),
+            "{id} queued for HQ in clear"
+        );
+        assert!(
+            !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
+            "{id} stored in clear"
+        );
+        assert!(!order.to_string().contains(id), "{id} in the API's answer");
+    }
+}
