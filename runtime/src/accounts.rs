@@ -283,20 +283,11 @@ pub async fn device(command: DeviceCommand) -> anyhow::Result<()> {
                 ids
             };
             anyhow::ensure!(!ids.is_empty(), "name devices with --id, or give --all");
-            let issued = with_store(&config, move |c| {
-                ids.iter()
-                    .map(|id| crate::device_logins::add(c, id, &now).map(|pw| (id.clone(), pw)))
-                    .collect::<Result<Vec<_>, String>>()
+            let logins = with_store(&config, move |c| {
+                crate::device_logins::add_all(c, &ids, &now)
             })
             .await?;
-            let out: serde_json::Map<String, serde_json::Value> = issued
-                .into_iter()
-                .map(|(id, password)| {
-                    let login = serde_json::json!({ "username": id, "password": password });
-                    (id, login)
-                })
-                .collect();
-            println!("{}", serde_json::Value::Object(out));
+            println!("{logins}");
         }
         DeviceCommand::List { config } => {
             let devices = with_store(&config, |c| {
@@ -472,15 +463,6 @@ pub fn mosquitto_acl(zone: &str, runtime_user: &str) -> String {
 
 /// Writes a secrets file readable by its owner only.
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| path.display().to_string())?;
-    file.write_all(text.as_bytes())
+    crate::device_logins::write_private(path, text.as_bytes())
         .with_context(|| path.display().to_string())
 }

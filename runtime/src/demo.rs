@@ -290,28 +290,14 @@ pub async fn ensure_users(running: &Running, data: &Path) -> Result<serde_json::
     let devices_path = data.join(DEVICES_FILE);
     if !devices_path.exists() {
         let devices = crate::device_logins::configured_devices(&running.venue.config);
-        let issued = running
+        let logins = running
             .store
-            .write(move |c| -> Result<Vec<(String, String)>, DemoError> {
+            .write(move |c| -> Result<serde_json::Value, DemoError> {
                 let now = chrono::Utc::now().to_rfc3339();
-                devices
-                    .into_iter()
-                    .map(|id| {
-                        crate::device_logins::add(c, &id, &now)
-                            .map(|pw| (id, pw))
-                            .map_err(DemoError::Users)
-                    })
-                    .collect()
+                crate::device_logins::add_all(c, &devices, &now).map_err(DemoError::Users)
             })
             .await?;
-        let logins: serde_json::Map<String, serde_json::Value> = issued
-            .into_iter()
-            .map(|(id, password)| {
-                let login = serde_json::json!({ "username": id, "password": password });
-                (id, login)
-            })
-            .collect();
-        write_private(&devices_path, &serde_json::Value::Object(logins))?;
+        write_private(&devices_path, &logins)?;
     }
     if users_path.exists()
         && let Ok(text) = std::fs::read_to_string(&tokens_path)
@@ -366,21 +352,8 @@ pub async fn ensure_users(running: &Running, data: &Path) -> Result<serde_json::
 
 /// Writes a secrets file readable by its owner only.
 fn write_private(path: &Path, value: &serde_json::Value) -> Result<(), DemoError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io(path))?;
-    file.write_all(
-        serde_json::to_string_pretty(value)
-            .unwrap_or_default()
-            .as_bytes(),
-    )
-    .map_err(io(path))
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    crate::device_logins::write_private(path, text.as_bytes()).map_err(io(path))
 }
 
 /// The `[uplink]` table alone, to give the demo's flags the config file's defaults.

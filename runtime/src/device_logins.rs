@@ -50,6 +50,38 @@ pub fn add(conn: &Connection, device: &str, now: &str) -> Result<String, String>
     Ok(password)
 }
 
+/// Issues each of `devices` a new password; the logins as the devices take them,
+/// `{"g-north-1":{"username":"g-north-1","password":"..."},...}` (shown once).
+pub fn add_all(
+    conn: &Connection,
+    devices: &[String],
+    now: &str,
+) -> Result<serde_json::Value, String> {
+    let mut logins = serde_json::Map::new();
+    for id in devices {
+        let password = add(conn, id, now)?;
+        logins.insert(
+            id.clone(),
+            serde_json::json!({ "username": id, "password": password }),
+        );
+    }
+    Ok(serde_json::Value::Object(logins))
+}
+
+/// Writes a secrets file (a password, a logins or users file) readable by its owner only,
+/// replacing what was there.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(contents)
+}
+
 /// Revokes a device's credentials: its next login is refused.
 pub fn revoke(conn: &Connection, device: &str, now: &str) -> Result<(), String> {
     let n = conn
