@@ -7,7 +7,11 @@
 //!
 //! Build what the tests need first: `cargo xtask test` does (plugins and binaries).
 
+mod accounts;
+mod alerts;
 pub mod hq;
+
+pub use alerts::AlertListener;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -204,76 +208,7 @@ impl Edge {
             .expect("bank simulator");
         demo::install_bank_connector(&built_plugins(), &plugin_dir, bank)
             .expect("install the bank connector");
-        let mut tokens = HashMap::new();
-        for role in HARNESS_ROLES {
-            // One user per role, with a known password, and a token issued to each.
-            let username = test_username(role);
-            let mut add = Command::new(binary("venue-edge"))
-                .args([
-                    "user",
-                    "add",
-                    "--username",
-                    &username,
-                    "--display-name",
-                    role,
-                ])
-                .args(["--role", role, "--password-stdin", "--config"])
-                .arg(&config_path)
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("venue-edge user add");
-            {
-                use std::io::Write;
-                let mut stdin = add.stdin.take().expect("stdin");
-                writeln!(stdin, "{}", test_password(role)).expect("write the password");
-            }
-            let added = add.wait_with_output().expect("venue-edge user add");
-            assert!(
-                added.status.success(),
-                "user add failed: {}",
-                String::from_utf8_lossy(&added.stderr)
-            );
-            let out = Command::new(binary("venue-edge"))
-                .args(["token", "add", "--user", &username, "--config"])
-                .arg(&config_path)
-                .output()
-                .expect("venue-edge token add");
-            assert!(
-                out.status.success(),
-                "token add failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let text = String::from_utf8_lossy(&out.stdout);
-            tokens.insert(
-                role.to_owned(),
-                text.lines().last().unwrap_or_default().trim().to_owned(),
-            );
-        }
-        // MQTT logins for every configured device, and for the harness's alert listener.
-        let out = Command::new(binary("venue-edge"))
-            .args(["device", "add", "--all", "--config"])
-            .arg(&config_path)
-            .output()
-            .expect("venue-edge device add");
-        assert!(
-            out.status.success(),
-            "device add failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let logins: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("device add prints JSON");
-        venue_devices::mqtt::remember_logins(&zone, &logins);
-        let out = Command::new(binary("venue-edge"))
-            .args(["device", "add", "--id", MONITOR_DEVICE, "--config"])
-            .arg(&config_path)
-            .output()
-            .expect("venue-edge device add");
-        assert!(out.status.success());
-        let logins: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("device add prints JSON");
-        venue_devices::mqtt::remember_logins(&zone, &logins);
+        let tokens = accounts::provision(&config_path, &zone);
         let mut edge = Edge {
             child: None,
             dir,
@@ -325,21 +260,7 @@ impl Edge {
 
     /// Runs `venue-edge ARGS --config <this box's config>`, with `stdin` as its input.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-        use std::io::Write;
-        let mut child = Command::new(binary("venue-edge"))
-            .args(args)
-            .arg("--config")
-            .arg(&self.config_path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("venue-edge runs");
-        if let Some(text) = stdin {
-            let mut input = child.stdin.take().expect("stdin");
-            writeln!(input, "{text}").expect("write stdin");
-        }
-        child.wait_with_output().expect("venue-edge runs")
+        accounts::cli(&self.config_path, args, stdin)
     }
 
     /// Adds a user holding `roles` (password `password`) and issues it a token with
@@ -645,76 +566,6 @@ fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
 
 /// The runtime's MQTT password file in the test folder (see [`EdgeOptions::mqtt_login`]).
 pub const MQTT_PASSWORD_FILE: &str = "mqtt-edge.password";
-
-/// Collects the JSON alerts published on a topic.
-pub struct AlertListener {
-    received: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-impl AlertListener {
-    /// Listens as `login` (zone, device), whose credentials the harness holds.
-    async fn start(addr: &str, topic: &str, login: Option<(&str, &str)>) -> AlertListener {
-        let (client, mut eventloop) =
-            venue_devices::mqtt::connect(addr, &format!("alerts-{}", unique_zone()), None, login);
-        let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let sink = received.clone();
-        let topic = topic.to_owned();
-        tokio::spawn(async move {
-            let mut ready = Some(ready_tx);
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Incoming(Incoming::ConnAck(_))) => {
-                        let _ = client.try_subscribe(topic.clone(), QoS::AtLeastOnce);
-                    }
-                    Ok(Event::Incoming(Incoming::SubAck(_))) => {
-                        if let Some(tx) = ready.take() {
-                            let _ = tx.send(());
-                        }
-                    }
-                    Ok(Event::Incoming(Incoming::Publish(p))) => {
-                        if let Ok(v) = serde_json::from_slice(&p.payload)
-                            && let Ok(mut s) = sink.lock()
-                        {
-                            s.push(v);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        });
-        let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
-        AlertListener { received }
-    }
-
-    /// Waits until an alert matches, up to `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl Fn(&serde_json::Value) -> bool,
-    ) -> Option<serde_json::Value> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(found) = self
-                .received
-                .lock()
-                .ok()
-                .and_then(|r| r.iter().find(|a| pred(a)).cloned())
-            {
-                return Some(found);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub fn all(&self) -> Vec<serde_json::Value> {
-        self.received.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-}
 
 /// The bill of `party` in a settlement answer.
 pub fn bill_of<'a>(bills: &'a serde_json::Value, party: &str) -> &'a serde_json::Value {
