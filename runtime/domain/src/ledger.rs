@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use venue_model::BusinessDate;
+use venue_model::money::Fen;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -44,16 +45,18 @@ pub struct Leg {
 }
 
 impl Leg {
-    pub fn debit(account: impl Into<String>, fen: i64) -> Leg {
+    pub fn debit(account: impl Into<String>, fen: Fen) -> Leg {
         Leg {
             account: account.into(),
-            amount_fen: fen,
+            amount_fen: fen.get(),
         }
     }
-    pub fn credit(account: impl Into<String>, fen: i64) -> Leg {
+    /// (The one amount with no negative, `i64::MIN`, saturates: the transfer then does not
+    /// balance and is refused, never written.)
+    pub fn credit(account: impl Into<String>, fen: Fen) -> Leg {
         Leg {
             account: account.into(),
-            amount_fen: -fen,
+            amount_fen: fen.get().saturating_neg(),
         }
     }
 }
@@ -341,8 +344,8 @@ mod tests {
 
     fn sale_legs(fen: i64) -> [Leg; 2] {
         [
-            Leg::debit("cash:wechat", fen),
-            Leg::credit("revenue:merchant:m-tea-house", fen),
+            Leg::debit("cash:wechat", Fen::new(fen)),
+            Leg::credit("revenue:merchant:m-tea-house", Fen::new(fen)),
         ]
     }
 
@@ -385,7 +388,10 @@ mod tests {
     #[test]
     fn an_unbalanced_transfer_writes_nothing() {
         let conn = venue_store::migrated_in_memory();
-        let legs = [Leg::debit("cash:cash", 100), Leg::credit("revenue:x", 99)];
+        let legs = [
+            Leg::debit("cash:cash", Fen::new(100)),
+            Leg::credit("revenue:x", Fen::new(99)),
+        ];
         let err = post(&conn, Fact::new("bill", "b-1"), "t", day(), "m", &legs).unwrap_err();
         assert!(
             matches!(
@@ -456,9 +462,9 @@ mod tests {
             .unwrap();
         }
         let party = [
-            Leg::debit("revenue:merchant:m-tea-house", 1000),
-            Leg::credit("payable:p-tea-house", 900),
-            Leg::credit("commission:p-tea-house", 100),
+            Leg::debit("revenue:merchant:m-tea-house", Fen::new(1000)),
+            Leg::credit("payable:p-tea-house", Fen::new(900)),
+            Leg::credit("commission:p-tea-house", Fen::new(100)),
         ];
         post(&conn, Fact::new("bill", "b-1"), "t", day(), "m", &party).unwrap();
         assert!(audit(&conn).unwrap().is_empty());

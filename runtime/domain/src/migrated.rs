@@ -34,7 +34,7 @@ fn version_4_moves_lines_into_the_sale_and_keeps_refusals() {
     assert_eq!(
         lines
             .iter()
-            .map(|l| (l.sku.as_str(), l.qty, l.unit_price_fen))
+            .map(|l| (l.sku.as_str(), l.qty, l.unit_price_fen.get()))
             .collect::<Vec<_>>(),
         [("tea-01", 2, 1800), ("juice", 1, 900)]
     );
@@ -121,8 +121,8 @@ fn version_6_keys_pos_transfers_by_sale_row_and_keeps_account_totals() {
         .balance_fen;
     assert_eq!(tea, 900 + 3600 - 4500);
     let legs = [
-        crate::ledger::Leg::debit("cash:cash", 1),
-        crate::ledger::Leg::credit("x", 1),
+        crate::ledger::Leg::debit("cash:cash", venue_model::money::Fen::new(1)),
+        crate::ledger::Leg::credit("x", venue_model::money::Fen::new(1)),
     ];
     let day = venue_model::BusinessDate::parse("2026-11-24").unwrap();
     for fact in [

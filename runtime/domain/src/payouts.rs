@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 use venue_model::contract::{BillStatus, PayoutState};
+use venue_model::money::Fen;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -154,7 +155,7 @@ fn start(
         payout_id,
         bill_id: bill_id.to_owned(),
         party: bill.party.clone(),
-        amount_fen: bill.amounts.payable_fen,
+        amount_fen: bill.amounts.payable_fen.get(),
         account: account.clone(),
         memo: format!(
             "Venue Edge settlement {} {}..{}",
@@ -183,7 +184,7 @@ fn start(
             ));
         }
     }
-    if bill.amounts.payable_fen <= 0 {
+    if bill.amounts.payable_fen <= Fen::ZERO {
         return Err(DomainError::rule(
             "nothing_to_pay",
             format!("bill {bill_id} has nothing payable"),

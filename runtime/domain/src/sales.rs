@@ -19,6 +19,7 @@ use crate::ledger::{self, Leg};
 use crate::venue::Venue;
 use venue_model::BusinessDate;
 use venue_model::clock::rfc3339;
+use venue_model::money::Fen;
 
 /// Lines one sale may carry at most.
 pub const LINES_PER_SALE_MAX: usize = 500;
@@ -321,7 +322,7 @@ struct SaleRecord<'a> {
     payment: &'a str,
     refers_to: Option<&'a str>,
     revenue: &'a [crate::outbox::RevenueLine],
-    total_fen: i64,
+    total_fen: Fen,
 }
 
 /// The row of the sale a refund or void names (`check` found it, or refused the message).
@@ -393,7 +394,7 @@ fn check_inner(
         );
     }
     let business_date = venue.clock.business_date(&at);
-    if sale.total_fen < 0 {
+    if sale.total_fen.is_negative() {
         return refuse(
             "bad_total",
             "total_fen must not be negative (refunds are positive numbers)",
@@ -411,7 +412,7 @@ fn check_inner(
                 format!("at most {LINES_PER_SALE_MAX} lines"),
             );
         }
-        let mut sum: i64 = 0;
+        let mut sum = Fen::ZERO;
         for (i, l) in sale.lines.iter().enumerate() {
             if l.qty == 0 || l.qty > LINE_QTY_MAX {
                 return refuse(
@@ -419,7 +420,7 @@ fn check_inner(
                     format!("line {i}: qty must be 1 to {LINE_QTY_MAX}"),
                 );
             }
-            if l.unit_price_fen < 0 {
+            if l.unit_price_fen.is_negative() {
                 return refuse(
                     "bad_line",
                     format!("line {i}: unit_price_fen must not be negative"),
@@ -433,12 +434,13 @@ fn check_inner(
             }
             let amount = l
                 .unit_price_fen
-                .checked_mul(l.qty as i64)
-                .ok_or_else(|| Refusal(format!("amount_overflow: line {i}")))?;
+                .times(i64::from(l.qty), "a line")
+                .map_err(|_| Refusal(format!("amount_overflow: line {i}")))?;
             sum = sum
-                .checked_add(amount)
-                .ok_or_else(|| Refusal("amount_overflow: lines".into()))?;
-            *by_category.entry(l.category.clone()).or_default() += amount;
+                .checked_add(amount, "the lines")
+                .map_err(|_| Refusal("amount_overflow: lines".into()))?;
+            // No category's part can overflow: the sum of them all did not.
+            *by_category.entry(l.category.clone()).or_default() += amount.get();
         }
         if sum != sale.total_fen {
             return refuse(
@@ -482,7 +484,7 @@ fn check_inner(
         match sale.kind {
             SaleKind::Refund => {
                 let left = original.total_fen - original.refunded_fen;
-                if sale.total_fen > left {
+                if sale.total_fen.get() > left {
                     return refuse(
                         "refund_exceeds_sale",
                         format!(
@@ -628,7 +630,7 @@ mod tests {
                 payment: "wechat",
                 refers_to,
                 revenue: &revenue,
-                total_fen: 1800,
+                total_fen: Fen::new(1800),
             };
             let before = serde_json::json!({
                 "device": "pos-1", "merchant": "m-tea-house", "kind": "refund",

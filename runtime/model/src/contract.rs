@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::Rounding;
+use crate::money::{Fen, Rounding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,7 +36,7 @@ pub struct Contract {
     #[serde(default)]
     pub cost_bp: u32,
     #[serde(default)]
-    pub cost_fixed_fen: i64,
+    pub cost_fixed_fen: Fen,
     #[serde(default)]
     pub share_bp: u32,
     #[serde(default)]
@@ -52,8 +52,8 @@ pub struct Contract {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryTotal {
     pub category: String,
-    pub sales_fen: i64,
-    pub refunds_fen: i64,
+    pub sales_fen: Fen,
+    pub refunds_fen: Fen,
 }
 
 /// One line of a bill.
@@ -63,9 +63,9 @@ pub struct Line {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    pub basis_fen: i64,
+    pub basis_fen: Fen,
     pub rate_bp: u32,
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
     /// For `late` lines: the original business day.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -143,7 +143,7 @@ impl Contract {
             "revenue_share" => {
                 bp("cost_bp", self.cost_bp)?;
                 bp("share_bp", self.share_bp)?;
-                if self.cost_fixed_fen < 0 {
+                if self.cost_fixed_fen.is_negative() {
                     return Err("cost_fixed_fen must not be negative".into());
                 }
             }

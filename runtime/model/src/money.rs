@@ -1,10 +1,109 @@
-//! Money arithmetic (settlement.md, Money rules): amounts are `i64` fen, rates are basis
-//! points, a fraction appears only when a rate is applied, it is computed exactly with
-//! `rust_decimal` and rounded once to a whole fen by the contract's rounding mode, and a
-//! split is always computed as one side plus `total - side`.
+//! Money arithmetic (settlement.md, Money rules): amounts are [`Fen`] (a whole number of
+//! fen in an `i64`), rates are basis points, a fraction appears only when a rate is
+//! applied, it is computed exactly with `rust_decimal` and rounded once to a whole fen by
+//! the contract's rounding mode, and a split is always computed as one side plus
+//! `total - side`. Sums are checked: an overflow is an error, never a wrap.
+
+use std::fmt;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+
+/// An amount of money in fen (分, a hundredth of a yuan). It is written as a JSON integer
+/// and nothing else (`1250`, never `12.5` or `"1250"`), stored as an SQLite integer, and
+/// shown to people as yuan with two decimals (`12.50`). Arithmetic on it is checked.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Fen(i64);
+
+impl Fen {
+    pub const ZERO: Fen = Fen(0);
+
+    pub const fn new(fen: i64) -> Fen {
+        Fen(fen)
+    }
+
+    /// The whole number of fen.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    pub fn checked_add(self, other: Fen, what: &'static str) -> Result<Fen, MoneyError> {
+        add(self.0, other.0, what).map(Fen)
+    }
+
+    pub fn checked_sub(self, other: Fen, what: &'static str) -> Result<Fen, MoneyError> {
+        sub(self.0, other.0, what).map(Fen)
+    }
+
+    /// `self * n` (a unit price times a quantity).
+    pub fn times(self, n: i64, what: &'static str) -> Result<Fen, MoneyError> {
+        self.0
+            .checked_mul(n)
+            .map(Fen)
+            .ok_or(MoneyError::Overflow(what))
+    }
+
+    /// The checked sum of amounts.
+    pub fn sum(
+        amounts: impl IntoIterator<Item = Fen>,
+        what: &'static str,
+    ) -> Result<Fen, MoneyError> {
+        amounts
+            .into_iter()
+            .try_fold(Fen::ZERO, |acc, a| acc.checked_add(a, what))
+    }
+
+    /// `self * rate_bp / 10000`, exactly, rounded once (see [`apply_rate`]).
+    pub fn rated(self, rate_bp: u32, rounding: Rounding) -> Result<Fen, MoneyError> {
+        apply_rate(self.0, rate_bp, rounding).map(Fen)
+    }
+
+    /// Yuan with two decimals, for people: `12.50`, `-0.05`, `0.00`.
+    pub fn yuan(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+/// The whole number of fen, as every `*_fen` field is written (`1250`); people are shown
+/// [`Fen::yuan`].
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl From<Fen> for i64 {
+    fn from(fen: Fen) -> i64 {
+        fen.0
+    }
+}
+
+#[cfg(feature = "sql")]
+const _: () = {
+    use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+    impl ToSql for Fen {
+        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+            self.0.to_sql()
+        }
+    }
+
+    /// An integer column only: a stored amount that is text or real fails loudly.
+    impl FromSql for Fen {
+        fn column_result(value: ValueRef<'_>) -> FromSqlResult<Fen> {
+            value.as_i64().map(Fen)
+        }
+    }
+};
 
 /// Basis points in one whole: 10000 bp = 100%.
 pub const BP_PER_UNIT: i64 = 10_000;
@@ -62,22 +161,23 @@ pub fn exact_rate(amount_fen: i64, rate_bp: u32) -> Result<Decimal, MoneyError> 
 /// the two always sum to the total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
-    pub total: i64,
-    pub party: i64,
-    pub rest: i64,
+    pub total: Fen,
+    pub party: Fen,
+    pub rest: Fen,
 }
 
-pub fn split(total_fen: i64, party_rate_bp: u32, rounding: Rounding) -> Result<Split, MoneyError> {
-    let party = apply_rate(total_fen, party_rate_bp, rounding)?;
-    let rest = total_fen
-        .checked_sub(party)
-        .ok_or(MoneyError::Overflow("a split"))?;
+pub fn split(total_fen: Fen, party_rate_bp: u32, rounding: Rounding) -> Result<Split, MoneyError> {
+    let party = total_fen.rated(party_rate_bp, rounding)?;
+    let rest = total_fen.checked_sub(party, "a split")?;
     let s = Split {
         total: total_fen,
         party,
         rest,
     };
-    debug_assert_eq!(s.party + s.rest, s.total);
+    debug_assert_eq!(
+        i128::from(s.party.0) + i128::from(s.rest.0),
+        i128::from(s.total.0)
+    );
     Ok(s)
 }
 
@@ -114,11 +214,53 @@ mod tests {
 
     #[test]
     fn a_split_always_sums_to_its_total() {
-        let s = split(85001, 5000, Rounding::HalfUp).unwrap();
-        assert_eq!((s.party, s.rest), (42501, 42500));
-        let s = split(85001, 5000, Rounding::HalfEven).unwrap();
-        assert_eq!((s.party, s.rest), (42500, 42501));
+        let s = split(Fen(85001), 5000, Rounding::HalfUp).unwrap();
+        assert_eq!((s.party, s.rest), (Fen(42501), Fen(42500)));
+        let s = split(Fen(85001), 5000, Rounding::HalfEven).unwrap();
+        assert_eq!((s.party, s.rest), (Fen(42500), Fen(42501)));
         assert!(apply_rate(i64::MAX, 10000, Rounding::HalfUp).is_ok());
-        assert!(split(i64::MIN, 10000, Rounding::HalfUp).is_ok());
+        assert!(split(Fen(i64::MIN), 10000, Rounding::HalfUp).is_ok());
+    }
+
+    #[test]
+    fn fen_is_shown_as_yuan_with_two_decimals() {
+        let table = [
+            (0, "0.00"),
+            (5, "0.05"),
+            (-5, "-0.05"),
+            (1250, "12.50"),
+            (-123_456, "-1234.56"),
+            (i64::MIN, "-92233720368547758.08"),
+            (i64::MAX, "92233720368547758.07"),
+        ];
+        for (fen, yuan) in table {
+            assert_eq!(Fen(fen).yuan(), yuan, "{fen} fen");
+            assert_eq!(Fen(fen).to_string(), fen.to_string());
+        }
+    }
+
+    #[test]
+    fn fen_is_a_json_integer_and_nothing_else() {
+        assert_eq!(serde_json::from_str::<Fen>("1250").unwrap(), Fen(1250));
+        assert_eq!(serde_json::from_str::<Fen>("-3").unwrap(), Fen(-3));
+        for bad in ["12.5", "\"1250\"", "1e3", "null", "92233720368547758070"] {
+            assert!(
+                serde_json::from_str::<Fen>(bad).is_err(),
+                "{bad} was taken as fen"
+            );
+        }
+        assert_eq!(serde_json::to_string(&Fen(1250)).unwrap(), "1250");
+    }
+
+    #[test]
+    fn fen_arithmetic_fails_instead_of_wrapping() {
+        assert_eq!(Fen(2).checked_add(Fen(3), "x"), Ok(Fen(5)));
+        assert!(Fen(i64::MAX).checked_add(Fen(1), "x").is_err());
+        assert!(Fen(i64::MIN).checked_sub(Fen(1), "x").is_err());
+        assert_eq!(Fen(250).times(3, "x"), Ok(Fen(750)));
+        assert!(Fen(i64::MAX / 2 + 1).times(2, "x").is_err());
+        assert_eq!(Fen::sum([Fen(1), Fen(2), Fen(3)], "x"), Ok(Fen(6)));
+        assert!(Fen::sum([Fen(i64::MAX), Fen(1)], "x").is_err());
+        assert_eq!(Fen(12345).rated(1000, Rounding::HalfUp), Ok(Fen(1235)));
     }
 }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::money::Fen;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SaleKind {
@@ -27,7 +29,7 @@ pub struct SaleLine {
     pub sku: String,
     pub category: String,
     pub qty: u32,
-    pub unit_price_fen: i64,
+    pub unit_price_fen: Fen,
 }
 
 /// A decoded POS message.
@@ -40,7 +42,7 @@ pub struct Sale {
     pub at: String,
     pub payment: String,
     pub lines: Vec<SaleLine>,
-    pub total_fen: i64,
+    pub total_fen: Fen,
 }
 
 /// The answer for the terminal.

@@ -3,6 +3,7 @@
 
 use super::DecodeError;
 use super::bindings::types as wit;
+use venue_model::money::Fen;
 use venue_model::order::{Channel, OrderRequest, OrderView, WhitelistEntry};
 use venue_model::scan::{Decision, Direction, Reason, Scan, Verdict};
 
@@ -208,10 +209,10 @@ pub fn sale_from_wit(s: wit::Sale) -> Result<venue_model::sale::Sale, DecodeErro
                 sku: l.sku,
                 category: l.category,
                 qty: l.qty,
-                unit_price_fen: l.unit_price_fen,
+                unit_price_fen: Fen::new(l.unit_price_fen),
             })
             .collect(),
-        total_fen: s.total_fen,
+        total_fen: Fen::new(s.total_fen),
     })
 }
 
@@ -250,7 +251,7 @@ pub fn settlement_input_to_wit(
             venue_model::contract::Cycle::Weekly => wit::Cycle::Weekly,
         },
         cost_bp: c.cost_bp,
-        cost_fixed_fen: c.cost_fixed_fen,
+        cost_fixed_fen: c.cost_fixed_fen.get(),
         share_bp: c.share_bp,
         rates: c
             .rates
@@ -274,8 +275,8 @@ pub fn settlement_input_to_wit(
             .iter()
             .map(|t| r::CategoryTotal {
                 category: t.category.clone(),
-                sales_fen: t.sales_fen,
-                refunds_fen: t.refunds_fen,
+                sales_fen: t.sales_fen.get(),
+                refunds_fen: t.refunds_fen.get(),
                 count: 0,
             })
             .collect(),
@@ -287,9 +288,9 @@ pub fn line_from_wit(l: wit::BillLine) -> venue_model::contract::Line {
     venue_model::contract::Line {
         kind: l.kind,
         category: l.category,
-        basis_fen: l.basis_fen,
+        basis_fen: Fen::new(l.basis_fen),
         rate_bp: l.rate_bp,
-        amount_fen: l.amount_fen,
+        amount_fen: Fen::new(l.amount_fen),
         note: l.note,
     }
 }

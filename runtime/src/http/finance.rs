@@ -62,7 +62,7 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError
 /// `GET /api/v1/reports/flow?date=&interval=`.
 pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use venue_domain::reports::flow::{self, FlowQuery};
-    let query = FlowQuery::parse(&call.query, api.venue.clock.today().naive())?;
+    let query = FlowQuery::parse(&call.query, api.venue.clock.today())?;
     let venue = api.venue.clone();
     let report = api
         .store

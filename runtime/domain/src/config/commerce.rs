@@ -66,7 +66,7 @@ pub struct ContractConfig {
     #[serde(default)]
     pub cost_bp: u32,
     #[serde(default)]
-    pub cost_fixed_fen: i64,
+    pub cost_fixed_fen: venue_model::money::Fen,
     #[serde(default)]
     pub share_bp: u32,
     #[serde(default)]

@@ -9,12 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Timelike};
+use chrono::{DateTime, Duration, FixedOffset, Timelike};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::ReportError;
 use crate::venue::Venue;
+use venue_model::BusinessDate;
 
 /// The intervals a day is cut into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +65,15 @@ impl Interval {
 /// an hour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowQuery {
-    pub date: NaiveDate,
+    pub date: BusinessDate,
     pub interval: Interval,
 }
 
 impl FlowQuery {
-    pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<FlowQuery, ReportError> {
+    pub fn parse(
+        pairs: &[(String, String)],
+        today: BusinessDate,
+    ) -> Result<FlowQuery, ReportError> {
         let bad = ReportError::BadQuery;
         let mut query = FlowQuery {
             date: today,
@@ -78,9 +82,8 @@ impl FlowQuery {
         for (key, value) in pairs {
             match key.as_str() {
                 "date" => {
-                    query.date = venue_model::BusinessDate::parse(value)
-                        .map_err(|e| bad(format!("date: {e}")))?
-                        .naive();
+                    query.date =
+                        BusinessDate::parse(value).map_err(|e| bad(format!("date: {e}")))?;
                 }
                 "interval" => {
                     query.interval = Interval::parse(value).ok_or_else(|| {
@@ -149,19 +152,14 @@ pub fn flow(
             area: a.id.clone(),
             entries: 0,
             exits: 0,
-            inside_now: crate::admission::presence(
-                conn,
-                &a.id,
-                venue_model::BusinessDate::from_naive(query.date),
-            )
-            .map_err(sql)?,
+            inside_now: crate::admission::presence(conn, &a.id, query.date).map_err(sql)?,
             untimed: 0,
             intervals: Vec::new(),
         });
         buckets.push(BTreeMap::new());
     }
     let mut stmt = conn.prepare_cached(ADMITTED_OF_DAY).map_err(sql)?;
-    let mut rows = stmt.query(params![query.date.to_string()]).map_err(sql)?;
+    let mut rows = stmt.query(params![query.date]).map_err(sql)?;
     while let Some(r) = rows.next().map_err(sql)? {
         let area: String = r.get(0).map_err(sql)?;
         let Some(i) = areas.iter().position(|a| a.area == area) else {
@@ -355,9 +353,7 @@ mod tests {
             1,
             true,
         );
-        let day = venue_model::BusinessDate::parse("2026-11-25")
-            .unwrap()
-            .naive();
+        let day = venue_model::BusinessDate::parse("2026-11-25").unwrap();
         let hourly = flow(
             &conn,
             &venue,
@@ -418,7 +414,7 @@ mod tests {
             &conn,
             &venue,
             &FlowQuery {
-                date: day.succ_opt().unwrap(),
+                date: day.succ(),
                 interval: Interval::Hour,
             },
         )
@@ -433,9 +429,7 @@ mod tests {
 
     #[test]
     fn the_query_defaults_to_today_by_the_hour_and_says_what_is_wrong() {
-        let today = venue_model::BusinessDate::parse("2026-11-25")
-            .unwrap()
-            .naive();
+        let today = venue_model::BusinessDate::parse("2026-11-25").unwrap();
         let pairs = |q: &str| -> Vec<(String, String)> {
             form_urlencoded::parse(q.as_bytes()).into_owned().collect()
         };

@@ -180,9 +180,9 @@ mod tests {
             vec![crate::settlement::bill::Line {
                 kind: "category".into(),
                 category: Some("food".into()),
-                basis_fen: 12345,
+                basis_fen: venue_model::money::Fen::new(12345),
                 rate_bp: 1000,
-                amount_fen: 1235,
+                amount_fen: venue_model::money::Fen::new(1235),
                 note: None,
             }],
         );

@@ -6,8 +6,9 @@
 
 use proptest::prelude::*;
 
+use super::bill::plain::raw;
 use super::contracts::{self, Contract, Cycle};
-use super::money::Rounding;
+use super::money::{Fen, Rounding};
 use super::{PluginLines, review, settle_day};
 use crate::ledger;
 use crate::sales::{self, Sale, SaleKind, SaleLine};
@@ -150,7 +151,12 @@ fn run_day(
         coaster.cost_fixed_fen,
         coaster.share_bp,
         coaster.rounding,
-    ) = (t.cost_bp, t.cost_fixed_fen, t.share_bp, t.coaster_rounding);
+    ) = (
+        t.cost_bp,
+        Fen::new(t.cost_fixed_fen),
+        t.share_bp,
+        t.coaster_rounding,
+    );
     assert_eq!(coaster.cycle, Cycle::Daily);
     for c in [&tea, &coaster] {
         contracts::insert(conn, c, &now, false).map_err(|e| ("contract", e))?;
@@ -167,10 +173,13 @@ fn run_day(
                         sku: format!("sku-{c}"),
                         category: CATEGORIES[c].into(),
                         qty,
-                        unit_price_fen: price,
+                        unit_price_fen: Fen::new(price),
                     })
                     .collect();
-                let total = lines.iter().map(|l| l.unit_price_fen * l.qty as i64).sum();
+                let total = lines
+                    .iter()
+                    .map(|l| l.unit_price_fen.get() * l.qty as i64)
+                    .sum();
                 let sale = message(
                     &event_id,
                     MERCHANTS[*merchant].0,
@@ -192,7 +201,7 @@ fn run_day(
                     sku: "back".into(),
                     category: CATEGORIES[m.merchant % CATEGORIES.len()].into(),
                     qty: 1,
-                    unit_price_fen: amount,
+                    unit_price_fen: Fen::new(amount),
                 };
                 let sale = message(
                     &event_id,
@@ -245,7 +254,7 @@ fn run_day(
                 event_id,
                 Model {
                     merchant,
-                    total: sale.total_fen,
+                    total: sale.total_fen.get(),
                     refunded: 0,
                     voided: false,
                 },
@@ -253,7 +262,7 @@ fn run_day(
             SaleKind::Refund => {
                 let original = sale.refers_to.as_deref().unwrap_or_default();
                 if let Some((_, m)) = model.iter_mut().find(|(id, _)| id == original) {
-                    m.refunded += sale.total_fen;
+                    m.refunded += sale.total_fen.get();
                 }
             }
             SaleKind::Void => {
@@ -295,7 +304,7 @@ fn run_day(
             .iter()
             .find(|b| b.party == *party)
             .ok_or_else(|| Failed(format!("no bill for {party}")))?;
-        let a = &bill.amounts;
+        let (a, _) = raw(&bill.amounts);
         if a.gross_fen - a.refunds_fen != net_by_merchant[i] {
             return Err(Failed(format!(
                 "{party}: bill counts {} - {}, model {}",
@@ -309,7 +318,7 @@ fn run_day(
             &crate::actor::Actor::system("reviewer"),
         )
         .map_err(|e| ("approve", e))?;
-        let a = &approved.amounts;
+        let (a, _) = raw(&approved.amounts);
         let balances = ledger::party_balance(conn, party).map_err(|e| ("party balance", e))?;
         let keeps = if approved.kind == "revenue_share" {
             a.cost_fen
@@ -401,7 +410,7 @@ fn message(
         at: at.into(),
         payment: if total_fen % 2 == 0 { "cash" } else { "wechat" }.into(),
         lines,
-        total_fen,
+        total_fen: Fen::new(total_fen),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use venue_model::contract::BillStatus;
+use venue_model::money::{Fen, MoneyError};
 
 use rusqlite::{Connection, params};
 
@@ -34,8 +35,13 @@ pub fn approve(
     let claimed = claim_facts(conn, &contract, &bill)?;
     // The claimed facts must be exactly what the draft counted; if a fact arrived since
     // the draft was made, the reviewer must re-run the settlement and look again.
-    let claimed_net: i64 = claimed.values().sum();
-    let counted = bill.amounts.gross_fen - bill.amounts.refunds_fen;
+    let overflow = |e: MoneyError| DomainError::internal(format!("bill {bill_id}: {e}"));
+    let claimed_net = Fen::sum(claimed.values().copied(), "the claimed facts").map_err(overflow)?;
+    let counted = bill
+        .amounts
+        .gross_fen
+        .checked_sub(bill.amounts.refunds_fen, "the counted sales")
+        .map_err(overflow)?;
     if claimed_net != counted {
         return Err(DomainError::conflict(
             "bill_outdated",
@@ -101,8 +107,8 @@ fn claim_facts(
     conn: &Connection,
     contract: &Contract,
     bill: &BillView,
-) -> Result<BTreeMap<String, i64>, DomainError> {
-    let mut net: BTreeMap<String, i64> = BTreeMap::new();
+) -> Result<BTreeMap<String, Fen>, DomainError> {
+    let mut net: BTreeMap<String, Fen> = BTreeMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT id, source, product, merchant, category, kind, business_date, amount_fen FROM revenue_facts
          WHERE voided = 0 AND bill_id IS NULL AND business_date <= ?1",
@@ -135,11 +141,14 @@ fn claim_facts(
         }
         stamp.execute(params![id, bill.bill_id])?;
         let signed = if f.kind == "refund" {
-            -f.amount_fen
+            Fen::new(-f.amount_fen.get())
         } else {
             f.amount_fen
         };
-        *net.entry(f.revenue_account()).or_default() += signed;
+        let account = net.entry(f.revenue_account()).or_default();
+        *account = account
+            .checked_add(signed, "an account's net")
+            .map_err(|e| DomainError::internal(e.to_string()))?;
     }
     Ok(net)
 }
@@ -150,21 +159,27 @@ fn claim_facts(
 fn post_settlement(
     conn: &Connection,
     bill: &BillView,
-    revenue: &BTreeMap<String, i64>,
+    revenue: &BTreeMap<String, Fen>,
     now: &str,
 ) -> Result<(), DomainError> {
     let a = &bill.amounts;
+    let overflow = |e: MoneyError| DomainError::internal(format!("bill {}: {e}", bill.bill_id));
     let venue_keeps = if bill.kind == "revenue_share" {
+        let kept_of_net = if a.net_fen > Fen::ZERO {
+            a.net_fen.checked_sub(a.share_fen, "the venue's part")
+        } else {
+            Ok(Fen::ZERO)
+        };
         a.cost_fen
-            + if a.net_fen > 0 {
-                a.net_fen - a.share_fen
-            } else {
-                0
-            }
+            .checked_add(kept_of_net.map_err(overflow)?, "what the venue keeps")
+            .map_err(overflow)?
     } else {
         a.commission_fen
     };
-    let carry = a.carry_in_fen - a.carry_out_fen;
+    let carry = a
+        .carry_in_fen
+        .checked_sub(a.carry_out_fen, "the carry")
+        .map_err(overflow)?;
     let mut legs: Vec<Leg> = revenue
         .iter()
         .map(|(account, fen)| Leg::debit(account.clone(), *fen))

@@ -19,6 +19,7 @@ use super::bill::{self, Amounts, CategoryTotal, Line};
 use super::contracts::{self, Contract, Cycle};
 use crate::error::DomainError;
 use crate::venue::Venue;
+use venue_model::money::{Fen, MoneyError};
 use venue_model::{BusinessDate, ids};
 
 /// Lines a settlement-rule plugin computed, by contract id.
@@ -81,7 +82,7 @@ pub struct FactSum {
     pub category: String,
     pub kind: String,
     pub business_date: BusinessDate,
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
 }
 
 impl FactSum {
@@ -140,10 +141,10 @@ fn fact_sums(
 /// bill, and late facts.
 pub struct CycleFacts {
     pub categories: Vec<CategoryTotal>,
-    pub gross_fen: i64,
-    pub refunds_fen: i64,
+    pub gross_fen: Fen,
+    pub refunds_fen: Fen,
     /// Late facts by original day: (day, category, net amount).
-    pub late: Vec<(BusinessDate, String, i64)>,
+    pub late: Vec<(BusinessDate, String, Fen)>,
 }
 
 /// Gathers the facts of one party's cycle starting on `start`, from `period_facts` (the
@@ -154,20 +155,26 @@ pub fn cycle_facts(
     start: BusinessDate,
     period_facts: &[FactSum],
 ) -> rusqlite::Result<CycleFacts> {
-    let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let (mut gross, mut refunds) = (0i64, 0i64);
-    let mut add = |f: &FactSum| {
+    let mut categories: BTreeMap<String, (Fen, Fen)> = BTreeMap::new();
+    let (mut gross, mut refunds) = (Fen::ZERO, Fen::ZERO);
+    let mut add = |f: &FactSum| -> rusqlite::Result<()> {
         let entry = categories.entry(f.category.clone()).or_default();
-        if f.kind == "refund" {
-            entry.1 += f.amount_fen;
-            refunds += f.amount_fen;
+        let overflow = |e: MoneyError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+        let (category, total) = if f.kind == "refund" {
+            (&mut entry.1, &mut refunds)
         } else {
-            entry.0 += f.amount_fen;
-            gross += f.amount_fen;
-        }
+            (&mut entry.0, &mut gross)
+        };
+        *category = category
+            .checked_add(f.amount_fen, "a category's total")
+            .map_err(overflow)?;
+        *total = total
+            .checked_add(f.amount_fen, "a cycle's total")
+            .map_err(overflow)?;
+        Ok(())
     };
     for f in period_facts.iter().filter(|f| f.in_scope(contract)) {
-        add(f);
+        add(f)?;
     }
     // Late: facts before the cycle, not on any bill, whose own cycle's bill has left draft.
     let mut late = Vec::new();
@@ -177,9 +184,9 @@ pub fn cycle_facts(
         if !closed_bill_exists(conn, &contract.party, s, e)? {
             continue;
         }
-        add(f);
+        add(f)?;
         let signed = if f.kind == "refund" {
-            -f.amount_fen
+            Fen::new(-f.amount_fen.get())
         } else {
             f.amount_fen
         };
@@ -238,7 +245,7 @@ fn latest_bill(
 }
 
 /// The carry into a cycle: the carry out of the party's latest earlier bill that stands.
-fn carry_in(conn: &Connection, party: &str, start: BusinessDate) -> rusqlite::Result<i64> {
+fn carry_in(conn: &Connection, party: &str, start: BusinessDate) -> rusqlite::Result<Fen> {
     let amounts: Option<String> = conn
         .prepare_cached(
             "SELECT amounts FROM bills WHERE party = ?1 AND period_end < ?2 AND status != 'rejected'
@@ -247,7 +254,7 @@ fn carry_in(conn: &Connection, party: &str, start: BusinessDate) -> rusqlite::Re
         .query_row(params![party, start], |r| r.get(0))
         .optional()?;
     // A stored bill that does not read back is an error, never a carry of 0.
-    amounts.map_or(Ok(0), |a| {
+    amounts.map_or(Ok(Fen::ZERO), |a| {
         serde_json::from_str::<Amounts>(&a)
             .map(|a| a.carry_out_fen)
             .map_err(|e| {
@@ -264,7 +271,7 @@ fn carry_in(conn: &Connection, party: &str, start: BusinessDate) -> rusqlite::Re
 pub fn compute(
     contract: &Contract,
     facts: &CycleFacts,
-    carry: i64,
+    carry: Fen,
     plugin_lines: Option<&Vec<Line>>,
 ) -> Result<Amounts, DomainError> {
     let money_err = |e: super::money::MoneyError| {
@@ -312,7 +319,7 @@ fn checked_plugin_bill(
     contract: &Contract,
     facts: &CycleFacts,
     lines: &[Line],
-    carry: i64,
+    carry: Fen,
 ) -> Result<Amounts, DomainError> {
     let refuse = |m: String| {
         DomainError::plugin(
@@ -320,12 +327,14 @@ fn checked_plugin_bill(
             format!("settlement rule of {}: {m}", contract.id),
         )
     };
-    let mut expected: BTreeMap<&str, i64> = facts
-        .categories
-        .iter()
-        .map(|c| (c.category.as_str(), c.sales_fen - c.refunds_fen))
-        .collect();
-    let mut commission = 0i64;
+    let overflow = |e: MoneyError| refuse(e.to_string());
+    let mut expected: BTreeMap<&str, Fen> = BTreeMap::new();
+    for c in &facts.categories {
+        let basis = c.sales_fen.checked_sub(c.refunds_fen, "a category's basis");
+        expected.insert(c.category.as_str(), basis.map_err(overflow)?);
+    }
+    let basis = Fen::sum(expected.values().copied(), "the basis").map_err(overflow)?;
+    let mut commission = Fen::ZERO;
     for line in lines {
         if line.kind != "category" {
             return Err(refuse(format!(
@@ -345,24 +354,19 @@ fn checked_plugin_bill(
                 line.basis_fen
             )));
         }
-        if basis >= 0 && (line.amount_fen < 0 || line.amount_fen > basis) {
+        if basis >= Fen::ZERO && (line.amount_fen < Fen::ZERO || line.amount_fen > basis) {
             return Err(refuse(format!(
                 "category {category}: commission {} outside 0..={basis}",
                 line.amount_fen
             )));
         }
         commission = commission
-            .checked_add(line.amount_fen)
-            .ok_or_else(|| refuse("overflow".into()))?;
+            .checked_add(line.amount_fen, "the commission")
+            .map_err(overflow)?;
     }
     if let Some(missing) = expected.keys().next() {
         return Err(refuse(format!("no line for category {missing}")));
     }
-    let basis: i64 = facts
-        .categories
-        .iter()
-        .map(|c| c.sales_fen - c.refunds_fen)
-        .sum();
     bill::commission_from_lines(
         facts.gross_fen,
         facts.refunds_fen,

@@ -26,6 +26,7 @@ use serde::Serialize;
 pub use venue_model::order::{Channel, TicketStatus, WhitelistEntry};
 
 use venue_model::BusinessDate;
+use venue_model::money::Fen;
 
 use crate::error::DomainError;
 use crate::venue::Venue;
@@ -324,13 +325,11 @@ pub(crate) fn record_ticket_revenue(
     )?;
     let mut legs = vec![crate::ledger::Leg::debit(
         format!("cash:{}", posting.method),
-        sign * total,
+        Fen::new(sign * total),
     )];
-    legs.extend(
-        by_product
-            .iter()
-            .map(|(p, fen)| crate::ledger::Leg::credit(format!("revenue:ticket:{p}"), sign * fen)),
-    );
+    legs.extend(by_product.iter().map(|(p, fen)| {
+        crate::ledger::Leg::credit(format!("revenue:ticket:{p}"), Fen::new(sign * fen))
+    }));
     crate::ledger::post(
         conn,
         crate::ledger::Fact::new(posting.fact_kind, posting.fact_id),

@@ -282,16 +282,16 @@ pub(crate) async fn sales_store(
                             sku: "tea-01".into(),
                             category: "food".into(),
                             qty: 1,
-                            unit_price_fen: 1800,
+                            unit_price_fen: venue_model::money::Fen::new(1800),
                         },
                         SaleLine {
                             sku: "juice".into(),
                             category: "drink".into(),
                             qty: 2,
-                            unit_price_fen: 900,
+                            unit_price_fen: venue_model::money::Fen::new(900),
                         },
                     ],
-                    total_fen: 3600,
+                    total_fen: venue_model::money::Fen::new(3600),
                 };
                 let venue = venue.clone();
                 let recorded = store
