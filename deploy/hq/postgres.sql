@@ -83,3 +83,14 @@ CREATE TABLE IF NOT EXISTS revenue_lines (
     amount_fen    bigint NOT NULL,
     count         bigint NOT NULL
 ) PARTITION BY RANGE (business_date);
+
+-- The audit chain head each fresh batch carried (Venue-Audit-Head): `venue-hq audit check`
+-- finds a box whose log was cut back or rebuilt from them.
+CREATE TABLE IF NOT EXISTS audit_heads (
+    edge_id     text NOT NULL,
+    batch_seq   bigint NOT NULL,
+    audit_row   bigint NOT NULL,
+    audit_hash  text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (edge_id, batch_seq)
+);

@@ -13,8 +13,10 @@
 //! - [`report`]: the revenue report;
 //! - [`http`]: the server and its routes;
 //! - [`role`]: what a token may do; [`auth`]: tokens and their digests;
+//! - [`audit`]: whether an edge box's audit chain heads belong to one growing chain;
 //! - [`metrics`], [`error`].
 
+pub mod audit;
 pub mod auth;
 pub mod encoding;
 pub mod error;

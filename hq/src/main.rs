@@ -1,5 +1,6 @@
 //! The `venue-hq` binary: `serve` receives batches and serves reports; `token add` creates
-//! bearer tokens. Every flag can also be set from the environment variable named in
+//! bearer tokens; `audit check` checks an edge box's audit chain against the heads its
+//! batches carried. Every flag can also be set from the environment variable named in
 //! `--help`.
 
 use std::io::Write;
@@ -58,6 +59,42 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Check an edge box's audit chain against the heads its batches carried.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Exit 0 when an edge box's audit heads belong to one growing chain; 1 naming the
+    /// first that does not.
+    #[command(
+        long_about = "Check an edge box's audit chain against the heads HQ kept.\n\n\
+        Every batch an edge box uploads carries its audit chain's head (the last row and its \
+        hash). A later head on an earlier row, or a row whose hash changed, means the box's log \
+        was cut back or rewritten. With --chain (the box's `venue-edge audit export` output), the \
+        chain is also walked row by row and must hold every head HQ was sent: a log rebuilt past \
+        the old heads is caught there. Exit 0 when all is well, 1 naming the first problem.\n\n\
+        Example:\n  \
+        venue-hq audit check --data /var/lib/venue-hq --edge edge-main\n  \
+        venue-edge audit export --data /var/lib/venue-edge > chain.jsonl\n  \
+        venue-hq audit check --data /var/lib/venue-hq --edge edge-main --chain chain.jsonl"
+    )]
+    Check(AuditCheckArgs),
+}
+
+#[derive(Args)]
+struct AuditCheckArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The edge box (its [edge] id).
+    #[arg(long, value_name = "EDGE_ID")]
+    edge: String,
+    /// The box's exported chain (`venue-edge audit export`), one JSON row a line.
+    #[arg(long, value_name = "FILE")]
+    chain: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -201,6 +238,9 @@ fn main() -> anyhow::Result<()> {
             Command::Token {
                 command: TokenCommand::Add(args),
             } => token_add(args).await,
+            Command::Audit {
+                command: AuditCommand::Check(args),
+            } => audit_check(args).await,
         }
     })
 }
@@ -236,6 +276,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     running.stop().await;
     tracing::info!("venue-hq: stopped");
     Ok(())
+}
+
+async fn audit_check(args: AuditCheckArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.database.config()?)
+        .await
+        .context("opening the database")?;
+    let anchors = store.audit_anchors(&args.edge).await?;
+    let mut file = match &args.chain {
+        Some(path) => Some(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let chain = file.as_mut().map(|f| f as &mut dyn std::io::BufRead);
+    match venue_hq::audit::check(&anchors, chain) {
+        Ok(checked) => {
+            let mut line = format!(
+                "audit heads of {}: {} kept, latest row {}, one growing chain",
+                args.edge, checked.anchors, checked.latest_row
+            );
+            if let Some(rows) = checked.chain_rows {
+                line.push_str(&format!(
+                    "; the exported chain is whole ({rows} rows) and holds every head"
+                ));
+            }
+            println!("{line}");
+            Ok(())
+        }
+        Err(broken) => {
+            eprintln!(
+                "audit chain of {} broken at row {}: {}",
+                args.edge, broken.row, broken.why
+            );
+            std::process::exit(1);
+        }
+    }
 }
 
 async fn token_add(args: TokenAddArgs) -> anyhow::Result<()> {

@@ -102,10 +102,31 @@ enum AuditCommand {
         #[arg(long, env = "VENUE_EDGE_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Write the whole chain to stdout, oldest row first, one JSON row a line: what
+    /// `venue-hq audit check --chain FILE` reads to hold it against the heads HQ kept.
+    #[command(
+        long_about = "Write the whole audit chain to stdout, oldest row first, one JSON row a line \
+        ({\"id\",\"at\",\"actor\",\"via\",\"action\",\"subject\",\"detail\",\"prev_hash\",\"hash\"}). \
+        Reads the store only; safe while the box runs. HQ checks it against the heads the box's \
+        uploads carried.\n\n\
+        Example:\n  \
+        venue-edge audit export --data /var/lib/venue-edge > chain.jsonl\n  \
+        venue-hq audit check --data /var/lib/venue-hq --edge edge-main --chain chain.jsonl"
+    )]
+    Export {
+        /// The box's data folder.
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        data: Option<PathBuf>,
+        #[arg(long, env = "VENUE_EDGE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
-/// `venue-edge audit verify`: whole (exit 0) or the first bad row (exit 1).
-fn audit_verify(data: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<()> {
+/// The store of `--data DIR` or of `--config FILE`'s data folder, read only.
+fn audit_store(
+    data: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<rusqlite::Connection> {
     let data = match (data, config) {
         (Some(d), _) => d,
         (None, Some(c)) => Config::load(&c)?.edge.data_dir,
@@ -113,12 +134,26 @@ fn audit_verify(data: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Resul
     };
     let path = data.join(runtime::STORE_FILE);
     anyhow::ensure!(path.exists(), "no store at {}", path.display());
-    let conn = venue_store::open_reader(&path)?;
+    Ok(venue_store::open_reader(&path)?)
+}
+
+/// `venue-edge audit export`: the chain as JSON lines on stdout.
+fn audit_export(data: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let conn = audit_store(data, config)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let rows = venue_domain::audit::export(&conn, &mut out)?;
+    eprintln!("audit chain: {rows} rows written");
+    Ok(())
+}
+
+/// `venue-edge audit verify`: whole (exit 0) or the first bad row (exit 1).
+fn audit_verify(data: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let conn = audit_store(data, config)?;
     match venue_domain::audit::verify(&conn)? {
         Ok(whole) => {
             println!(
                 "audit chain whole: {} rows, head {}",
-                whole.rows, whole.head
+                whole.rows, whole.head.hash
             );
             Ok(())
         }
@@ -176,6 +211,9 @@ fn main() -> anyhow::Result<()> {
             Command::Audit {
                 command: AuditCommand::Verify { data, config },
             } => audit_verify(data, config),
+            Command::Audit {
+                command: AuditCommand::Export { data, config },
+            } => audit_export(data, config),
         }
     })
 }

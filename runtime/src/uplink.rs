@@ -4,7 +4,9 @@
 //!   `batch_age_ms`. Its number and record range are stored before it is sent, so a retry
 //!   (after a failure, a timeout, or a restart) sends the same number with the same
 //!   records, and HQ recognises it.
-//! - Body: NDJSON compressed with zstd; headers `Venue-Edge-Id` and `Venue-Batch-Seq`.
+//! - Body: NDJSON compressed with zstd; headers `Venue-Edge-Id`, `Venue-Batch-Seq` and
+//!   `Venue-Audit-Head` (the audit chain's last row and hash as the batch leaves, which HQ
+//!   keeps: a box whose log was cut back and rebuilt is caught there).
 //! - When HQ answers 200 the batch is marked acknowledged and its records leave the
 //!   outbox, in one store job. Anything else is retried with capped exponential backoff
 //!   and full jitter. HQ's 413 halves the batch size; a refused token or record raises an
@@ -27,6 +29,7 @@ use crate::metrics::Metrics;
 use venue_domain::config::UplinkConfig;
 use venue_model::alert::Alert;
 use venue_store::{Store, StoreError};
+use venue_wire::audit::Head as AuditHead;
 
 /// How often an idle uplink looks for new records.
 const POLL: Duration = Duration::from_millis(200);
@@ -203,9 +206,9 @@ impl Uplink {
                 let Some(batch) = self.next_batch(&reader, limit).await? else {
                     return Ok(None);
                 };
-                let body = self.body(&reader, batch).await?;
+                let (body, head) = self.body(&reader, batch).await?;
                 let answer = tokio::select! {
-                    a = self.send(&client, &url, batch, body) => a,
+                    a = self.send(&client, &url, batch, body, head) => a,
                     _ = shutdown.cancelled() => return Ok(None),
                 };
                 Ok::<_, UploadError>(Some((batch, answer)))
@@ -378,15 +381,16 @@ impl Uplink {
         Ok(Some(batch))
     }
 
-    /// The batch's records as zstd-compressed NDJSON.
+    /// The batch's records as zstd-compressed NDJSON, and the audit chain's head now.
     async fn body(
         &self,
         reader: &Arc<Mutex<Connection>>,
         batch: Batch,
-    ) -> Result<Bytes, UploadError> {
+    ) -> Result<(Bytes, AuditHead), UploadError> {
         let (reader, edge_id) = (reader.clone(), self.edge_id.clone());
-        tokio::task::spawn_blocking(move || -> Result<Bytes, UploadError> {
+        tokio::task::spawn_blocking(move || -> Result<(Bytes, AuditHead), UploadError> {
             let conn = reader.lock().map_err(|_| UploadError::Store("reader poisoned".into()))?;
+            let head = venue_domain::audit::anchor(&conn)?;
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, kind, event_id, business_date, at, data FROM outbox WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
             )?;
@@ -405,7 +409,7 @@ impl Uplink {
                     .map_err(|e| UploadError::Store(e.to_string()))?;
             }
             let compressed = zstd::bulk::compress(&ndjson, ZSTD_LEVEL).map_err(|e| UploadError::Store(e.to_string()))?;
-            Ok(Bytes::from(compressed))
+            Ok((Bytes::from(compressed), head))
         })
         .await
         .map_err(|e| UploadError::Store(e.to_string()))?
@@ -418,6 +422,7 @@ impl Uplink {
         url: &str,
         batch: Batch,
         body: Bytes,
+        head: AuditHead,
     ) -> Result<(i64, i64), UploadError> {
         let request = hyper::Request::post(url)
             .header("authorization", format!("Bearer {}", self.config.token))
@@ -425,6 +430,7 @@ impl Uplink {
             .header("content-encoding", "zstd")
             .header("venue-edge-id", &self.edge_id)
             .header("venue-batch-seq", batch.seq.to_string())
+            .header(venue_wire::audit::HEADER, head.to_string())
             .body(Full::new(body))
             .map_err(|e| UploadError::Transport(e.to_string()))?;
         let timeout = Duration::from_secs(self.config.timeout_s);

@@ -183,6 +183,16 @@ impl Hq {
             .to_owned()
     }
 
+    /// Runs `venue-hq ARGS` on this HQ's database (its `--data`, and on PostgreSQL its
+    /// `--database` and schema too).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary("venue-hq"))
+            .args(args)
+            .args(self.database_args())
+            .output()
+            .expect("run venue-hq")
+    }
+
     /// A new token with which `edge_id` uploads (`venue-hq token add --edge`).
     pub fn edge_token(&self, edge_id: &str) -> String {
         self.token(&["--edge", edge_id])

@@ -1,5 +1,6 @@
 //! `POST /api/v1/batches`: an edge box uploads a batch of records. Checked in this order:
-//! token (401), edge token of the edge box named by `Venue-Edge-Id` (403), headers (400),
+//! token (401), edge token of the edge box named by `Venue-Edge-Id` (403), headers (400;
+//! `Venue-Audit-Head`, the box's audit chain head, is optional but checked when sent),
 //! content type and encoding (415), size (413), every line (400). Only then is it stored,
 //! in one transaction, and answered `{"accepted":n,"duplicates":m}` after the commit.
 
@@ -59,6 +60,11 @@ async fn receive(app: &App, call: Call) -> Result<(String, i64, Ingested), ApiEr
         )));
     }
     let seq = batch_seq(call.header("venue-batch-seq"))?;
+    let audit_head = call
+        .header(venue_wire::audit::HEADER)
+        .map(venue_wire::audit::Head::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("bad_header", e))?;
     encoding::check_content_type(call.header("content-type"))?;
     let encoding = encoding::parse_encoding(call.header("content-encoding"))?;
     let max = app.max_batch_bytes;
@@ -81,8 +87,10 @@ async fn receive(app: &App, call: Call) -> Result<(String, i64, Ingested), ApiEr
     let parse_edge = edge_id.clone();
     let batch = tokio::task::spawn_blocking(move || {
         let ndjson = encoding::decode(body, encoding, max)?;
-        batch::parse(&parse_edge, seq, &ndjson)
-            .map_err(|e| ApiError::bad_request("bad_record", e.to_string()))
+        let mut batch = batch::parse(&parse_edge, seq, &ndjson)
+            .map_err(|e| ApiError::bad_request("bad_record", e.to_string()))?;
+        batch.audit_head = audit_head;
+        Ok::<_, ApiError>(batch)
     })
     .await
     .map_err(|e| ApiError::internal(format!("the batch parser failed: {e}")))??;

@@ -1,6 +1,6 @@
 //! The database behind HQ: SQLite (one file under `--data`, the default) or PostgreSQL
 //! (`--database postgres://...`, everything in the schema `--pg-schema`). Both keep the same
-//! tables: `edges`, `tokens`, `batches`, `records` and `revenue_lines`; both answer the
+//! tables: `edges`, `tokens`, `batches`, `records`, `revenue_lines` and `audit_heads`; both answer the
 //! same operations, and a batch is one transaction in either.
 
 mod postgres;
@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::report::GroupBy;
 use crate::role::Role;
+use venue_wire::audit::Anchor;
 use venue_wire::batch::Batch;
 
 pub use postgres::{PG_SCHEMA_SQL, PgStore, check_schema_name};
@@ -162,6 +163,14 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.edges().await,
             Store::Postgres(s) => s.edges().await,
+        }
+    }
+
+    /// The audit chain heads an edge box's batches carried, in batch order.
+    pub async fn audit_anchors(&self, edge_id: &str) -> Result<Vec<Anchor>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.audit_anchors(edge_id).await,
+            Store::Postgres(s) => s.audit_anchors(edge_id).await,
         }
     }
 

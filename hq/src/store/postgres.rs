@@ -25,6 +25,7 @@ use tokio_postgres::{Client, Config, NoTls};
 use super::{DayRow, EdgeSummary, Ingested, StoreError};
 use crate::report::GroupBy;
 use crate::role::Role;
+use venue_wire::audit::{Anchor, Head};
 use venue_wire::batch::Batch;
 
 /// The schema file, applied at start.
@@ -281,6 +282,13 @@ impl PgStore {
         let accepted = row.get::<_, i64>(0) as u64;
         let lines = row.get::<_, i64>(1) as u64;
         let duplicates = batch.sent - accepted;
+        if let Some(head) = &batch.audit_head {
+            tx.execute(
+                "INSERT INTO audit_heads (edge_id, batch_seq, audit_row, audit_hash) VALUES ($1, $2, $3, $4)",
+                &[&batch.edge_id, &batch.seq, &head.row, &head.hash],
+            )
+            .await?;
+        }
         tx.execute(
             "UPDATE batches SET accepted = $3, duplicates = $4 WHERE edge_id = $1 AND batch_seq = $2",
             &[&batch.edge_id, &batch.seq, &(accepted as i64), &(duplicates as i64)],
@@ -330,6 +338,27 @@ impl PgStore {
                 gross_fen: r.get(2),
                 refunds_fen: r.get(3),
                 count: r.get(4),
+            })
+            .collect())
+    }
+
+    pub async fn audit_anchors(&self, edge_id: &str) -> Result<Vec<Anchor>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT batch_seq, audit_row, audit_hash FROM audit_heads WHERE edge_id = $1
+                 ORDER BY batch_seq",
+                &[&edge_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Anchor {
+                batch_seq: r.get(0),
+                head: Head {
+                    row: r.get(1),
+                    hash: r.get(2),
+                },
             })
             .collect())
     }

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{DayRow, EdgeSummary, Ingested, StoreError, now_text};
 use crate::report::GroupBy;
 use crate::role::Role;
+use venue_wire::audit::{Anchor, Head};
 use venue_wire::batch::Batch;
 
 /// The database file's name in `--data`.
@@ -209,6 +210,27 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn audit_anchors(&self, edge_id: &str) -> Result<Vec<Anchor>, StoreError> {
+        let edge_id = edge_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT batch_seq, audit_row, audit_hash FROM audit_heads WHERE edge_id = ?1
+                 ORDER BY batch_seq",
+            )?;
+            let rows = stmt.query_map([edge_id], |r| {
+                Ok(Anchor {
+                    batch_seq: r.get(0)?,
+                    head: Head {
+                        row: r.get(1)?,
+                        hash: r.get(2)?,
+                    },
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM meta", [], |_| Ok(()))?))
             .await
@@ -285,6 +307,13 @@ fn ingest(conn: &mut Connection, batch: &Batch) -> Result<Ingested, StoreError> 
         }
     }
     let duplicates = batch.sent - accepted;
+    if let Some(head) = &batch.audit_head {
+        tx.prepare_cached(
+            "INSERT INTO audit_heads (edge_id, batch_seq, audit_row, audit_hash, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![batch.edge_id, batch.seq, head.row, head.hash, now])?;
+    }
     tx.prepare_cached(
         "UPDATE batches SET accepted = ?3, duplicates = ?4 WHERE edge_id = ?1 AND batch_seq = ?2",
     )?

@@ -60,3 +60,14 @@ CREATE TABLE IF NOT EXISTS revenue_lines (
     count         INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS revenue_lines_by_day ON revenue_lines (business_date);
+
+-- The audit chain head each fresh batch carried (Venue-Audit-Head): `venue-hq audit check`
+-- finds a box whose log was cut back or rebuilt from them.
+CREATE TABLE IF NOT EXISTS audit_heads (
+    edge_id     TEXT NOT NULL,
+    batch_seq   INTEGER NOT NULL,
+    audit_row   INTEGER NOT NULL,
+    audit_hash  TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (edge_id, batch_seq)
+) WITHOUT ROWID;

@@ -1,53 +1,40 @@
-//! The audit log as a hash chain: every row carries the hash of the row before it and its
-//! own, over its id, time, actor, channel, action, subject and detail. Editing, removing or
-//! reordering a row breaks the chain at that row, and [`verify`] names the first one.
-//! Rows are appended only inside store jobs (one writer), so the chain has one head.
+//! The audit log as a hash chain (the row hash and the walk are defined once, in
+//! `venue_wire::audit`, for the edge box and HQ): every row carries the hash of the row
+//! before it and its own, over its id, time, actor, channel, action, subject and detail.
+//! Editing, removing or reordering a row breaks the chain at that row, and [`verify`]
+//! names the first one; cutting the end off is caught by HQ, which keeps the head every
+//! upload carries ([`anchor`]). Rows are appended only inside store jobs (one writer), so
+//! the chain has one head.
+
+use std::io::Write;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
+use venue_wire::audit::row_hash;
+pub use venue_wire::audit::{AuditRow, Broken, GENESIS, Head, Walk, Whole};
 
 use crate::actor::Actor;
 
-/// The hash before the first row.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// One row's content, as hashed.
-struct Row {
-    id: i64,
-    at: String,
-    actor: String,
-    via: String,
-    action: String,
-    subject: String,
-    detail: String,
-}
-
-fn row_hash(prev: &str, r: &Row) -> String {
-    let mut h = Sha256::new();
-    // Each field length-prefixed, so no two rows hash alike by moving text between fields.
-    for field in [
-        prev,
-        &r.id.to_string(),
-        &r.at,
-        &r.actor,
-        &r.via,
-        &r.action,
-        &r.subject,
-        &r.detail,
-    ] {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
+const COLUMNS: &str = "id, at, actor, via, action, subject, detail, prev_hash, hash";
 
 /// The chain's last hash (the genesis value for an empty log).
 pub fn head(conn: &Connection) -> rusqlite::Result<String> {
+    Ok(anchor(conn)?.hash)
+}
+
+/// The chain's last row and hash: what an upload to HQ carries.
+pub fn anchor(conn: &Connection) -> rusqlite::Result<Head> {
     Ok(conn
-        .prepare_cached("SELECT hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| r.get::<_, String>(0))
+        .prepare_cached(
+            "SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([], |r| {
+            Ok(Head {
+                row: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        })
         .optional()?
-        .unwrap_or_else(|| GENESIS.to_owned()))
+        .unwrap_or_else(Head::empty))
 }
 
 /// Appends a row. Call inside the store job that makes the change it records.
@@ -64,7 +51,7 @@ pub fn append(
         "INSERT INTO audit (at, actor, via, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![at, actor.user, actor.via, action, subject, detail])?;
-    let row = Row {
+    let row = AuditRow {
         id: conn.last_insert_rowid(),
         at: at.to_owned(),
         actor: actor.user.clone(),
@@ -72,6 +59,8 @@ pub fn append(
         action: action.to_owned(),
         subject: subject.to_owned(),
         detail: detail.to_owned(),
+        prev_hash: None,
+        hash: None,
     };
     let hash = row_hash(&prev, &row);
     conn.prepare_cached("UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE id = ?1")?
@@ -82,8 +71,10 @@ pub fn append(
 /// Chains the rows written before the chain existed (once, at start after the migration).
 pub fn chain_unchained(conn: &Connection) -> rusqlite::Result<usize> {
     let mut prev = head(conn)?;
-    let rows: Vec<Row> = conn
-        .prepare("SELECT id, at, actor, via, action, subject, detail FROM audit WHERE hash IS NULL ORDER BY id")?
+    let rows: Vec<AuditRow> = conn
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM audit WHERE hash IS NULL ORDER BY id"
+        ))?
         .query_map([], read_row)?
         .collect::<Result<_, _>>()?;
     for r in &rows {
@@ -97,8 +88,8 @@ pub fn chain_unchained(conn: &Connection) -> rusqlite::Result<usize> {
     Ok(rows.len())
 }
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok(Row {
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
         id: r.get(0)?,
         at: r.get(1)?,
         actor: r.get(2)?,
@@ -106,58 +97,40 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         action: r.get(4)?,
         subject: r.get(5)?,
         detail: r.get(6)?,
+        prev_hash: r.get(7)?,
+        hash: r.get(8)?,
     })
-}
-
-/// A whole chain: how many rows, and the last hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Whole {
-    pub rows: u64,
-    pub head: String,
-}
-
-/// Where a chain breaks: the first row that was edited, removed before, or moved.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Broken {
-    pub row: i64,
-    pub why: String,
 }
 
 /// Walks the whole log from the first row.
 pub fn verify(conn: &Connection) -> rusqlite::Result<Result<Whole, Broken>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, actor, via, action, subject, detail, prev_hash, hash FROM audit ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))?;
     let mut rows = stmt.query([])?;
-    let (mut prev, mut n, mut last_id) = (GENESIS.to_owned(), 0u64, 0i64);
+    let mut walk = Walk::default();
     while let Some(r) = rows.next()? {
-        let row = read_row(r)?;
-        let (stored_prev, stored): (Option<String>, Option<String>) = (r.get(7)?, r.get(8)?);
-        let broken = |why: String| Ok(Err(Broken { row: row.id, why }));
-        if row.id != last_id + 1 {
-            return broken(format!(
-                "row {} follows row {last_id}: rows between them were removed",
-                row.id
-            ));
+        if let Err(broken) = walk.step(&read_row(r)?) {
+            return Ok(Err(broken));
         }
-        if stored_prev.as_deref() != Some(prev.as_str()) {
-            return broken(format!(
-                "row {} does not point at the row before it (removed, reordered or rewritten)",
-                row.id
-            ));
-        }
-        let computed = row_hash(&prev, &row);
-        if stored.as_deref() != Some(computed.as_str()) {
-            return broken(format!("row {} was edited after it was written", row.id));
-        }
-        prev = computed;
-        last_id = row.id;
+    }
+    Ok(Ok(walk.end()))
+}
+
+/// Writes the whole log, oldest row first, one JSON object a line (`venue-hq audit check
+/// --chain` reads it). Returns how many rows.
+pub fn export(conn: &Connection, out: &mut dyn Write) -> std::io::Result<u64> {
+    let sql = std::io::Error::other;
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
+        .map_err(sql)?;
+    let mut rows = stmt.query([]).map_err(sql)?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next().map_err(sql)? {
+        serde_json::to_writer(&mut *out, &read_row(r).map_err(sql)?)?;
+        out.write_all(b"\n")?;
         n += 1;
     }
-    Ok(Ok(Whole {
-        rows: n,
-        head: prev,
-    }))
+    out.flush()?;
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -185,7 +158,8 @@ mod tests {
         let conn = log(5);
         let whole = verify(&conn).unwrap().unwrap();
         assert_eq!(whole.rows, 5);
-        assert_eq!(whole.head, head(&conn).unwrap());
+        assert_eq!(whole.head.hash, head(&conn).unwrap());
+        assert_eq!(anchor(&conn).unwrap().row, 5);
         // (tampering, first bad row, what is said)
         let cases: [(&str, i64, &str); 5] = [
             (

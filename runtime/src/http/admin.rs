@@ -203,7 +203,7 @@ pub async fn audit(api: &Api, call: &Call) -> Result<Reply, DomainError> {
             })?;
             let rows: Vec<AuditRow> = rows.collect::<Result<_, _>>()?;
             let chain = match venue_domain::audit::verify(c)? {
-                Ok(whole) => serde_json::json!({ "whole": true, "rows": whole.rows, "head": whole.head }),
+                Ok(whole) => serde_json::json!({ "whole": true, "rows": whole.rows, "head": whole.head.hash }),
                 Err(broken) => serde_json::json!({ "whole": false, "first_bad_row": broken.row, "why": broken.why }),
             };
             Ok((rows, chain))

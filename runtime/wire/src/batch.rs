@@ -51,6 +51,9 @@ pub struct Batch {
     pub records: Vec<Record>,
     /// How many records the body had, repeats included.
     pub sent: u64,
+    /// The sender's audit chain head as the batch left (the `Venue-Audit-Head` header;
+    /// none from a box that does not send it). The body's parser leaves it empty.
+    pub audit_head: Option<crate::audit::Head>,
 }
 
 impl Batch {
@@ -171,6 +174,7 @@ pub fn parse(edge_id: &str, batch_seq: i64, body: &[u8]) -> Result<Batch, BadRec
         seq: batch_seq,
         records,
         sent,
+        audit_head: None,
     })
 }
 

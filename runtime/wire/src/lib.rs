@@ -8,9 +8,11 @@
 //! |---|---|
 //! | [`record`] | record kinds and the revenue lines money records carry |
 //! | [`batch`] | a batch's NDJSON lines: the edge's encoder and HQ's checking parser, with their limits |
+//! | [`audit`] | the audit chain: a row's hash, the head an upload carries, the walk, HQ's anchor check |
 //!
-//! `batch` refers to `record`, never the other way.
+//! `batch` refers to `record`, never the other way; `audit` refers to neither.
 
+pub mod audit;
 pub mod batch;
 pub mod record;
 

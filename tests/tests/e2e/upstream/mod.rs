@@ -34,7 +34,10 @@ macro_rules! on_both_databases {
     };
 }
 
+mod audit_anchor;
 mod refusals;
+
+use audit_anchor::a_log_cut_back_and_rebuilt_is_caught_by_hq;
 
 on_both_databases!(
     hq_away_for_a_whole_day_then_back_gets_everything_once,
@@ -42,6 +45,7 @@ on_both_databases!(
     hq_killed_mid_ingest_loses_nothing,
     a_slow_hq_past_the_timeout_gets_every_record_once,
     two_edge_boxes_upload_at_once,
+    a_log_cut_back_and_rebuilt_is_caught_by_hq,
 );
 
 /// What a day of traffic put on the books, for comparing with HQ's report.

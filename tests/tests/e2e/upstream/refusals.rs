@@ -112,6 +112,33 @@ async fn replayed_malformed_and_oversized_batches_change_nothing() {
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     let response = client.request(request).await.unwrap();
     assert_eq!(response.status().as_u16(), 413);
+    // A malformed audit chain head: refused whole, the error says the form.
+    let request = hyper::Request::post(format!("{}/api/v1/batches", hq.url()))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/x-ndjson")
+        .header("venue-edge-id", edge)
+        .header("venue-batch-seq", "5")
+        .header("venue-audit-head", "12 not-a-hash")
+        .body(http_body_util::Full::new(bytes::Bytes::from(format!(
+            "{}\n",
+            record(6, "s-6", 99)
+        ))))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "bad_header", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Venue-Audit-Head"),
+        "{body}"
+    );
     assert_eq!(
         hq_money(&hq, edge).await,
         Money {
