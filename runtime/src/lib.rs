@@ -26,6 +26,7 @@
 //! | [`device_logins`] | devices' MQTT credentials, and the embedded broker's view of them |
 //! | [`auth`] | staff accounts, tokens, sessions, roles, the sign-in limit |
 //! | [`tls`] | the HTTPS certificate and key, read at start |
+//! | [`keys`] | the `keys rotate` command: a new ID-number key, every number re-sealed |
 
 pub mod accounts;
 pub mod alerts;
@@ -36,6 +37,7 @@ pub mod device_logins;
 pub mod gate;
 pub mod http;
 pub mod intake;
+pub mod keys;
 pub mod metrics;
 pub mod pipeline;
 pub mod pos;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use venue_domain::config::Config;
-use venue_edge::{accounts, demo, runtime};
+use venue_edge::{accounts, demo, keys, runtime};
 
 /// jemalloc returns freed memory to the system (glibc's malloc keeps the high-water mark of
 /// transient peaks, such as a 1,000-ticket order, resident for the life of the process).
@@ -83,6 +83,11 @@ enum Command {
     Device {
         #[command(subcommand)]
         command: accounts::DeviceCommand,
+    },
+    /// The ID-number keys: rotate.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// The audit log's hash chain.
     Audit {
@@ -208,6 +213,7 @@ fn main() -> anyhow::Result<()> {
             Command::User { command } => accounts::user(command).await,
             Command::Token { command } => accounts::token(command).await,
             Command::Device { command } => accounts::device(command).await,
+            Command::Keys { command } => keys::keys(command).await,
             Command::Audit {
                 command: AuditCommand::Verify { data, config },
             } => audit_verify(data, config),

@@ -1,13 +1,27 @@
 //! Real-name visitors' ID numbers: encrypted at rest, matched by a keyed index, shown
 //! only masked.
 //!
-//! The box keeps one secret file (`secret.key` in the data folder, created on first start,
-//! mode 0600): 32 bytes of AES-256-GCM key and 32 bytes of HMAC-SHA256 key. The cipher
-//! text is what the store keeps; the HMAC lets a real-name lane compare a scanned number
-//! without decrypting anything; the masked form is the only one any API returns.
+//! The box's ID-number keys are a key ring: each key has an id and 64 bytes, 32 of
+//! AES-256-GCM key and 32 of HMAC-SHA256 key. The ring lives in a key file outside the data
+//! folder (`[edge] id_key_file`), or in `secret.key` in the data folder (the default, made on
+//! first start, mode 0600), or in `VENUE_EDGE_ID_KEY` (one key). The newest key seals new
+//! numbers; every key in the ring still opens and matches what it sealed.
+//!
+//! - A cipher text names its key: `K`, the key id (2 bytes, big-endian), the nonce, the
+//!   sealed number. Text sealed before keys had ids (nonce first) is key 1's.
+//! - A keyed index names its key too: key 1's is the bare hex digest (as before ids), key
+//!   n's is `k{n}:` and the digest. A real-name lane compares a scanned number with the index
+//!   of the key that made it, without decrypting anything.
+//! - `venue-edge keys rotate` adds a key, re-seals and re-indexes every number with it in
+//!   batches while the box runs, and then retires the old keys (see [`rotate`]). The box
+//!   reads the ring again when the key file changes or a row names a key it lacks.
+//!
+//! The masked form is the only one any API returns.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -15,69 +29,167 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-const KEY_FILE_BYTES: usize = 64;
+const KEY_BYTES: usize = 64;
 const NONCE_BYTES: usize = 12;
+/// The first byte of a cipher text that names its key.
+const TAGGED: u8 = b'K';
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("cannot read or create the secret key file {path}: {message}")]
+    #[error("cannot read or write the ID-number key file {path}: {message}")]
     KeyFile { path: String, message: String },
-    #[error("the secret key file {path} is damaged (expected {KEY_FILE_BYTES} bytes as hex)")]
-    BadKey { path: String },
+    #[error(
+        "the ID-number key file {path} is damaged: {why} (each line is a key: its id and {KEY_BYTES} bytes as hex; a file of one hex key is key 1)"
+    )]
+    BadKey { path: String, why: String },
     #[error("an ID number could not be encrypted")]
     Encrypt,
+    #[error("{0}")]
+    Rotate(String),
 }
 
 /// The key file's name in the data folder when the config names none.
 pub const SECRET_FILE: &str = "secret.key";
 
-pub struct IdVault {
+struct Key {
+    id: u16,
     cipher: Aes256Gcm,
     mac_key: [u8; 32],
+    bytes: Vec<u8>,
+}
+
+impl Key {
+    fn new(id: u16, bytes: &[u8]) -> Key {
+        let cipher = Aes256Gcm::new_from_slice(&bytes[..32]).expect("32-byte key");
+        let mut mac_key = [0u8; 32];
+        mac_key.copy_from_slice(&bytes[32..KEY_BYTES]);
+        Key {
+            id,
+            cipher,
+            mac_key,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    fn random(id: u16) -> Key {
+        let mut bytes = vec![0u8; KEY_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        Key::new(id, &bytes)
+    }
+
+    fn digest(&self, id_number: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key).expect("any key size");
+        mac.update(normalise(id_number).as_bytes());
+        let hex = hex::encode(mac.finalize().into_bytes());
+        if self.id == 1 {
+            hex
+        } else {
+            format!("k{}:{hex}", self.id)
+        }
+    }
+}
+
+/// Keys by id, oldest first; the last one seals.
+struct Ring {
+    keys: Vec<Key>,
+    /// The key file's modification time when it was read (file rings only).
+    read_at: Option<SystemTime>,
+}
+
+impl Ring {
+    fn current(&self) -> &Key {
+        self.keys.last().expect("a ring holds a key")
+    }
+
+    fn get(&self, id: u16) -> Option<&Key> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// Reads a ring: lines `ID HEX`, or one bare hex key (key 1).
+    fn parse(text: &str, shown: &str) -> Result<Ring, VaultError> {
+        let bad = |why: String| VaultError::BadKey {
+            path: shown.to_owned(),
+            why,
+        };
+        let mut keys: Vec<Key> = Vec::new();
+        for (n, line) in text.lines().map(str::trim).enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (id, hex_text) = match line.split_once(char::is_whitespace) {
+                Some((id, hex_text)) => {
+                    let id: u16 = id.parse().ok().filter(|id| *id >= 1).ok_or_else(|| {
+                        bad(format!("line {}: the key id is not 1 to 65535", n + 1))
+                    })?;
+                    (id, hex_text.trim())
+                }
+                None => (1, line),
+            };
+            let bytes = hex::decode(hex_text)
+                .ok()
+                .filter(|b| b.len() == KEY_BYTES)
+                .ok_or_else(|| bad(format!("line {}: not {KEY_BYTES} bytes of hex", n + 1)))?;
+            if keys.last().is_some_and(|k| k.id >= id) {
+                return Err(bad(format!(
+                    "line {}: key ids must grow down the file",
+                    n + 1
+                )));
+            }
+            keys.push(Key::new(id, &bytes));
+        }
+        if keys.is_empty() {
+            return Err(bad("no key".into()));
+        }
+        Ok(Ring {
+            keys,
+            read_at: None,
+        })
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::from(
+            "# Venue Edge ID-number keys: key id, then 64 bytes as hex. The last key seals new numbers.\n",
+        );
+        for k in &self.keys {
+            out.push_str(&format!("{} {}\n", k.id, hex::encode(&k.bytes)));
+        }
+        out
+    }
+}
+
+/// Where the ring comes from.
+enum Source {
+    File(PathBuf),
+    Env,
+    Memory,
+}
+
+pub struct IdVault {
+    ring: RwLock<Ring>,
+    source: Source,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 impl IdVault {
-    /// Loads the box's secret, creating it on first start.
+    /// Loads the ring from a key file, creating it with one key on first start.
     pub fn open(path: &Path) -> Result<IdVault, VaultError> {
-        let shown = path.display().to_string();
-        let key_err = |e: std::io::Error| VaultError::KeyFile {
-            path: shown.clone(),
-            message: e.to_string(),
-        };
-        let bytes = if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(key_err)?;
-            hex::decode(text.trim()).map_err(|_| VaultError::BadKey {
-                path: shown.clone(),
-            })?
-        } else {
-            let mut key = vec![0u8; KEY_FILE_BYTES];
-            rand::rng().fill_bytes(&mut key);
-            write_secret(path, hex::encode(&key).as_bytes()).map_err(key_err)?;
-            key
-        };
-        if bytes.len() != KEY_FILE_BYTES {
-            return Err(VaultError::BadKey { path: shown });
-        }
-        Ok(Self::from_key(&bytes))
+        let ring = read_ring(path, true)?;
+        Ok(IdVault {
+            ring: RwLock::new(ring),
+            source: Source::File(path.to_owned()),
+        })
     }
 
-    fn from_key(bytes: &[u8]) -> IdVault {
-        let cipher = Aes256Gcm::new_from_slice(&bytes[..32]).expect("32-byte key");
-        let mut mac_key = [0u8; 32];
-        mac_key.copy_from_slice(&bytes[32..64]);
-        IdVault { cipher, mac_key }
-    }
-
-    /// The key from hex text (the `VENUE_EDGE_ID_KEY` environment variable): 64 bytes.
+    /// One key from hex text (the `VENUE_EDGE_ID_KEY` environment variable), or a ring in
+    /// the key file's form.
     pub fn from_hex(text: &str) -> Result<IdVault, VaultError> {
-        let bad = || VaultError::BadKey {
-            path: "VENUE_EDGE_ID_KEY".into(),
-        };
-        let bytes = hex::decode(text.trim()).map_err(|_| bad())?;
-        if bytes.len() != KEY_FILE_BYTES {
-            return Err(bad());
-        }
-        Ok(Self::from_key(&bytes))
+        Ok(IdVault {
+            ring: RwLock::new(Ring::parse(text, "VENUE_EDGE_ID_KEY")?),
+            source: Source::Env,
+        })
     }
 
     /// The box's vault: the key from `VENUE_EDGE_ID_KEY` if set, else from the config's
@@ -88,54 +200,292 @@ impl IdVault {
         if let Ok(hex) = std::env::var("VENUE_EDGE_ID_KEY") {
             return Self::from_hex(&hex);
         }
-        match &edge.id_key_file {
-            Some(path) => Self::open(path),
-            None => {
-                tracing::warn!(
-                    "the ID-number key is kept in the data folder (secret.key); set [edge] id_key_file to a file elsewhere, or VENUE_EDGE_ID_KEY"
-                );
-                Self::open(&edge.data_dir.join(SECRET_FILE))
-            }
-        }
+        Self::open(&key_file(edge, true))
     }
 
     /// A vault with a random key, for tests and benchmarks.
     pub fn ephemeral() -> IdVault {
-        let mut key = vec![0u8; KEY_FILE_BYTES];
-        rand::rng().fill_bytes(&mut key);
-        Self::from_key(&key)
-    }
-
-    /// `nonce || ciphertext` of the normalised number.
-    pub fn encrypt(&self, id_number: &str) -> Result<Vec<u8>, VaultError> {
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), normalise(id_number).as_bytes())
-            .map_err(|_| VaultError::Encrypt)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        Ok(out)
-    }
-
-    /// The number back, for an auditor's tooling; never returned by the API.
-    pub fn decrypt(&self, sealed: &[u8]) -> Option<String> {
-        if sealed.len() < NONCE_BYTES {
-            return None;
+        IdVault {
+            ring: RwLock::new(Ring {
+                keys: vec![Key::random(1)],
+                read_at: None,
+            }),
+            source: Source::Memory,
         }
-        let (nonce, body) = sealed.split_at(NONCE_BYTES);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), body).ok()?;
-        String::from_utf8(plain).ok()
     }
 
-    /// A keyed digest: equal numbers give equal digests, and nobody without the key can
-    /// test a guess.
-    pub fn index(&self, id_number: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key).expect("any key size");
-        mac.update(normalise(id_number).as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+    /// Reads the key file again if it changed since it was read (a rotation added or
+    /// retired a key), or when `force`d.
+    fn refresh(&self, force: bool) {
+        let Source::File(path) = &self.source else {
+            return;
+        };
+        let stamp = modified(path);
+        let stale = force || self.ring.read().map(|r| r.read_at != stamp).unwrap_or(true);
+        if !stale {
+            return;
+        }
+        match read_ring(path, false) {
+            Ok(ring) => {
+                if let Ok(mut held) = self.ring.write() {
+                    *held = ring;
+                }
+            }
+            // The ring in memory keeps working; the file is looked at again next time.
+            Err(e) => tracing::warn!("{e}"),
+        }
     }
+
+    /// The id of the key that seals new numbers.
+    pub fn current_key(&self) -> u16 {
+        self.refresh(false);
+        self.ring.read().map(|r| r.current().id).unwrap_or(0)
+    }
+
+    /// `K || key id || nonce || cipher text` of the normalised number, under the newest key.
+    pub fn encrypt(&self, id_number: &str) -> Result<Vec<u8>, VaultError> {
+        self.refresh(false);
+        let ring = self.ring.read().map_err(|_| VaultError::Encrypt)?;
+        seal(ring.current(), id_number)
+    }
+
+    /// The number back, for an auditor's tooling and a rotation; never returned by the API.
+    pub fn decrypt(&self, sealed: &[u8]) -> Option<String> {
+        let (id, nonce, body) = split_sealed(sealed)?;
+        let open = |ring: &Ring| {
+            let key = ring.get(id)?;
+            let plain = key.cipher.decrypt(Nonce::from_slice(nonce), body).ok()?;
+            String::from_utf8(plain).ok()
+        };
+        if let Some(plain) = self.ring.read().ok().and_then(|r| open(&r)) {
+            return Some(plain);
+        }
+        self.refresh(true);
+        self.ring.read().ok().and_then(|r| open(&r))
+    }
+
+    /// A keyed digest under the newest key: equal numbers give equal digests, and nobody
+    /// without the key can test a guess.
+    pub fn index(&self, id_number: &str) -> String {
+        self.refresh(false);
+        self.ring
+            .read()
+            .map(|r| r.current().digest(id_number))
+            .unwrap_or_default()
+    }
+
+    /// Whether `id_number` is the number a stored index was made from, under the key the
+    /// index names (read from the key file again if the ring lacks it).
+    pub fn matches(&self, id_number: &str, index: &str) -> bool {
+        let id = index_key(index);
+        let try_ring = |ring: &Ring| ring.get(id).map(|k| k.digest(id_number) == index);
+        match self.ring.read().ok().and_then(|r| try_ring(&r)) {
+            Some(answer) => answer,
+            None => {
+                self.refresh(true);
+                self.ring
+                    .read()
+                    .ok()
+                    .and_then(|r| try_ring(&r))
+                    .unwrap_or(false)
+            }
+        }
+    }
+}
+
+/// The key id an index was made with.
+fn index_key(index: &str) -> u16 {
+    index
+        .strip_prefix('k')
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(id, _)| id.parse().ok())
+        .unwrap_or(1)
+}
+
+fn seal(key: &Key, id_number: &str) -> Result<Vec<u8>, VaultError> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    rand::rng().fill_bytes(&mut nonce);
+    let sealed = key
+        .cipher
+        .encrypt(Nonce::from_slice(&nonce), normalise(id_number).as_bytes())
+        .map_err(|_| VaultError::Encrypt)?;
+    let mut out = Vec::with_capacity(3 + NONCE_BYTES + sealed.len());
+    out.push(TAGGED);
+    out.extend_from_slice(&key.id.to_be_bytes());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// (key id, nonce, sealed body). A text that does not name its key is key 1's; one that
+/// seems to but does not open is tried that way too, by the caller's AEAD check.
+fn split_sealed(sealed: &[u8]) -> Option<(u16, &[u8], &[u8])> {
+    if sealed.len() >= 3 + NONCE_BYTES && sealed[0] == TAGGED {
+        let id = u16::from_be_bytes([sealed[1], sealed[2]]);
+        let (nonce, body) = sealed[3..].split_at(NONCE_BYTES);
+        return Some((id, nonce, body));
+    }
+    if sealed.len() < NONCE_BYTES {
+        return None;
+    }
+    let (nonce, body) = sealed.split_at(NONCE_BYTES);
+    Some((1, nonce, body))
+}
+
+/// The key file of a box: `[edge] id_key_file`, else `secret.key` in the data folder.
+pub fn key_file(edge: &crate::config::EdgeConfig, warn: bool) -> PathBuf {
+    match &edge.id_key_file {
+        Some(path) => path.clone(),
+        None => {
+            if warn {
+                tracing::warn!(
+                    "the ID-number key is kept in the data folder (secret.key); set [edge] id_key_file to a file elsewhere, or VENUE_EDGE_ID_KEY"
+                );
+            }
+            edge.data_dir.join(SECRET_FILE)
+        }
+    }
+}
+
+/// Reads a ring from its file (made with one new key when missing and `create`).
+fn read_ring(path: &Path, create: bool) -> Result<Ring, VaultError> {
+    let shown = path.display().to_string();
+    let key_err = |e: std::io::Error| VaultError::KeyFile {
+        path: shown.clone(),
+        message: e.to_string(),
+    };
+    if !path.exists() && create {
+        let ring = Ring {
+            keys: vec![Key::random(1)],
+            read_at: None,
+        };
+        write_secret(path, ring.text().as_bytes()).map_err(key_err)?;
+    }
+    let stamp = modified(path);
+    let text = std::fs::read_to_string(path).map_err(key_err)?;
+    let mut ring = Ring::parse(&text, &shown)?;
+    ring.read_at = stamp;
+    Ok(ring)
+}
+
+/// Replaces the key file with `ring` at once (a new file renamed over the old one).
+fn write_ring(path: &Path, ring: &Ring) -> Result<(), VaultError> {
+    let err = |e: std::io::Error| VaultError::KeyFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let fresh = path.with_extension("new");
+    let _ = std::fs::remove_file(&fresh);
+    write_secret(&fresh, ring.text().as_bytes()).map_err(err)?;
+    std::fs::rename(&fresh, path).map_err(err)
+}
+
+/// How far a rotation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotated {
+    pub new_key: u16,
+    pub resealed: u64,
+    pub retired: usize,
+}
+
+/// Rotates the ring in `path`: adds a key (which seals from now on, for the running box
+/// too: it reads the file again when it changes), then, batch by batch, re-seals and
+/// re-indexes every stored number under it, in one transaction per batch, calling
+/// `progress(done, left)` after each; once no number is under an older key, retires the
+/// older keys from the file. Safe while the box runs; run it again to finish a rotation
+/// that was stopped (the new key is then kept, not added twice).
+pub fn rotate(
+    path: &Path,
+    conn: &mut rusqlite::Connection,
+    batch: usize,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Rotated, VaultError> {
+    let store = |e: rusqlite::Error| VaultError::Rotate(format!("the store: {e}"));
+    let mut ring = read_ring(path, false)?;
+    let vault = IdVault {
+        ring: RwLock::new(read_ring(path, false)?),
+        source: Source::File(path.to_owned()),
+    };
+    // A rotation that was stopped before it retired anything: finish with its key.
+    let unfinished = ring.keys.len() > 1;
+    let new_key = if unfinished {
+        ring.current().id
+    } else {
+        let id = ring
+            .current()
+            .id
+            .checked_add(1)
+            .ok_or_else(|| VaultError::Rotate("the key ids are used up".into()))?;
+        ring.keys.push(Key::random(id));
+        write_ring(path, &ring)?;
+        id
+    };
+    vault.refresh(true);
+    let prefix = [TAGGED, (new_key >> 8) as u8, new_key as u8];
+    let left_sql = "SELECT COUNT(*) FROM tickets WHERE id_cipher IS NOT NULL AND substr(id_cipher, 1, 3) != ?1";
+    let mut resealed = 0u64;
+    loop {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(store)?;
+        let rows: Vec<(String, Vec<u8>)> = tx
+            .prepare(
+                "SELECT ticket_id, id_cipher FROM tickets WHERE id_cipher IS NOT NULL AND substr(id_cipher, 1, 3) != ?1 LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(rusqlite::params![&prefix[..], batch as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .map_err(store)?;
+        if rows.is_empty() {
+            break;
+        }
+        {
+            let ring = vault.ring.read().map_err(|_| VaultError::Encrypt)?;
+            let key = ring.get(new_key).ok_or_else(|| {
+                VaultError::Rotate(format!("key {new_key} vanished from the file"))
+            })?;
+            let mut update = tx
+                .prepare("UPDATE tickets SET id_cipher = ?2, id_index = ?3 WHERE ticket_id = ?1")
+                .map_err(store)?;
+            for (ticket, sealed) in &rows {
+                let number = vault.decrypt(sealed).ok_or_else(|| {
+                    VaultError::Rotate(format!(
+                        "ticket {ticket}'s ID number opens with no key in the file; nothing more was changed"
+                    ))
+                })?;
+                update
+                    .execute(rusqlite::params![
+                        ticket,
+                        seal(key, &number)?,
+                        key.digest(&number)
+                    ])
+                    .map_err(store)?;
+            }
+        }
+        tx.commit().map_err(store)?;
+        resealed += rows.len() as u64;
+        let left: i64 = conn
+            .query_row(left_sql, [&prefix[..]], |r| r.get(0))
+            .map_err(store)?;
+        progress(resealed, left as u64);
+    }
+    let mut ring = read_ring(path, false)?;
+    let retired = ring.keys.len() - 1;
+    ring.keys.retain(|k| k.id == new_key);
+    if ring.keys.is_empty() {
+        return Err(VaultError::Rotate(format!(
+            "key {new_key} vanished from the file"
+        )));
+    }
+    write_ring(path, &ring)?;
+    Ok(Rotated {
+        new_key,
+        resealed,
+        retired,
+    })
 }
 
 /// ID numbers are compared without spaces and case-insensitively (the check letter `X`
@@ -227,5 +577,164 @@ mod tests {
         assert_eq!(a.index("x1"), b.index("x1"));
         let sealed = a.encrypt("123456").unwrap();
         assert_eq!(b.decrypt(&sealed).as_deref(), Some("123456"));
+    }
+
+    #[test]
+    fn a_key_file_and_cipher_texts_from_before_key_ids_still_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.key");
+        let bytes: Vec<u8> = (0..KEY_BYTES as u8).collect();
+        std::fs::write(&path, hex::encode(&bytes)).unwrap();
+        let vault = IdVault::open(&path).unwrap();
+        assert_eq!(vault.current_key(), 1);
+        // Sealed the old way: nonce first, no key id.
+        let key = Key::new(1, &bytes);
+        let nonce = [7u8; NONCE_BYTES];
+        let mut old = nonce.to_vec();
+        old.extend(
+            key.cipher
+                .encrypt(Nonce::from_slice(&nonce), b"110101199001011234".as_ref())
+                .unwrap(),
+        );
+        assert_eq!(vault.decrypt(&old).as_deref(), Some("110101199001011234"));
+        let index = vault.index("110101199001011234");
+        assert!(!index.contains(':'), "key 1's index is the bare digest");
+        assert!(vault.matches("110101199001011234", &index));
+        assert!(!vault.matches("110101199001011235", &index));
+        assert!(vault.encrypt("x").unwrap().starts_with(&[TAGGED, 0, 1]));
+    }
+
+    #[test]
+    fn damaged_key_files_are_named_with_the_reason() {
+        let cases = [
+            ("", "no key"),
+            ("abcd", "not 64 bytes"),
+            ("0 00", "key id"),
+            (&format!("2 {0}\n1 {0}", "00".repeat(KEY_BYTES)), "grow"),
+        ];
+        for (text, says) in cases {
+            let e = Ring::parse(text, "k").err().expect(text).to_string();
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+    }
+
+    fn tickets(vault: &IdVault, numbers: &[&str]) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE tickets (ticket_id TEXT PRIMARY KEY, id_cipher BLOB, id_index TEXT)",
+        )
+        .unwrap();
+        for (i, n) in numbers.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO tickets VALUES (?1, ?2, ?3)",
+                rusqlite::params![format!("t-{i}"), vault.encrypt(n).unwrap(), vault.index(n)],
+            )
+            .unwrap();
+        }
+        conn.execute("INSERT INTO tickets VALUES ('t-anon', NULL, NULL)", [])
+            .unwrap();
+        conn
+    }
+
+    fn stored(conn: &rusqlite::Connection) -> Vec<(Vec<u8>, String)> {
+        conn.prepare("SELECT id_cipher, id_index FROM tickets WHERE id_cipher IS NOT NULL ORDER BY ticket_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_rotation_reseals_every_number_and_the_running_box_still_matches_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id.key");
+        let running = IdVault::open(&path).unwrap();
+        let numbers = [
+            "110101199000000000",
+            "110101199000000001",
+            "11010119900000000X",
+            "E1234567",
+            "G7654321",
+        ];
+        let mut conn = tickets(&running, &numbers);
+        let mut seen = Vec::new();
+        let r = rotate(&path, &mut conn, 2, &mut |done, left| {
+            seen.push((done, left))
+        })
+        .unwrap();
+        assert_eq!(
+            r,
+            Rotated {
+                new_key: 2,
+                resealed: 5,
+                retired: 1
+            }
+        );
+        assert_eq!(
+            seen,
+            vec![(2, 3), (4, 1), (5, 0)],
+            "progress after each batch"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| !l.starts_with('#')).count(),
+            1,
+            "{text}"
+        );
+        assert!(text.lines().any(|l| l.starts_with("2 ")), "{text}");
+        for ((sealed, index), number) in stored(&conn).iter().zip(numbers) {
+            assert!(sealed.starts_with(&[TAGGED, 0, 2]), "resealed under key 2");
+            assert!(index.starts_with("k2:"), "{index}");
+            // The box that started with key 1 alone: reads the file again, opens, matches.
+            assert_eq!(
+                running.decrypt(sealed).as_deref(),
+                Some(normalise(number).as_str())
+            );
+            assert!(running.matches(number, index));
+            assert!(!running.matches("110101199000000009", index));
+        }
+        assert_eq!(
+            running.current_key(),
+            2,
+            "new numbers are sealed with key 2"
+        );
+        // Again: key 3, key 2 retired.
+        let r = rotate(&path, &mut conn, 100, &mut |_, _| {}).unwrap();
+        assert_eq!(
+            r,
+            Rotated {
+                new_key: 3,
+                resealed: 5,
+                retired: 1
+            }
+        );
+        assert!(
+            stored(&conn)
+                .iter()
+                .all(|(s, i)| s.starts_with(&[TAGGED, 0, 3]) && i.starts_with("k3:"))
+        );
+        assert!(running.matches(numbers[0], &stored(&conn)[0].1));
+    }
+
+    #[test]
+    fn a_rotation_stopped_half_way_finishes_with_the_key_it_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id.key");
+        let running = IdVault::open(&path).unwrap();
+        let mut conn = tickets(&running, &["110101199000000000", "110101199000000001"]);
+        // As if stopped after adding key 2: both keys in the file, nothing re-sealed.
+        let mut ring = read_ring(&path, false).unwrap();
+        ring.keys.push(Key::random(2));
+        write_ring(&path, &ring).unwrap();
+        let r = rotate(&path, &mut conn, 10, &mut |_, _| {}).unwrap();
+        assert_eq!(
+            r,
+            Rotated {
+                new_key: 2,
+                resealed: 2,
+                retired: 1
+            }
+        );
     }
 }

@@ -386,6 +386,107 @@ async fn the_id_number_key_lives_where_the_config_says_not_in_the_data_folder() 
     assert!(shown.contains('*'), "masked in the answer: {order}");
 }
 
+/// Issue 26, part 5: `venue-edge keys rotate` while the box runs: every stored number is
+/// re-sealed under the new key, the old key leaves the file, a real-name lane still matches
+/// a ticket sold before the rotation, and new numbers are sealed with the new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_id_number_key_is_rotated_while_the_box_runs_and_lanes_still_match() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("id.key");
+    let edge = Edge::start(EdgeOptions {
+        id_key_file: Some(key_file.clone()),
+        ..EdgeOptions::default()
+    })
+    .await;
+    let today = Edge::today();
+    let (s, before) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            order("rot-1", "web", &today, "park-day", 3, true),
+        )
+        .await;
+    assert_eq!(s, 201, "{before}");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+
+    let out = edge.cli(&["keys", "rotate", "--batch", "2"], None);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("key 2 in use: 3 ID numbers re-sealed, 1 old key(s) retired"),
+        "{said}"
+    );
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(old_key, new_key);
+    let key_lines: Vec<&str> = new_key.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(
+        key_lines.len() == 1 && key_lines[0].starts_with("2 "),
+        "{new_key}"
+    );
+
+    let db =
+        rusqlite::Connection::open(edge.data_dir().join(venue_edge::runtime::STORE_FILE)).unwrap();
+    let under = |key: u8| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM tickets WHERE substr(id_cipher, 1, 3) = ?1 AND id_index LIKE ?2",
+            rusqlite::params![&[b'K', 0, key][..], format!("k{key}:%")],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        under(2),
+        3,
+        "every number re-sealed and re-indexed under key 2"
+    );
+
+    // The box kept running with key 1 in memory: it reads the file again and matches.
+    let lane = edge.turnstile("g-north-1", Format::StdJson).await;
+    let code = before["tickets"][0]["code"].as_str().unwrap();
+    let v = lane
+        .scan(code, true, 1, Some("110101199000000001"))
+        .await
+        .unwrap();
+    assert_eq!(v.reason, "realname_mismatch", "another visitor's number");
+    let v = lane
+        .scan(code, true, 1, Some("110101199000000000"))
+        .await
+        .unwrap();
+    assert_eq!((v.decision.as_str(), v.reason.as_str()), ("admit", "ok"));
+
+    // A number sold now is sealed with key 2 and its ticket enters too.
+    let (s, after) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            order("rot-2", "web", &today, "park-day", 1, true),
+        )
+        .await;
+    assert_eq!(s, 201, "{after}");
+    assert_eq!(under(2), 4);
+    let code = after["tickets"][0]["code"].as_str().unwrap();
+    let v = lane
+        .scan(code, true, 1, Some("110101199000000000"))
+        .await
+        .unwrap();
+    assert_eq!((v.decision.as_str(), v.reason.as_str()), ("admit", "ok"));
+
+    let audit: i64 = db
+        .query_row("SELECT COUNT(*) FROM audit WHERE action = 'keys.rotate' AND detail LIKE 'key=2 resealed=3%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audit, 1, "the rotation is in the audit log");
+    let verify = edge.cli(&["audit", "verify"], None);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_number_is_nowhere_in_clear_not_in_the_store_nor_in_what_goes_to_hq() {
     let edge = Edge::start(EdgeOptions::default()).await;

@@ -113,7 +113,7 @@ fn check_entry(
     }
     if check_realname && product.real_name && (lane.realname || scan.id_number.is_some()) {
         let matches = match (&scan.id_number, &t.id_index) {
-            (Some(number), Some(index)) => &venue.vault.index(number) == index,
+            (Some(number), Some(index)) => venue.vault.matches(number, index),
             _ => false,
         };
         if !matches {
