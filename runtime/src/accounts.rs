@@ -174,6 +174,33 @@ async fn with_store<T: Send + 'static>(
     out.map_err(|e| anyhow::anyhow!(e))
 }
 
+/// Runs `f` in one store job and, when it succeeds, appends its audit row in the same job:
+/// the command (`cli:` and the operating-system user who ran it) did `action` to `subject`.
+async fn with_audited_store<T: Send + 'static>(
+    config: &Path,
+    action: &'static str,
+    subject: String,
+    detail: String,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, String> + Send + 'static,
+) -> anyhow::Result<T> {
+    with_store(config, move |c| {
+        let out = f(c)?;
+        let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        venue_domain::audit::append(
+            c,
+            &now,
+            &venue_domain::actor::Actor::system(format!("cli:{who}")),
+            action,
+            &subject,
+            &detail,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    })
+    .await
+}
+
 /// The password from standard input's first line, or a generated one (then printed).
 fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     if from_stdin {
@@ -209,7 +236,16 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
                 password(password_stdin)?
             };
             let (name, pw2) = (username.clone(), pw.clone());
-            with_store(&config, move |c| {
+            let detail = format!(
+                "roles={} sign_in={}",
+                roles
+                    .iter()
+                    .map(|r| r.as_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                !no_password
+            );
+            with_audited_store(&config, "user.add", username.clone(), detail, move |c| {
                 auth::add_user(
                     c,
                     &auth::NewUser {
@@ -248,12 +284,26 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Disable { config, username } => {
             let name = username.clone();
-            with_store(&config, move |c| auth::set_disabled(c, &name, true, now)).await?;
+            with_audited_store(
+                &config,
+                "user.disable",
+                username.clone(),
+                String::new(),
+                move |c| auth::set_disabled(c, &name, true, now),
+            )
+            .await?;
             println!("disabled user {username}: their tokens and sessions no longer work");
         }
         UserCommand::Enable { config, username } => {
             let name = username.clone();
-            with_store(&config, move |c| auth::set_disabled(c, &name, false, now)).await?;
+            with_audited_store(
+                &config,
+                "user.enable",
+                username.clone(),
+                String::new(),
+                move |c| auth::set_disabled(c, &name, false, now),
+            )
+            .await?;
             println!("enabled user {username}");
         }
         UserCommand::Passwd {
@@ -263,7 +313,14 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
         } => {
             let (pw, generated) = password(password_stdin)?;
             let (name, pw2) = (username.clone(), pw.clone());
-            with_store(&config, move |c| auth::set_password(c, &name, &pw2, now)).await?;
+            with_audited_store(
+                &config,
+                "user.passwd",
+                username.clone(),
+                String::new(),
+                move |c| auth::set_password(c, &name, &pw2, now),
+            )
+            .await?;
             println!("set the password of {username}; their sessions are ended");
             if generated {
                 println!("password (shown once): {pw}");
@@ -283,10 +340,12 @@ pub async fn device(command: DeviceCommand) -> anyhow::Result<()> {
                 ids
             };
             anyhow::ensure!(!ids.is_empty(), "name devices with --id, or give --all");
-            let logins = with_store(&config, move |c| {
-                crate::device_logins::add_all(c, &ids, &now)
-            })
-            .await?;
+            let subject = ids.join(",");
+            let logins =
+                with_audited_store(&config, "device.add", subject, String::new(), move |c| {
+                    crate::device_logins::add_all(c, &ids, &now)
+                })
+                .await?;
             println!("{logins}");
         }
         DeviceCommand::List { config } => {
@@ -367,9 +426,13 @@ pub async fn device(command: DeviceCommand) -> anyhow::Result<()> {
         }
         DeviceCommand::Revoke { config, id } => {
             let device = id.clone();
-            with_store(&config, move |c| {
-                crate::device_logins::revoke(c, &device, &now)
-            })
+            with_audited_store(
+                &config,
+                "device.revoke",
+                id.clone(),
+                String::new(),
+                move |c| crate::device_logins::revoke(c, &device, &now),
+            )
             .await?;
             println!("revoked the credentials of {id}");
         }
@@ -397,7 +460,13 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     .with_timezone(&chrono::Utc),
                 None => now + chrono::Duration::days(i64::from(expires_in_days)),
             };
-            let issued = with_store(&config, move |c| {
+            let detail = format!(
+                "role={} expires={}",
+                role.as_ref()
+                    .map_or_else(|| "all".to_owned(), |r| r.as_string()),
+                expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            let issued = with_audited_store(&config, "token.add", user.clone(), detail, move |c| {
                 auth::create_token(c, &user, role.as_ref(), &label, Some(expires), now)
             })
             .await?;
@@ -430,7 +499,14 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { config, id } => {
             let token_id = id.clone();
-            with_store(&config, move |c| auth::revoke_token(c, &token_id, now)).await?;
+            with_audited_store(
+                &config,
+                "token.revoke",
+                id.clone(),
+                String::new(),
+                move |c| auth::revoke_token(c, &token_id, now),
+            )
+            .await?;
             println!("revoked {id}");
         }
     }

@@ -47,6 +47,27 @@ async fn every_role_gets_what_the_role_table_says_at_every_endpoint() {
             .status
             .success()
     );
+    // Every account change made on the command line is in the audit chain.
+    let (status, audit) = edge.get_as("/api/v1/audit", "auditor").await;
+    assert_eq!(status, 200, "{audit}");
+    assert_eq!(audit["chain"]["whole"], true, "{audit}");
+    let rows = audit["rows"].as_array().unwrap();
+    let logged = |action: &str, subject: &str| {
+        rows.iter().any(|r| {
+            r["action"] == action
+                && r["subject"].as_str().unwrap_or_default().contains(subject)
+                && r["actor"].as_str().unwrap_or_default().starts_with("cli:")
+        })
+    };
+    for (action, subject) in [
+        ("user.add", "ex.admin"),
+        ("token.add", "ex.admin"),
+        ("token.revoke", revoked_id.as_str()),
+        ("user.disable", "gone.clerk"),
+        ("device.add", "g-north-1"),
+    ] {
+        assert!(logged(action, subject), "no {action} of {subject} in {audit}");
+    }
     let refused: [(&str, Option<&str>); 5] = [
         ("no token", None),
         ("made-up token", Some("ve_0123456789abcdef")),
