@@ -5,7 +5,10 @@
 //! followed by `#` and the number of calls this instance has served (so the host's reuse
 //! of instances is visible); `peek` returns a scan whose code is what the plugin sees of
 //! WASI's clock and random numbers (`{unix seconds}:{a hash keyed by random numbers}`);
-//! anything else behaves like std-json.
+//! `escape` tries to get out of the sandbox (read a file, list a folder, write a file, read
+//! the environment, open a TCP connection to the config key `target`) and returns a scan
+//! whose code says how each went (`file:denied;dir:denied;...`); anything else behaves like
+//! std-json.
 //!
 //! Grants needed: `config`.
 
@@ -63,6 +66,23 @@ fn peek() -> String {
     format!("{secs}:{keyed}")
 }
 
+/// Each way out of the sandbox, tried: `name:ok` or `name:denied`.
+fn escape() -> String {
+    let seen = |name: &str, ok: bool| format!("{name}:{}", if ok { "ok" } else { "denied" });
+    let target = config::get("target").unwrap_or_else(|| "127.0.0.1:9".into());
+    [
+        seen("file", std::fs::read("/etc/hostname").is_ok()),
+        seen(
+            "dir",
+            std::fs::read_dir(".").is_ok() || std::fs::read_dir("/").is_ok(),
+        ),
+        seen("write", std::fs::write("escape.txt", b"out").is_ok()),
+        seen("env", std::env::vars().next().is_some()),
+        seen("tcp", std::net::TcpStream::connect(target.as_str()).is_ok()),
+    ]
+    .join(";")
+}
+
 impl Guest for Misbehave {
     fn decode_scan(_device: String, payload: Vec<u8>) -> Result<Scan, DecodeError> {
         let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -77,6 +97,8 @@ impl Guest for Misbehave {
             format!("{text}#{calls}")
         } else if mode == "peek" {
             peek()
+        } else if mode == "escape" {
+            escape()
         } else {
             text.clone().into_owned()
         };

@@ -66,7 +66,10 @@ async fn every_role_gets_what_the_role_table_says_at_every_endpoint() {
         ("user.disable", "gone.clerk"),
         ("device.add", "g-north-1"),
     ] {
-        assert!(logged(action, subject), "no {action} of {subject} in {audit}");
+        assert!(
+            logged(action, subject),
+            "no {action} of {subject} in {audit}"
+        );
     }
     let refused: [(&str, Option<&str>); 5] = [
         ("no token", None),

@@ -603,3 +603,37 @@ fn test_manifest(
     manifest.wasm = dir.join("plugins").join(&manifest.wasm);
     manifest
 }
+
+/// Issue 26, part 8: a plugin that tries to read or write a file, list a folder, read the
+/// environment or open a socket gets nothing (WASI is linked with nothing in it), and the
+/// host carries on; nothing reached the listener it aimed at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_tries_files_sockets_or_the_environment_gets_nothing() {
+    use venue_plugin_host::Grant;
+
+    let dir = tempfile::tempdir().unwrap();
+    let host = test_host(&dir.path().join("cache"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    let manifest = test_manifest(
+        dir.path(),
+        "plugin_misbehave.wasm",
+        "escape",
+        &[Grant::Config, Grant::Clock, Grant::Random],
+        &[("mode", "escape"), ("target", &target)],
+    );
+    let plugin = host.install(manifest).unwrap();
+    for _ in 0..2 {
+        let code = plugin.decode_scan("g-1", b"x").await.unwrap().unwrap().code;
+        assert_eq!(
+            code, "file:denied;dir:denied;write:denied;env:denied;tcp:denied",
+            "every way out is shut"
+        );
+    }
+    assert!(listener.accept().is_err(), "nothing connected to {target}");
+    assert!(
+        !std::path::Path::new("escape.txt").exists() && !dir.path().join("escape.txt").exists(),
+        "no file was written"
+    );
+}
