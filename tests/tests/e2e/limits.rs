@@ -136,3 +136,70 @@ async fn an_mqtt_packet_past_the_limit_ends_that_connection_and_the_box_answers_
         .unwrap();
     assert_eq!(v.decision, "deny");
 }
+
+/// Issue 26, part 7: the broker lets the runtime have at most `INFLIGHT_MAX` (1,024)
+/// unacknowledged scans at once. A device that puts three times that many in flight
+/// without waiting for a single acknowledgement is held to the window, its excess queued,
+/// and every scan is answered exactly once; the other gates are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_inflight_window_is_queued_and_every_scan_answered_once() {
+    use std::collections::HashSet;
+
+    use rumqttc::{Event, Incoming, QoS};
+    use venue_devices::formats::Format;
+
+    const BURST: usize = 3 * 1024;
+    let edge = Edge::start(EdgeOptions::default()).await;
+    let password = venue_devices::mqtt::password_of(&edge.zone, "g-north-1").unwrap();
+    let (host, port) = venue_devices::mqtt::split_addr(&edge.mqtt_addr);
+    let mut opts = rumqttc::MqttOptions::new("burst", host, port);
+    opts.set_credentials("g-north-1", password)
+        .set_inflight(u16::MAX)
+        .set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, BURST + 16);
+    let verdicts = format!("venue/{}/gate/g-north-1/verdict", edge.zone);
+    let scans = format!("venue/{}/gate/g-north-1/scan", edge.zone);
+    client.subscribe(&verdicts, QoS::AtLeastOnce).await.unwrap();
+    let at = Edge::now_at();
+    for i in 0..BURST {
+        let payload = format!(r#"{{"event_id":"burst-{i}","code":"TK-NONE-{i}","at":"{at}"}}"#);
+        client
+            .publish(&scans, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+    let other = edge.turnstile("g-north-2", Format::StdJson).await;
+    let answered = tokio::spawn(async move {
+        let mut seen = HashSet::new();
+        let mut repeats = 0usize;
+        let ended = tokio::time::timeout(Duration::from_secs(60), async {
+            while seen.len() < BURST {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Incoming::Publish(p))) => {
+                        let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap();
+                        let id = v["event_id"].as_str().unwrap_or_default().to_owned();
+                        if !seen.insert(id) {
+                            repeats += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("the burst's connection failed: {e}"),
+                }
+            }
+        })
+        .await;
+        (ended.is_ok(), seen.len(), repeats)
+    });
+    // Meanwhile another gate is answered.
+    let v = other
+        .send_raw(
+            "beside-burst",
+            format!(r#"{{"event_id":"beside-burst","code":"TK-NONE","at":"{at}"}}"#).into_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.decision, "deny");
+    let (finished, answered, repeats) = answered.await.unwrap();
+    assert!(finished, "{answered} of {BURST} scans answered within 60 s");
+    assert_eq!((answered, repeats), (BURST, 0), "each scan answered once");
+}
