@@ -11,6 +11,7 @@ mod https;
 mod limits;
 mod offline;
 mod payouts;
+mod plugin_formats;
 mod plugins;
 mod pos_load;
 mod reports;
