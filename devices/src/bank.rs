@@ -1,4 +1,5 @@
-//! A payout-bank simulator: the HTTP API the `bank-transfer` connector speaks.
+//! A payout-bank simulator: the HTTP API the `bank-transfer` connector speaks, over HTTP
+//! or HTTPS ([`start_tls`]).
 //!
 //! ```text
 //! POST /payouts              {"payout_id","account","amount_fen","memo"}  (Idempotency-Key: payout_id)
@@ -62,6 +63,42 @@ struct Bank {
 
 /// Starts the simulator on `addr` (port 0 picks one); returns where it listens.
 pub async fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    serve(addr, None).await
+}
+
+/// Starts the simulator serving HTTPS with the certificate chain and key of two PEM files.
+pub async fn start_tls(
+    addr: SocketAddr,
+    cert_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+) -> std::io::Result<SocketAddr> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+    let certs = CertificateDer::pem_file_iter(cert_pem)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    let key = PrivateKeyDer::from_pem_file(key_pem).map_err(|e| bad(&e))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(&e))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| bad(&e))?;
+    serve(
+        addr,
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await
+}
+
+async fn serve(
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let bank = Arc::new(Bank::default());
@@ -70,15 +107,24 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let bank = bank.clone();
+            let (bank, tls) = (bank.clone(), tls.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let bank = bank.clone();
                     async move { Ok::<_, std::convert::Infallible>(handle(&bank, req).await) }
                 });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let http = http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    Some(acceptor) => {
+                        // A client that does not trust the certificate ends here.
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                }
             });
         }
     });

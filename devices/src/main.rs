@@ -60,6 +60,12 @@ enum Command {
     Bank {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The key of --tls-cert (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// The demo venue's traffic: visitors buying tickets and passing the turnstiles, and
     /// sales at the POS terminals, until stopped. `venue-edge demo` runs this.
@@ -125,9 +131,19 @@ async fn main() -> anyhow::Result<()> {
             let v = t.scan(&code, !out, count, id_number.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Command::Bank { listen } => {
-            let addr = venue_devices::bank::start(listen).await?;
-            println!("bank simulator on http://{addr}");
+        Command::Bank {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            let (addr, scheme) = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => (
+                    venue_devices::bank::start_tls(listen, &cert, &key).await?,
+                    "https",
+                ),
+                _ => (venue_devices::bank::start(listen).await?, "http"),
+            };
+            println!("bank simulator on {scheme}://{addr}");
             tokio::signal::ctrl_c().await?;
         }
         Command::DemoTraffic {

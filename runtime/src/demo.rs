@@ -197,6 +197,7 @@ pub fn install_plugin(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         allowed_hosts: Vec::new(),
+        ca_file: None,
         source: None,
     };
     let path = dest.join(format!("{id}.plugin.toml"));

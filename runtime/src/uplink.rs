@@ -119,53 +119,12 @@ pub struct Uplink {
     pub clock: venue_model::clock::Clock,
 }
 
-type Client = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
+type Client = venue_domain::https::PinnedClient;
 
 /// The client for HQ: plain HTTP, or HTTPS trusting only the CA in `ca_file` (pinned; the
 /// system's roots are never consulted).
 fn client(config: &UplinkConfig) -> Result<Client, String> {
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(path) = &config.ca_file {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("uplink.ca_file {}: {e}", path.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("uplink.ca_file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("uplink.ca_file {}: {e}", path.display()))?;
-        }
-        if roots.is_empty() {
-            return Err(format!(
-                "uplink.ca_file {} holds no certificate",
-                path.display()
-            ));
-        }
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector),
-    )
+    venue_domain::https::pinned_client(config.ca_file.as_deref(), "uplink.ca_file")
 }
 
 impl Uplink {

@@ -22,12 +22,14 @@
 //! | [`venue`] | the shared, read-only view of config, clock and ID vault |
 //! | [`config`] | the venue's TOML configuration, read once and validated strictly |
 //! | [`realname`], [`error`], [`actor`] | ID numbers at rest; the domain's error (no HTTP in it); who acted |
+//! | [`https`] | the outbound HTTP client: HTTPS trusting one pinned CA file |
 
 pub mod actor;
 pub mod admission;
 pub mod audit;
 pub mod config;
 pub mod error;
+pub mod https;
 pub mod ledger;
 pub mod outbox;
 pub mod payouts;

@@ -14,9 +14,6 @@ use venue_model::money::Fen;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::DomainError;
@@ -336,11 +333,21 @@ async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, Sen
         .url
         .parse()
         .map_err(|e| SendError::Bad(format!("url {:?}: {e}", req.url)))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(SendError::Bad(format!(
-            "only http:// URLs are supported by this host, not {:?}",
-            req.url
-        )));
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") if connector.manifest.ca_file.is_some() => {}
+        Some("https") => {
+            return Err(SendError::Bad(format!(
+                "{:?} is https:// but the connector's manifest names no ca_file (the CA that alone is trusted for its hosts)",
+                req.url
+            )));
+        }
+        _ => {
+            return Err(SendError::Bad(format!(
+                "only http:// and https:// URLs are supported, not {:?}",
+                req.url
+            )));
+        }
     }
     let authority = uri
         .authority()
@@ -358,12 +365,15 @@ async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, Sen
     let request = builder
         .body(Full::new(Bytes::from(req.body.clone())))
         .map_err(|e| SendError::Bad(e.to_string()))?;
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let client = crate::https::pinned_client(
+        connector.manifest.ca_file.as_deref(),
+        &format!("plugin {} ca_file", connector.manifest.id),
+    )
+    .map_err(SendError::Bad)?;
     let response = tokio::time::timeout(PROVIDER_TIMEOUT, client.request(request))
         .await
         .map_err(|_| SendError::Timeout)?
-        .map_err(|e| SendError::Transport(e.to_string()))?;
+        .map_err(|e| SendError::Transport(error_chain(&e)))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -387,4 +397,16 @@ async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, Sen
         headers,
         body,
     })
+}
+
+/// An error and its causes, so a certificate refusal under a connect error is named.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

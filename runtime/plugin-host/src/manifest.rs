@@ -98,6 +98,10 @@ pub struct Manifest {
     /// Hosts a payment connector may reach (`bank.example:443`).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// For a payment connector's `https://` requests: the CA certificate(s) (PEM) that
+    /// alone are trusted for its hosts (resolved against the manifest's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// The file this manifest was read from.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -122,10 +126,15 @@ impl Manifest {
             message: e.to_string(),
         })?;
         m.source = Some(path.to_owned());
-        if m.wasm.is_relative()
-            && let Some(dir) = path.parent()
-        {
-            m.wasm = dir.join(&m.wasm);
+        if let Some(dir) = path.parent() {
+            if m.wasm.is_relative() {
+                m.wasm = dir.join(&m.wasm);
+            }
+            if let Some(ca) = m.ca_file.as_mut()
+                && ca.is_relative()
+            {
+                *ca = dir.join(&*ca);
+            }
         }
         m.validate().map_err(|message| PluginError::Manifest {
             path: path.display().to_string(),

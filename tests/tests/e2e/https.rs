@@ -9,19 +9,8 @@ use venue_tests::{Edge, EdgeOptions, test_password, test_username};
 
 /// A CA and a certificate for 127.0.0.1 signed by it: (CA PEM, cert file, key file).
 fn certificates(dir: &std::path::Path) -> (String, std::path::PathBuf, std::path::PathBuf) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    let (cert_path, key_path) = (dir.join("edge-cert.pem"), dir.join("edge-key.pem"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (ca.pem(), cert_path, key_path)
+    let c = crate::certs::certificates(dir, "edge");
+    (c.ca_pem(), c.cert, c.key)
 }
 
 /// One HTTP/1.1 request over TLS trusting `ca` alone; the whole answer as text.

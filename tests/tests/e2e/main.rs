@@ -4,6 +4,7 @@
 
 mod access;
 mod bad_input;
+mod certs;
 mod dates;
 mod demo;
 mod device_logins;

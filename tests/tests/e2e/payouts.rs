@@ -380,3 +380,112 @@ async fn a_refund_after_the_bill_is_paid_lands_in_the_next_bill() {
         .unwrap();
     assert_eq!(r.json()["debit_fen"], r.json()["credit_fen"]);
 }
+
+/// The bank-transfer connector's manifest in the box's plugin folder, pointed at `base`
+/// (the bank's scheme and address) with `ca_file` (None: no CA named).
+fn point_connector(
+    edge: &Edge,
+    bank: std::net::SocketAddr,
+    base: &str,
+    ca_file: Option<&std::path::Path>,
+) {
+    let path = edge.data_dir().join("plugins/bank-transfer.plugin.toml");
+    let mut m = venue_plugin_host::Manifest::load(&path).unwrap();
+    m.config.insert("base_url".into(), base.into());
+    m.allowed_hosts = vec![bank.to_string()];
+    m.ca_file = ca_file.map(std::path::Path::to_path_buf);
+    m.wasm = std::path::PathBuf::from(m.wasm.file_name().unwrap());
+    std::fs::write(&path, m.to_toml()).unwrap();
+}
+
+/// Issue 26, part 6: a payment connector calls its bank over HTTPS, trusting only the CA
+/// its manifest names. Without a CA, or with another CA, the request never leaves (the
+/// bill stays `paying`, nothing is paid, the log names why); with the bank's CA the bill
+/// is paid, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_over_https_is_paid_only_when_its_ca_is_the_one_pinned() {
+    let certs_dir = tempfile::tempdir().unwrap();
+    let bank_certs = crate::certs::certificates(certs_dir.path(), "bank");
+    let stranger = crate::certs::certificates(certs_dir.path(), "stranger");
+    let bank = venue_devices::bank::start_tls(
+        "127.0.0.1:0".parse().unwrap(),
+        &bank_certs.cert,
+        &bank_certs.key,
+    )
+    .await
+    .unwrap();
+    let base = format!("https://{bank}");
+    let mut edge = Edge::start(EdgeOptions::default()).await;
+    let pos = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-tea-1", "m-tea-house").await;
+    let sale = pos.message(
+        "sale",
+        None,
+        &Edge::now_at(),
+        "cash",
+        &[line("x", "food", 1, 10000)],
+    );
+    assert!(pos.send(&sale).await.unwrap().accepted());
+    let (s, bills) = edge
+        .post_as(
+            &format!("/api/v1/settlements?date={}", Edge::today()),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{bills}");
+    let tea = bill_of(&bills, "p-tea-house")["bill_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, _) = edge
+        .post_as(
+            &format!("/api/v1/bills/{tea}/approve"),
+            "finance-reviewer",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    async fn pay(
+        edge: &mut Edge,
+        bank: std::net::SocketAddr,
+        base: &str,
+        bill: &str,
+        ca: Option<&std::path::Path>,
+    ) -> serde_json::Value {
+        edge.stop();
+        point_connector(edge, bank, base, ca);
+        edge.spawn().await;
+        let (s, answer) = edge
+            .post_as(
+                &format!("/api/v1/bills/{bill}/pay"),
+                "finance-payer",
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{answer}");
+        answer
+    }
+    let bill = pay(&mut edge, bank, &base, &tea, None).await;
+    assert_eq!(
+        bill["status"], "paying",
+        "no CA named: nothing sent: {bill}"
+    );
+    assert!(
+        edge.log_text().contains("names no ca_file"),
+        "the log says why"
+    );
+    let bill = pay(&mut edge, bank, &base, &tea, Some(&stranger.ca)).await;
+    assert_eq!(
+        bill["status"], "paying",
+        "another CA: the handshake fails: {bill}"
+    );
+    assert!(
+        edge.log_text().to_lowercase().contains("certificate"),
+        "the log names the certificate"
+    );
+    let bill = pay(&mut edge, bank, &base, &tea, Some(&bank_certs.ca)).await;
+    assert_eq!(bill["status"], "paid", "{bill}");
+    assert_eq!(bill["payout"]["status"], "succeeded");
+    assert_eq!(bill["payout"]["amount_fen"], 9000);
+}
