@@ -197,8 +197,12 @@ fn main() -> anyhow::Result<()> {
                 let signals = Signals::install()?;
                 let config = Config::load(&config)?;
                 let running = runtime::start(config).await?;
+                let tls = running
+                    .mqtt_tls_addr
+                    .map(|a| format!("  MQTT over TLS on {a}"))
+                    .unwrap_or_default();
                 println!(
-                    "venue-edge: HTTP on {}://{}  MQTT on {}",
+                    "venue-edge: HTTP on {}://{}  MQTT on {}{tls}",
                     if running.https { "https" } else { "http" },
                     running.http_addr,
                     running.mqtt_addr

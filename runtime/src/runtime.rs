@@ -36,6 +36,8 @@ pub enum StartError {
     Tls(String),
     #[error("the MQTT login: {0}")]
     MqttLogin(String),
+    #[error("MQTT over TLS: {0}")]
+    MqttTls(String),
     #[error(transparent)]
     Store(#[from] venue_store::StoreError),
     #[error(transparent)]
@@ -65,6 +67,8 @@ pub struct Running {
     pub https: bool,
     /// Where devices connect: the embedded broker, or the external one.
     pub mqtt_addr: String,
+    /// Where devices connect over TLS to the embedded broker (`[mqtt] tls_listen`).
+    pub mqtt_tls_addr: Option<SocketAddr>,
     pub venue: SharedVenue,
     pub store: Store,
     pub plugins: Arc<PluginHost>,
@@ -73,6 +77,7 @@ pub struct Running {
     front_tasks: TaskTracker,
     back_tasks: TaskTracker,
     broker: Option<EmbeddedBroker>,
+    tls_front: Option<venue_bus::tls_front::TlsFront>,
 }
 
 /// How long start-up waits for the broker before serving anyway.
@@ -156,12 +161,33 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Some(EmbeddedBroker::start(mqtt.listen, access.transpose()?).await?)
         }
     };
-    let (host, port) = match (&mqtt.url, &broker) {
-        (Some(url), _) => venue_bus::parse_url(url)?,
-        (None, Some(b)) => (b.local_addr().ip().to_string(), b.local_addr().port()),
+    let (host, port, mqtt_tls) = match (&mqtt.url, &broker) {
+        (Some(url), _) => {
+            let url = venue_bus::parse_url(url)?;
+            let tls = match url.tls {
+                true => Some(Arc::new(
+                    venue_domain::https::client_config(mqtt.ca_file.as_deref(), "mqtt.ca_file")
+                        .map_err(StartError::MqttTls)?,
+                )),
+                false => None,
+            };
+            (url.host, url.port, tls)
+        }
+        (None, Some(b)) => (b.local_addr().ip().to_string(), b.local_addr().port(), None),
         (None, None) => unreachable!("an embedded broker is started when no url is given"),
     };
     let mqtt_addr = format!("{host}:{port}");
+    // MQTT over TLS in front of the embedded broker.
+    let tls_front = match (&broker, mqtt.tls_listen, &mqtt.tls_cert, &mqtt.tls_key) {
+        (Some(b), Some(listen), Some(cert), Some(key)) => {
+            let acceptor = crate::tls::acceptor(cert, key).map_err(StartError::MqttTls)?;
+            let front = venue_bus::tls_front::TlsFront::start(listen, acceptor, b.local_addr())
+                .await
+                .map_err(|e| StartError::MqttTls(format!("mqtt.tls_listen {listen}: {e}")))?;
+            Some(front)
+        }
+        _ => None,
+    };
 
     let front = CancellationToken::new();
     let back = CancellationToken::new();
@@ -172,8 +198,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None => {
             let client_id = format!("{}-{}", mqtt.client_id, venue.zone());
             let login = broker_login(&mqtt)?;
-            let (bus, inbox) =
-                Bus::connect(&host, port, &client_id, login, venue.zone(), back.clone());
+            let (bus, inbox) = Bus::connect(
+                &host,
+                port,
+                &client_id,
+                login,
+                mqtt_tls,
+                venue.zone(),
+                back.clone(),
+            );
             if !bus.wait_connected(BROKER_WAIT).await {
                 // Serve HTTP anyway: tickets can be sold while the broker is down, and the
                 // client keeps reconnecting. /healthz says "degraded" meanwhile.
@@ -302,6 +335,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         http_addr,
         https: tls.is_some(),
         mqtt_addr,
+        mqtt_tls_addr: tls_front.as_ref().map(|f| f.local_addr()),
         venue,
         store,
         plugins,
@@ -310,6 +344,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         front_tasks,
         back_tasks,
         broker,
+        tls_front,
     })
 }
 
@@ -335,6 +370,9 @@ impl Running {
         self.back.cancel();
         self.back_tasks.close();
         self.back_tasks.wait().await;
+        if let Some(front) = &self.tls_front {
+            front.shutdown();
+        }
         if let Some(broker) = self.broker {
             broker.shutdown().await;
         }

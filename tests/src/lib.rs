@@ -130,6 +130,8 @@ pub struct EdgeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `[edge] id_key_file`: the ID-number key outside the data folder.
     pub id_key_file: Option<PathBuf>,
+    /// More lines of the `[mqtt]` table (`tls_listen = ...`).
+    pub mqtt_toml: String,
 }
 
 impl Default for EdgeOptions {
@@ -143,6 +145,7 @@ impl Default for EdgeOptions {
             mqtt_login: false,
             tls: None,
             id_key_file: None,
+            mqtt_toml: String::new(),
         }
     }
 }
@@ -155,6 +158,8 @@ pub struct Edge {
     pub zone: String,
     pub http_addr: String,
     pub mqtt_addr: String,
+    /// Where the embedded broker takes MQTT over TLS, when the config asks for it.
+    pub mqtt_tls_addr: Option<String>,
     pub api: HttpClient,
     pub tokens: HashMap<String, String>,
     pub options: EdgeOptions,
@@ -216,6 +221,7 @@ impl Edge {
             zone,
             http_addr: String::new(),
             mqtt_addr: String::new(),
+            mqtt_tls_addr: None,
             api: HttpClient::new("127.0.0.1:1"),
             tokens,
             options,
@@ -248,7 +254,10 @@ impl Edge {
             });
         let mut parts = ready.split("  MQTT on ");
         self.http_addr = parts.next().unwrap_or_default().trim().to_owned();
-        self.mqtt_addr = parts.next().unwrap_or_default().trim().to_owned();
+        let mqtt = parts.next().unwrap_or_default();
+        let (mqtt, tls) = mqtt.split_once("  MQTT over TLS on ").unwrap_or((mqtt, ""));
+        self.mqtt_addr = mqtt.trim().to_owned();
+        self.mqtt_tls_addr = Some(tls.trim().to_owned()).filter(|a| !a.is_empty());
         self.api = HttpClient::new(&self.http_addr);
         self.child = Some(child);
     }
@@ -510,6 +519,10 @@ fn shanghai() -> chrono::FixedOffset {
 fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
     let (mqtt, url) = match &options.broker {
         Broker::Embedded => ("listen = \"127.0.0.1:0\"".to_owned(), String::new()),
+        // An address, or a whole URL (`mqtts://...`).
+        Broker::External(addr) if addr.contains("://") => {
+            (String::new(), format!("url = \"{addr}\""))
+        }
         Broker::External(addr) => (String::new(), format!("url = \"mqtt://{addr}\"")),
     };
     let venue = demo::DEMO_VENUE.replace("zone = \"main\"", &format!("zone = \"{zone}\""));
@@ -559,6 +572,13 @@ fn config_text(dir: &Path, zone: &str, options: &EdgeOptions) -> String {
         );
         std::fs::write(dir.join(MQTT_PASSWORD_FILE), format!("pw-{zone}-runtime"))
             .expect("write the runtime's MQTT password");
+    }
+    if !options.mqtt_toml.is_empty() {
+        text = text.replacen(
+            "\n\n[admission]",
+            &format!("\n{}\n\n[admission]", options.mqtt_toml.trim_end()),
+            1,
+        );
     }
     text.push_str(&options.extra_toml);
     text

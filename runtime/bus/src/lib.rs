@@ -1,9 +1,9 @@
 //! # venue-bus: the device bus
 //!
 //! Layer 5 of docs/architecture.md; it depends on no venue crate. Its map: [`topics`]
-//! (the topic scheme, parsed once), [`broker`] (the embedded rmqtt broker), [`attached`]
-//! (the runtime inside the embedded broker), and this file (the MQTT client of an
-//! external broker).
+//! (the topic scheme, parsed once), [`broker`] (the embedded rmqtt broker), [`tls_front`]
+//! (MQTT over TLS in front of it), [`attached`] (the runtime inside the embedded broker),
+//! and this file (the MQTT client of an external broker, over TCP or TLS).
 //!
 //! The device bus: the topic scheme of protocol.md, the embedded broker, and the
 //! runtime's two ways of reaching a broker.
@@ -20,6 +20,7 @@
 pub mod attached;
 pub mod broker;
 pub mod credentials;
+pub mod tls_front;
 pub mod topics;
 
 use std::sync::Arc;
@@ -51,7 +52,7 @@ const RECONNECT_DELAY_MAX: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    #[error("mqtt url {0:?} is not of the form mqtt://host:port")]
+    #[error("mqtt url {0:?} is not of the form mqtt://host:port or mqtts://host:port")]
     BadUrl(String),
     #[error("the MQTT client has stopped")]
     Stopped,
@@ -104,17 +105,25 @@ impl Bus {
 
     /// Connects to `host:port` and starts reading. Deliveries arrive on the returned
     /// receiver; the client stops when `shutdown` is cancelled.
+    /// With `tls`, the connection is TLS with that client configuration (which names the
+    /// CAs it trusts).
     pub fn connect(
         host: &str,
         port: u16,
         client_id: &str,
         login: Option<(String, String)>,
+        tls: Option<Arc<rustls::ClientConfig>>,
         zone: &str,
         shutdown: CancellationToken,
     ) -> (Bus, mpsc::Receiver<Delivery>) {
         let mut opts = MqttOptions::new(client_id, host, port);
         if let Some((user, password)) = login {
             opts.set_credentials(user, password);
+        }
+        if let Some(config) = tls {
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(config),
+            ));
         }
         opts.set_clean_session(false)
             .set_keep_alive(KEEP_ALIVE)
@@ -255,20 +264,35 @@ async fn read_loop(
 }
 
 /// Splits `mqtt://host:port` (port defaults to 1883).
-pub fn parse_url(url: &str) -> Result<(String, u16), BusError> {
+/// Where an external broker is: `mqtt://host:port` (or `tcp://`; port 1883 by default) or
+/// `mqtts://host:port` (TLS; port 8883 by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+pub fn parse_url(url: &str) -> Result<BrokerUrl, BusError> {
     let bad = || BusError::BadUrl(url.to_owned());
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(bad)?;
+    let (rest, tls) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (rest, true)
+    } else {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(bad)?;
+        (rest, false)
+    };
     let rest = rest.trim_end_matches('/');
-    match rest.rsplit_once(':') {
+    let (host, port) = match rest.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() => {
-            Ok((host.to_owned(), port.parse().map_err(|_| bad())?))
+            (host.to_owned(), port.parse().map_err(|_| bad())?)
         }
-        None if !rest.is_empty() => Ok((rest.to_owned(), 1883)),
-        _ => Err(bad()),
-    }
+        None if !rest.is_empty() => (rest.to_owned(), if tls { 8883 } else { 1883 }),
+        _ => return Err(bad()),
+    };
+    Ok(BrokerUrl { host, port, tls })
 }
 
 #[cfg(test)]
@@ -276,13 +300,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_name_host_and_port() {
-        assert_eq!(
-            parse_url("mqtt://127.0.0.1:1883").unwrap(),
-            ("127.0.0.1".into(), 1883)
-        );
-        assert_eq!(parse_url("mqtt://broker").unwrap(), ("broker".into(), 1883));
-        assert!(parse_url("http://x:1").is_err());
-        assert!(parse_url("mqtt://x:notaport").is_err());
+    fn urls_name_host_port_and_tls() {
+        let url = |host: &str, port, tls| BrokerUrl {
+            host: host.into(),
+            port,
+            tls,
+        };
+        let table = [
+            ("mqtt://127.0.0.1:1883", url("127.0.0.1", 1883, false)),
+            ("mqtt://broker", url("broker", 1883, false)),
+            ("tcp://broker:1884/", url("broker", 1884, false)),
+            ("mqtts://broker", url("broker", 8883, true)),
+            ("mqtts://10.0.0.2:18883", url("10.0.0.2", 18883, true)),
+        ];
+        for (text, want) in table {
+            assert_eq!(parse_url(text).unwrap(), want, "{text}");
+        }
+        for bad in [
+            "http://x:1",
+            "mqtt://x:notaport",
+            "mqtts://",
+            "mqtt://:1883",
+            "ssl://x",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! The box's outbound HTTP client: plain HTTP, or HTTPS trusting only the CA certificates
-//! of one PEM file (pinned: the system's roots are never consulted). The uplink to HQ
-//! (`[uplink] ca_file`) and payment connectors (their manifest's `ca_file`) use it.
+//! The box's outbound TLS: plain HTTP, or HTTPS trusting only the CA certificates of one
+//! PEM file (pinned: the system's roots are never consulted). The uplink to HQ (`[uplink]
+//! ca_file`), payment connectors (their manifest's `ca_file`) and the MQTT client of an
+//! external broker over TLS (`[mqtt] ca_file`) use it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,6 +19,20 @@ pub fn pinned_client(ca_file: Option<&Path>, what: &str) -> Result<PinnedClient,
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.enforce_http(false);
+    let tls = client_config(ca_file, what)?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector))
+}
+
+/// A TLS client configuration trusting only the CA certificates in `ca_file` (none
+/// without it): for HTTPS above and for MQTT over TLS to an external broker.
+pub fn client_config(ca_file: Option<&Path>, what: &str) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(path) = ca_file {
         use rustls::pki_types::CertificateDer;
@@ -30,19 +45,13 @@ pub fn pinned_client(ca_file: Option<&Path>, what: &str) -> Result<PinnedClient,
             return Err(bad(&"holds no certificate"));
         }
     }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector))
+    Ok(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
 }

@@ -10,6 +10,7 @@ mod demo;
 mod device_logins;
 mod https;
 mod limits;
+mod mqtt_tls;
 mod offline;
 mod payouts;
 mod plugin_formats;

@@ -119,8 +119,17 @@ fn default_plugin_dir() -> PathBuf {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// An external broker, `mqtt://host:port`. Unset: the embedded broker.
+    /// An external broker, `mqtt://host:port` or `mqtts://host:port` (TLS, trusting only
+    /// `ca_file`). Unset: the embedded broker.
     pub url: Option<String>,
+    /// The CA certificate(s), PEM, that alone are trusted for an `mqtts://` broker.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The embedded broker also takes MQTT over TLS here (with `tls_cert` and `tls_key`).
+    pub tls_listen: Option<SocketAddr>,
+    /// The certificate chain (PEM, leaf first) devices see on `tls_listen`.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    pub tls_key: Option<std::path::PathBuf>,
     /// The embedded broker's listen address (ignored with `url`).
     #[serde(default = "default_mqtt_listen")]
     pub listen: SocketAddr,
@@ -146,6 +155,10 @@ impl Default for MqttConfig {
     fn default() -> Self {
         Self {
             url: None,
+            ca_file: None,
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
             listen: default_mqtt_listen(),
             client_id: default_client_id(),
             device_logins: true,
@@ -358,6 +371,32 @@ impl Config {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.edge.tls_cert.is_some() != self.edge.tls_key.is_some() {
             return bad("edge.tls_cert and edge.tls_key go together: give both or neither".into());
+        }
+        let m = &self.mqtt;
+        let tls_parts = [
+            m.tls_listen.is_some(),
+            m.tls_cert.is_some(),
+            m.tls_key.is_some(),
+        ];
+        if tls_parts.iter().any(|p| *p) && !tls_parts.iter().all(|p| *p) {
+            return bad(
+                "mqtt.tls_listen, mqtt.tls_cert and mqtt.tls_key go together: give all three or none"
+                    .into(),
+            );
+        }
+        if m.url.is_some() && m.tls_listen.is_some() {
+            return bad(
+                "mqtt.tls_listen is the embedded broker's; with mqtt.url the external broker's own TLS serves devices"
+                    .into(),
+            );
+        }
+        let mqtts = m.url.as_deref().is_some_and(|u| u.starts_with("mqtts://"));
+        if mqtts != m.ca_file.is_some() {
+            return bad(if mqtts {
+                "an mqtts:// mqtt.url needs mqtt.ca_file: the PEM of the CA that signed the broker's certificate".into()
+            } else {
+                "mqtt.ca_file needs an mqtts:// mqtt.url".into()
+            });
         }
         if let Some(u) = &self.uplink {
             if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
