@@ -10,14 +10,26 @@ use crate::config::ContractConfig;
 use venue_model::BusinessDate;
 pub use venue_model::contract::{Contract, Cycle};
 
-/// Stores the config's contracts that the store does not have yet.
+/// Stores the config's contracts that the store does not have yet, each with an audit row
+/// (`contract.seed`, by `config`).
 pub fn seed(conn: &Connection, contracts: &[ContractConfig], now: &str) -> rusqlite::Result<usize> {
     let mut added = 0;
     for c in contracts {
         let Ok(contract) = c.to_contract() else {
             continue;
         };
-        added += insert(conn, &contract, now, true)?;
+        let stored = insert(conn, &contract, now, true)?;
+        if stored > 0 {
+            crate::audit::append(
+                conn,
+                now,
+                &crate::actor::Actor::system("config"),
+                "contract.seed",
+                &contract.id,
+                &format!("version {}", contract.version),
+            )?;
+        }
+        added += stored;
     }
     Ok(added)
 }
