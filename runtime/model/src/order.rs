@@ -136,7 +136,7 @@ pub struct OrderView {
     pub channel: String,
     pub visit_date: BusinessDate,
     pub slot: Option<String>,
-    pub total_fen: i64,
+    pub total_fen: crate::money::Fen,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_code: Option<String>,
     pub tickets: Vec<TicketView>,
@@ -152,7 +152,7 @@ pub struct TicketView {
     pub product: String,
     pub visit_date: BusinessDate,
     pub slot: Option<String>,
-    pub price_fen: i64,
+    pub price_fen: crate::money::Fen,
     pub status: TicketState,
     pub entries_used: u32,
     pub visitor: Option<VisitorView>,
@@ -171,14 +171,14 @@ pub struct PaymentView {
     pub method: String,
     #[serde(rename = "ref")]
     pub reference: String,
-    pub amount_fen: i64,
+    pub amount_fen: crate::money::Fen,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RefundView {
     pub refund_id: String,
     pub refund_ref: String,
-    pub amount_fen: i64,
+    pub amount_fen: crate::money::Fen,
     pub reason: String,
     pub tickets: Vec<String>,
     pub created_at: String,

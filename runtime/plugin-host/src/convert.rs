@@ -165,7 +165,7 @@ pub fn confirmation_to_wit(o: &OrderView) -> wit::OrderConfirmation {
     wit::OrderConfirmation {
         order_id: o.order_id.clone(),
         order_ref: o.order_ref.clone(),
-        total_fen: o.total_fen,
+        total_fen: o.total_fen.get(),
         tickets: o
             .tickets
             .iter()

@@ -294,7 +294,7 @@ pub struct ProductConfig {
     pub id: String,
     #[serde(default)]
     pub name: String,
-    pub price_fen: i64,
+    pub price_fen: venue_model::money::Fen,
     /// Areas this product admits to.
     pub grants: Vec<String>,
     /// Entries allowed on the visit date; unset: unlimited.
@@ -307,7 +307,7 @@ pub struct ProductConfig {
     pub real_name: bool,
     /// Group sales: the smallest party, and the price per member.
     pub group_min_size: Option<u32>,
-    pub group_price_fen: Option<i64>,
+    pub group_price_fen: Option<venue_model::money::Fen>,
     #[serde(default = "default_refund_rule")]
     pub refund: RefundRule,
     /// Timed entry: a ticket must name one of these slots.
@@ -454,7 +454,7 @@ impl Config {
             }
         }
         for p in &self.products {
-            if p.price_fen < 0 {
+            if p.price_fen.is_negative() {
                 return bad(format!("product {}: price_fen must not be negative", p.id));
             }
             if p.grants.is_empty() {
@@ -490,7 +490,7 @@ impl Config {
                         p.id
                     ));
                 }
-                (_, Some(price)) if price < 0 => {
+                (_, Some(price)) if price.is_negative() => {
                     return bad(format!(
                         "product {}: group_price_fen must not be negative",
                         p.id
@@ -662,7 +662,10 @@ mod tests {
     fn the_demo_venue_is_valid() {
         let c = Config::parse(DEMO, Path::new("demo")).expect("demo config");
         assert_eq!(c.venue.zone, "main");
-        assert_eq!(c.product("park-day").map(|p| p.price_fen), Some(12000));
+        assert_eq!(
+            c.product("park-day").map(|p| p.price_fen.get()),
+            Some(12000)
+        );
         assert_eq!(c.gates.len(), 5);
     }
 

@@ -55,7 +55,7 @@ pub struct TicketRow {
     pub product: String,
     pub visit_date: BusinessDate,
     pub slot: Option<String>,
-    pub price_fen: i64,
+    pub price_fen: Fen,
     pub status: TicketStatus,
     pub entries_used: u32,
     pub last_entry_date: Option<BusinessDate>,
@@ -271,7 +271,8 @@ pub(crate) fn record_ticket_revenue(
         "INSERT INTO revenue_facts (source, fact_id, kind, product, area, category, business_date, amount_fen, count)
          VALUES ('ticket', ?1, ?2, ?3, ?4, 'ticket', ?5, ?6, ?7)",
     )?;
-    let mut by_product: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    let mut by_product: std::collections::BTreeMap<&str, Fen> = std::collections::BTreeMap::new();
+    let overflow = |e: venue_model::money::MoneyError| DomainError::internal(e.to_string());
     for t in tickets {
         let area = venue
             .product(&t.product)
@@ -285,10 +286,13 @@ pub(crate) fn record_ticket_revenue(
             t.price_fen,
             if refund { 0 } else { 1 }
         ])?;
-        *by_product.entry(t.product.as_str()).or_default() += t.price_fen;
+        let sum = by_product.entry(t.product.as_str()).or_default();
+        *sum = sum
+            .checked_add(t.price_fen, "a product's tickets")
+            .map_err(overflow)?;
     }
     let sign = if refund { -1 } else { 1 };
-    let total: i64 = by_product.values().sum();
+    let total = Fen::sum(by_product.values().copied(), "the tickets").map_err(overflow)?;
     let mut counts: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for t in tickets {
         *counts.entry(t.product.as_str()).or_default() += 1;
@@ -297,12 +301,12 @@ pub(crate) fn record_ticket_revenue(
         .iter()
         .map(|(p, fen)| {
             let count = if refund { 0 } else { counts[p] };
-            crate::outbox::ticket_line(venue, p, refund, *fen, count)
+            crate::outbox::ticket_line(venue, p, refund, fen.get(), count)
         })
         .collect();
     let mut data = posting.details.clone();
     if let Some(o) = data.as_object_mut() {
-        o.insert("total_fen".into(), total.into());
+        o.insert("total_fen".into(), total.get().into());
         o.insert("method".into(), posting.method.into());
         o.insert("tickets".into(), (tickets.len() as i64).into());
         o.insert(
@@ -325,10 +329,10 @@ pub(crate) fn record_ticket_revenue(
     )?;
     let mut legs = vec![crate::ledger::Leg::debit(
         format!("cash:{}", posting.method),
-        Fen::new(sign * total),
+        Fen::new(sign * total.get()),
     )];
     legs.extend(by_product.iter().map(|(p, fen)| {
-        crate::ledger::Leg::credit(format!("revenue:ticket:{p}"), Fen::new(sign * fen))
+        crate::ledger::Leg::credit(format!("revenue:ticket:{p}"), Fen::new(sign * fen.get()))
     }));
     crate::ledger::post(
         conn,

@@ -14,6 +14,7 @@ use crate::error::DomainError;
 use crate::realname::mask;
 use crate::venue::Venue;
 use venue_model::clock::rfc3339;
+use venue_model::money::Fen;
 use venue_model::{BusinessDate, ids};
 
 /// The outcome of placing an order.
@@ -214,13 +215,13 @@ struct PlannedItem {
     product: String,
     qty: u32,
     slot: Option<String>,
-    unit_price_fen: i64,
+    unit_price_fen: Fen,
     visitors: Vec<VisitorRequest>,
 }
 
 struct Plan {
     items: Vec<PlannedItem>,
-    total_fen: i64,
+    total_fen: Fen,
 }
 
 /// Checks an order against the products and prices it, touching nothing: a pure function
@@ -242,7 +243,7 @@ fn plan_order(venue: &Venue, req: &OrderRequest, today: BusinessDate) -> Result<
         ));
     }
     let mut items = Vec::with_capacity(req.items.len());
-    let mut total_fen: i64 = 0;
+    let mut total_fen = Fen::ZERO;
     let mut tickets: u32 = 0;
     for item in &req.items {
         let Some(product) = venue.product(&item.product) else {
@@ -275,12 +276,13 @@ fn plan_order(venue: &Venue, req: &OrderRequest, today: BusinessDate) -> Result<
             check_text("visitor.id_number", &v.id_number)?;
         }
         let unit_price_fen = rules::unit_price(product, req.channel, item.qty)?;
-        let line = unit_price_fen.checked_mul(item.qty as i64).ok_or_else(|| {
-            DomainError::bad_request("amount_overflow", "the order total overflows")
-        })?;
-        total_fen = total_fen.checked_add(line).ok_or_else(|| {
-            DomainError::bad_request("amount_overflow", "the order total overflows")
-        })?;
+        let overflow = |_| DomainError::bad_request("amount_overflow", "the order total overflows");
+        let line = unit_price_fen
+            .times(i64::from(item.qty), "an order line")
+            .map_err(overflow)?;
+        total_fen = total_fen
+            .checked_add(line, "an order's total")
+            .map_err(overflow)?;
         items.push(PlannedItem {
             product: product.id.clone(),
             qty: item.qty,

@@ -154,7 +154,8 @@ pub fn refund_order(
     }
     let refund_id = ids::new_id("rfd");
     let now = venue_model::clock::rfc3339(now);
-    let amount_fen: i64 = chosen.iter().map(|t| t.price_fen).sum();
+    let amount_fen = venue_model::money::Fen::sum(chosen.iter().map(|t| t.price_fen), "a refund")
+        .map_err(|e| DomainError::internal(e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO refunds (refund_id, refund_ref, order_id, body_sha256, amount_fen, reason, created_at, business_date)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -56,7 +56,11 @@ pub fn fits(sold: i64, count: u32, max: Option<u32>) -> bool {
 
 /// What one ticket of `product` costs in a line of `qty` sold through `channel`: the group
 /// price for a group of at least the product's smallest party, else the list price.
-pub fn unit_price(product: &ProductConfig, channel: Channel, qty: u32) -> Result<i64, DomainError> {
+pub fn unit_price(
+    product: &ProductConfig,
+    channel: Channel,
+    qty: u32,
+) -> Result<venue_model::money::Fen, DomainError> {
     if channel != Channel::Group {
         return Ok(product.price_fen);
     }

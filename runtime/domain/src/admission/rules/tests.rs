@@ -29,7 +29,7 @@ fn ticket(product: &str) -> TicketRow {
         product: product.into(),
         visit_date: BusinessDate::parse(DAY).unwrap(),
         slot: None,
-        price_fen: 100,
+        price_fen: venue_model::money::Fen::new(100),
         status: TicketStatus::Valid,
         entries_used: 0,
         last_entry_date: None,
