@@ -397,7 +397,7 @@ impl Uplink {
             let response = client
                 .request(request)
                 .await
-                .map_err(|e| UploadError::Transport(error_chain(&e)))?;
+                .map_err(|e| UploadError::Transport(venue_domain::https::error_chain(&e)))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), ANSWER_BYTES_MAX)
                 .collect()
@@ -477,15 +477,4 @@ impl Uplink {
             })
             .await
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -55,3 +55,16 @@ pub fn client_config(ca_file: Option<&Path>, what: &str) -> Result<rustls::Clien
         .with_no_client_auth(),
     )
 }
+
+/// An error and its causes, joined (`client error (Connect): invalid peer certificate:
+/// UnknownIssuer`), so what a TLS refusal says is not lost under a connect error.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

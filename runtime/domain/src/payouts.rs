@@ -373,7 +373,7 @@ async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, Sen
     let response = tokio::time::timeout(PROVIDER_TIMEOUT, client.request(request))
         .await
         .map_err(|_| SendError::Timeout)?
-        .map_err(|e| SendError::Transport(error_chain(&e)))?;
+        .map_err(|e| SendError::Transport(crate::https::error_chain(&e)))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -397,16 +397,4 @@ async fn send(connector: &Loaded, req: &HttpRequest) -> Result<HttpResponse, Sen
         headers,
         body,
     })
-}
-
-/// An error and its causes, so a certificate refusal under a connect error is named.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

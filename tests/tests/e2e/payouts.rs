@@ -425,26 +425,12 @@ async fn a_bank_over_https_is_paid_only_when_its_ca_is_the_one_pinned() {
         &[line("x", "food", 1, 10000)],
     );
     assert!(pos.send(&sale).await.unwrap().accepted());
-    let (s, bills) = edge
-        .post_as(
-            &format!("/api/v1/settlements?date={}", Edge::today()),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{bills}");
+    let bills = edge.settle(&Edge::today()).await;
     let tea = bill_of(&bills, "p-tea-house")["bill_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (s, _) = edge
-        .post_as(
-            &format!("/api/v1/bills/{tea}/approve"),
-            "finance-reviewer",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(s, 200);
+    edge.approve(&tea).await;
 
     async fn pay(
         edge: &mut Edge,
