@@ -251,17 +251,11 @@ impl IdVault {
 
     /// The number back, for an auditor's tooling and a rotation; never returned by the API.
     pub fn decrypt(&self, sealed: &[u8]) -> Option<String> {
-        let (id, nonce, body) = split_sealed(sealed)?;
-        let open = |ring: &Ring| {
-            let key = ring.get(id)?;
-            let plain = key.cipher.decrypt(Nonce::from_slice(nonce), body).ok()?;
-            String::from_utf8(plain).ok()
-        };
-        if let Some(plain) = self.ring.read().ok().and_then(|r| open(&r)) {
+        if let Some(plain) = self.ring.read().ok().and_then(|r| open_with(&r, sealed)) {
             return Some(plain);
         }
         self.refresh(true);
-        self.ring.read().ok().and_then(|r| open(&r))
+        self.ring.read().ok().and_then(|r| open_with(&r, sealed))
     }
 
     /// A keyed digest under the newest key: equal numbers give equal digests, and nobody
@@ -400,7 +394,6 @@ pub fn rotate(
     batch: usize,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Rotated, VaultError> {
-    let store = |e: rusqlite::Error| VaultError::Rotate(format!("the store: {e}"));
     let mut ring = read_ring(path, false)?;
     let vault = IdVault {
         ring: RwLock::new(read_ring(path, false)?),
@@ -421,6 +414,37 @@ pub fn rotate(
         id
     };
     vault.refresh(true);
+    let mut resealed = reseal(conn, &vault, new_key, batch, progress)?;
+    let mut ring = read_ring(path, false)?;
+    let retired = ring.keys.len() - 1;
+    ring.keys.retain(|k| k.id == new_key);
+    if ring.keys.is_empty() {
+        return Err(VaultError::Rotate(format!(
+            "key {new_key} vanished from the file"
+        )));
+    }
+    write_ring(path, &ring)?;
+    // A number the box sealed with an old key in the instant before it read the new one,
+    // and stored after the last batch: re-sealed now, with the old key this rotation still
+    // holds in memory.
+    resealed += reseal(conn, &vault, new_key, batch, progress)?;
+    Ok(Rotated {
+        new_key,
+        resealed,
+        retired,
+    })
+}
+
+/// Re-seals and re-indexes, batch by batch, every stored number not under `new_key`;
+/// returns how many.
+fn reseal(
+    conn: &mut rusqlite::Connection,
+    vault: &IdVault,
+    new_key: u16,
+    batch: usize,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, VaultError> {
+    let store = |e: rusqlite::Error| VaultError::Rotate(format!("the store: {e}"));
     let prefix = [TAGGED, (new_key >> 8) as u8, new_key as u8];
     let left_sql = "SELECT COUNT(*) FROM tickets WHERE id_cipher IS NOT NULL AND substr(id_cipher, 1, 3) != ?1";
     let mut resealed = 0u64;
@@ -440,7 +464,7 @@ pub fn rotate(
             })
             .map_err(store)?;
         if rows.is_empty() {
-            break;
+            return Ok(resealed);
         }
         {
             let ring = vault.ring.read().map_err(|_| VaultError::Encrypt)?;
@@ -451,7 +475,7 @@ pub fn rotate(
                 .prepare("UPDATE tickets SET id_cipher = ?2, id_index = ?3 WHERE ticket_id = ?1")
                 .map_err(store)?;
             for (ticket, sealed) in &rows {
-                let number = vault.decrypt(sealed).ok_or_else(|| {
+                let number = open_with(&ring, sealed).ok_or_else(|| {
                     VaultError::Rotate(format!(
                         "ticket {ticket}'s ID number opens with no key in the file; nothing more was changed"
                     ))
@@ -472,20 +496,17 @@ pub fn rotate(
             .map_err(store)?;
         progress(resealed, left as u64);
     }
-    let mut ring = read_ring(path, false)?;
-    let retired = ring.keys.len() - 1;
-    ring.keys.retain(|k| k.id == new_key);
-    if ring.keys.is_empty() {
-        return Err(VaultError::Rotate(format!(
-            "key {new_key} vanished from the file"
-        )));
-    }
-    write_ring(path, &ring)?;
-    Ok(Rotated {
-        new_key,
-        resealed,
-        retired,
-    })
+}
+
+/// Opens a cipher text with the key it names, from `ring` alone (never the file again).
+fn open_with(ring: &Ring, sealed: &[u8]) -> Option<String> {
+    let (id, nonce, body) = split_sealed(sealed)?;
+    let plain = ring
+        .get(id)?
+        .cipher
+        .decrypt(Nonce::from_slice(nonce), body)
+        .ok()?;
+    String::from_utf8(plain).ok()
 }
 
 /// ID numbers are compared without spaces and case-insensitively (the check letter `X`
@@ -736,5 +757,45 @@ mod tests {
                 retired: 1
             }
         );
+    }
+
+    #[test]
+    fn a_number_sealed_with_the_old_key_after_the_last_batch_is_swept_up_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id.key");
+        let (one, two) = (Key::random(1), Key::random(2));
+        let held = IdVault {
+            ring: RwLock::new(Ring {
+                keys: vec![Key::new(1, &one.bytes), Key::new(2, &two.bytes)],
+                read_at: None,
+            }),
+            source: Source::File(path.clone()),
+        };
+        // The file already holds key 2 alone (retired); a row sealed with key 1 arrives.
+        write_ring(
+            &path,
+            &Ring {
+                keys: vec![two],
+                read_at: None,
+            },
+        )
+        .unwrap();
+        let conn_vault = IdVault {
+            ring: RwLock::new(Ring {
+                keys: vec![one],
+                read_at: None,
+            }),
+            source: Source::Memory,
+        };
+        let mut conn = tickets(&conn_vault, &["110101199000000007"]);
+        assert_eq!(reseal(&mut conn, &held, 2, 10, &mut |_, _| {}).unwrap(), 1);
+        let (sealed, index) = stored(&conn).remove(0);
+        assert!(sealed.starts_with(&[TAGGED, 0, 2]) && index.starts_with("k2:"));
+        let fresh = IdVault::open(&path).unwrap();
+        assert_eq!(
+            fresh.decrypt(&sealed).as_deref(),
+            Some("110101199000000007")
+        );
+        assert!(fresh.matches("110101199000000007", &index));
     }
 }
