@@ -358,6 +358,23 @@ impl Edge {
         (r.status, r.json())
     }
 
+    /// One cash sale of one `food` line of `fen` at POS terminal `device` of `merchant`, now;
+    /// panics unless it is accepted.
+    pub async fn sell(&self, device: &str, merchant: &str, fen: i64) {
+        let pos =
+            venue_devices::pos::PosTerminal::connect(&self.mqtt_addr, &self.zone, device, merchant)
+                .await;
+        let sale = pos.message(
+            "sale",
+            None,
+            &Edge::now_at(),
+            "cash",
+            &[venue_devices::pos::line("x", "food", 1, fen)],
+        );
+        let ack = pos.send(&sale).await.expect("an ack");
+        assert!(ack.accepted(), "{device}'s sale refused: {ack:?}");
+    }
+
     /// Settles `day` as the finance reviewer; panics unless 200. Returns the bills.
     pub async fn settle(&self, day: &str) -> serde_json::Value {
         let (s, bills) = self

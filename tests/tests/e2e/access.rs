@@ -3,7 +3,6 @@
 //! reading only its own party, and signing in to the console.
 
 use hyper::Method;
-use venue_devices::pos::{PosTerminal, line};
 use venue_tests::{Edge, EdgeOptions, test_password, test_username};
 
 const ROLES: [&str; 8] = venue_tests::HARNESS_ROLES;
@@ -181,15 +180,7 @@ async fn whoever_approved_a_bill_cannot_pay_it_even_holding_both_roles_and_opera
         ("pos-tea-1", "m-tea-house"),
         ("pos-photo-1", "m-coaster-photo"),
     ] {
-        let pos = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, device, merchant).await;
-        let sale = pos.message(
-            "sale",
-            None,
-            &Edge::now_at(),
-            "cash",
-            &[line("x", "food", 1, 10000)],
-        );
-        assert!(pos.send(&sale).await.unwrap().accepted());
+        edge.sell(device, merchant, 10000).await;
     }
     let both = edge.user_with_token(
         "wang.fang",

@@ -35,15 +35,7 @@ async fn bills_are_paid_once_even_after_a_failure_or_a_timeout() {
         ("pos-gift-1", "m-gift-shop", 10000),
         ("pos-photo-1", "m-coaster-photo", 10000),
     ] {
-        let pos = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, device, merchant).await;
-        let sale = pos.message(
-            "sale",
-            None,
-            &Edge::now_at(),
-            "cash",
-            &[line("x", "food", 1, amount)],
-        );
-        assert!(pos.send(&sale).await.unwrap().accepted());
+        edge.sell(device, merchant, amount).await;
     }
     let (s, bills) = edge
         .post_as(
@@ -416,15 +408,7 @@ async fn a_bank_over_https_is_paid_only_when_its_ca_is_the_one_pinned() {
     .unwrap();
     let base = format!("https://{bank}");
     let mut edge = Edge::start(EdgeOptions::default()).await;
-    let pos = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-tea-1", "m-tea-house").await;
-    let sale = pos.message(
-        "sale",
-        None,
-        &Edge::now_at(),
-        "cash",
-        &[line("x", "food", 1, 10000)],
-    );
-    assert!(pos.send(&sale).await.unwrap().accepted());
+    edge.sell("pos-tea-1", "m-tea-house", 10000).await;
     let bills = edge.settle(&Edge::today()).await;
     let tea = bill_of(&bills, "p-tea-house")["bill_id"]
         .as_str()
