@@ -1,6 +1,7 @@
 //! Alerts to `venue/{zone}/alerts`: capacity thresholds, plugin failures, dead letters,
 //! offline conflicts. Producers `try_send` into a bounded queue and never wait; one task
-//! publishes. An alert dropped because the queue is full is counted in the log.
+//! publishes. An alert dropped because the queue is full is counted in the log. The last
+//! alerts published are kept in memory ([`Recent`]) for the console's Today page.
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -15,8 +16,34 @@ pub fn channel() -> (mpsc::Sender<Alert>, mpsc::Receiver<Alert>) {
     mpsc::channel(ALERT_QUEUE_MAX)
 }
 
-/// Publishes alerts until `shutdown`.
-pub async fn run(bus: Bus, mut rx: mpsc::Receiver<Alert>, shutdown: CancellationToken) {
+/// Alerts the console shows at most (the newest).
+pub const RECENT_MAX: usize = 100;
+
+/// The newest alerts published, newest first.
+#[derive(Default)]
+pub struct Recent(std::sync::Mutex<std::collections::VecDeque<Alert>>);
+
+impl Recent {
+    fn push(&self, alert: Alert) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.push_front(alert);
+        q.truncate(RECENT_MAX);
+    }
+
+    /// The newest first.
+    pub fn list(&self) -> Vec<Alert> {
+        let q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.iter().cloned().collect()
+    }
+}
+
+/// Publishes alerts until `shutdown`, keeping the newest in `recent`.
+pub async fn run(
+    bus: Bus,
+    mut rx: mpsc::Receiver<Alert>,
+    recent: std::sync::Arc<Recent>,
+    shutdown: CancellationToken,
+) {
     let topic = topics::alerts(bus.zone());
     loop {
         let alert = tokio::select! {
@@ -24,6 +51,7 @@ pub async fn run(bus: Bus, mut rx: mpsc::Receiver<Alert>, shutdown: Cancellation
             _ = shutdown.cancelled() => return,
         };
         tracing::info!(kind = %alert.kind, "alert");
+        recent.push(alert.clone());
         match serde_json::to_vec(&alert) {
             Ok(payload) => {
                 if bus.publish(topic.clone(), payload, false).await.is_err() {

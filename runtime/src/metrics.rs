@@ -232,6 +232,16 @@ impl Metrics {
             .set(online as i64);
     }
 
+    /// Whether a device's last status was `online` (false when it never said).
+    pub fn device_online(&self, device: &str) -> bool {
+        self.devices_online
+            .get_or_create(&DeviceLabels {
+                device: device.into(),
+            })
+            .get()
+            == 1
+    }
+
     pub fn uplink_backlog(&self, records: i64, oldest_ms: i64) {
         self.uplink_pending.set(records);
         self.uplink_oldest_seconds.set(oldest_ms / 1000);

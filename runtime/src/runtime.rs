@@ -125,6 +125,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new());
 
     let (alert_tx, alert_rx) = alerts::channel();
+    let recent_alerts = Arc::new(alerts::Recent::default());
     let plugins = Arc::new(PluginHost::new(
         &data_dir.join("cache"),
         Some(store.clone()),
@@ -247,7 +248,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ));
 
     let (wl_tx, wl_rx) = whitelist::channel();
-    back_tasks.spawn(alerts::run(bus.clone(), alert_rx, back.clone()));
+    back_tasks.spawn(alerts::run(
+        bus.clone(),
+        alert_rx,
+        recent_alerts.clone(),
+        back.clone(),
+    ));
     back_tasks.spawn(closing::run(
         store.clone(),
         venue.clone(),
@@ -328,6 +334,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         started,
         uplink: uplink_state,
         tls: tls.is_some(),
+        alerts: recent_alerts,
     });
     front_tasks.spawn(http::serve(listener, api, tls.clone(), front.clone()));
     tracing::info!(%http_addr, mqtt = %mqtt_addr, zone = venue.zone(), ready_ms = started.elapsed().as_millis() as u64, "venue-edge ready");

@@ -2,6 +2,7 @@
 //! keep-alive, bearer tokens, errors as `{"error":{"code","message"}}`.
 
 mod admin;
+mod console;
 mod finance;
 mod router;
 pub use router::ROUTES;
@@ -61,6 +62,8 @@ pub struct Api {
     pub uplink: Arc<crate::uplink::UplinkState>,
     /// Served over HTTPS: session cookies are `Secure`.
     pub tls: bool,
+    /// The newest alerts, for the console.
+    pub alerts: Arc<crate::alerts::Recent>,
 }
 
 pub type Reply = Response<Full<Bytes>>;

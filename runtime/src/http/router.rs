@@ -92,12 +92,14 @@ pub async fn route(
         (&Method::GET, ["healthz"]) => return admin::healthz(api).await,
         (&Method::GET, ["metrics"]) => return Ok(admin::metrics(api)),
         (_, ["api", "v1", ..]) => {}
-        _ => {
+        (_, ["api", ..]) => {
             return Err(DomainError::not_found(
                 "no_route",
                 format!("no endpoint {} {path}", call.method),
             ));
         }
+        // Everything else is the console's.
+        _ => return Ok(super::console::route(api, call, &parts.headers).await),
     }
     let seg: Vec<String> = call.segments[2..].to_vec();
     let seg: Vec<&str> = seg.iter().map(String::as_str).collect();

@@ -28,36 +28,8 @@ struct SignIn {
 pub async fn sign_in(api: &Api, call: Call) -> Result<Reply, DomainError> {
     let body = read_body(call.body, SIGN_IN_BYTES_MAX).await?;
     let req: SignIn = parse_json(&body)?;
-    let address = call.peer.ip().to_string();
-    if let Err(wait) = api.sign_ins.check(&req.username, &address, Instant::now()) {
-        return Err(auth::too_many_attempts(wait));
-    }
-    let record = api.auth.sign_in_record(&req.username)?;
-    let (username, password) = (req.username.clone(), req.password);
-    let checked = tokio::task::spawn_blocking(move || {
-        auth::check_sign_in(&username, record.as_ref(), &password)
-    })
-    .await
-    .map_err(|e| DomainError::internal(format!("the password check failed: {e}")))?;
-    if let Err(e) = checked {
-        api.sign_ins.failed(&req.username, &address, Instant::now());
-        tracing::info!(user = %req.username, %address, "sign-in refused");
-        return Err(e);
-    }
-    api.sign_ins.succeeded(&req.username);
-    let username = req.username.clone();
-    let session = api
-        .store
-        .write(move |c| auth::open_session(c, &username, chrono::Utc::now()))
-        .await?;
-    let actor = venue_domain::actor::Actor::user(&session.username, &session.session_id);
-    let now = api.venue.clock.now_rfc3339();
-    api.store
-        .write(move |c| -> Result<(), DomainError> {
-            venue_domain::audit::append(c, &now, &actor, "session.sign_in", &actor.user, "")?;
-            Ok(())
-        })
-        .await?;
+    let opened = open(api, &req.username, req.password, call.peer).await?;
+    let session = &opened.session;
     let mut reply = json_reply(
         StatusCode::OK,
         &serde_json::json!({
@@ -68,16 +40,60 @@ pub async fn sign_in(api: &Api, call: Call) -> Result<Reply, DomainError> {
             "expires_at": session.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }),
     );
-    set_cookie(
-        &mut reply,
-        &format!(
-            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            session.cookie,
-            SESSION_TTL.as_secs(),
-            if api.tls { "; Secure" } else { "" }
-        ),
-    );
+    set_cookie(&mut reply, &opened.cookie);
     Ok(reply)
+}
+
+/// A session just opened, and the `Set-Cookie` value that hands it to the browser.
+pub struct Opened {
+    pub session: auth::NewSession,
+    pub cookie: String,
+}
+
+/// Checks a user name and password (within the sign-in limit), opens a session and
+/// audits it: the API's `POST /api/v1/session` and the console's sign-in form.
+pub async fn open(
+    api: &Api,
+    username: &str,
+    password: String,
+    peer: std::net::SocketAddr,
+) -> Result<Opened, DomainError> {
+    let address = peer.ip().to_string();
+    if let Err(wait) = api.sign_ins.check(username, &address, Instant::now()) {
+        return Err(auth::too_many_attempts(wait));
+    }
+    let record = api.auth.sign_in_record(username)?;
+    let name = username.to_owned();
+    let checked =
+        tokio::task::spawn_blocking(move || auth::check_sign_in(&name, record.as_ref(), &password))
+            .await
+            .map_err(|e| DomainError::internal(format!("the password check failed: {e}")))?;
+    if let Err(e) = checked {
+        api.sign_ins.failed(username, &address, Instant::now());
+        tracing::info!(user = %username, %address, "sign-in refused");
+        return Err(e);
+    }
+    api.sign_ins.succeeded(username);
+    let name = username.to_owned();
+    let session = api
+        .store
+        .write(move |c| auth::open_session(c, &name, chrono::Utc::now()))
+        .await?;
+    let actor = venue_domain::actor::Actor::user(&session.username, &session.session_id);
+    let now = api.venue.clock.now_rfc3339();
+    api.store
+        .write(move |c| -> Result<(), DomainError> {
+            venue_domain::audit::append(c, &now, &actor, "session.sign_in", &actor.user, "")?;
+            Ok(())
+        })
+        .await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        session.cookie,
+        SESSION_TTL.as_secs(),
+        if api.tls { "; Secure" } else { "" }
+    );
+    Ok(Opened { session, cookie })
 }
 
 /// Who is signed in (or whose token this is), with their roles.
@@ -95,7 +111,17 @@ pub fn whoami(call: &Call) -> Result<Reply, DomainError> {
 }
 
 pub async fn sign_out(api: &Api, call: &Call) -> Result<Reply, DomainError> {
-    let caller = call.caller()?.clone();
+    close(api, call.caller()?).await?;
+    let mut reply = json_reply(StatusCode::OK, &serde_json::json!({ "signed_out": true }));
+    set_cookie(&mut reply, CLEAR_COOKIE);
+    Ok(reply)
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub const CLEAR_COOKIE: &str = "ve_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+
+/// Ends a caller's session and audits it (a token is refused: it is revoked instead).
+pub async fn close(api: &Api, caller: &crate::auth::Caller) -> Result<(), DomainError> {
     if !caller.via.starts_with("ses_") {
         return Err(DomainError::bad_request(
             "not_a_session",
@@ -111,16 +137,10 @@ pub async fn sign_out(api: &Api, call: &Call) -> Result<Reply, DomainError> {
             venue_domain::audit::append(c, &now, &actor, "session.sign_out", &actor.user, "")?;
             Ok(())
         })
-        .await?;
-    let mut reply = json_reply(StatusCode::OK, &serde_json::json!({ "signed_out": true }));
-    set_cookie(
-        &mut reply,
-        &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    Ok(reply)
+        .await
 }
 
-fn set_cookie(reply: &mut Reply, value: &str) {
+pub fn set_cookie(reply: &mut Reply, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         reply.headers_mut().append(SET_COOKIE, v);
     }

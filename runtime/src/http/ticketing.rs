@@ -92,7 +92,7 @@ pub async fn create_order(api: &Api, call: Call) -> Result<Reply, DomainError> {
 }
 
 /// Places an order and tells the gates; 201 when created, 200 when `order_ref` repeats.
-async fn place(
+pub(super) async fn place(
     api: &Api,
     req: OrderRequest,
     actor: Actor,
@@ -146,16 +146,7 @@ pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, Doma
     let actor = call.actor()?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
     let req: RefundRequest = parse_json(&body)?;
-    let venue = api.venue.clone();
-    let id = order_id.to_owned();
-    let done = api
-        .store
-        .write(move |c| {
-            let now = venue.clock.now();
-            ticketing::refund_order(c, &venue, &id, &req, &actor, now)
-        })
-        .await?;
-    publish(api, done.whitelist).await;
+    let done = refund_order(api, order_id, req, actor).await?;
     let status = if done.created {
         StatusCode::CREATED
     } else {
@@ -167,10 +158,41 @@ pub async fn refund(api: &Api, call: Call, order_id: &str) -> Result<Reply, Doma
     ))
 }
 
+/// Refunds (the API's and the console's) and tells the gates.
+pub(super) async fn refund_order(
+    api: &Api,
+    order_id: &str,
+    req: RefundRequest,
+    actor: Actor,
+) -> Result<ticketing::Refunded, DomainError> {
+    let venue = api.venue.clone();
+    let id = order_id.to_owned();
+    let mut done = api
+        .store
+        .write(move |c| {
+            let now = venue.clock.now();
+            ticketing::refund_order(c, &venue, &id, &req, &actor, now)
+        })
+        .await?;
+    publish(api, std::mem::take(&mut done.whitelist)).await;
+    Ok(done)
+}
+
 pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, DomainError> {
     let actor = call.actor()?;
     let body = read_body(call.body, BODY_BYTES_MAX).await?;
     let req: RebookRequest = parse_json(&body)?;
+    let ticket = rebook_ticket(api, ticket_id, req, actor).await?;
+    Ok(json_reply(StatusCode::OK, &ticket))
+}
+
+/// Rebooks (the API's and the console's) and tells the gates.
+pub(super) async fn rebook_ticket(
+    api: &Api,
+    ticket_id: &str,
+    req: RebookRequest,
+    actor: Actor,
+) -> Result<venue_model::order::TicketView, DomainError> {
     let venue = api.venue.clone();
     let id = ticket_id.to_owned();
     let done = api
@@ -181,7 +203,7 @@ pub async fn rebook(api: &Api, call: Call, ticket_id: &str) -> Result<Reply, Dom
         })
         .await?;
     publish(api, done.whitelist).await;
-    Ok(json_reply(StatusCode::OK, &done.ticket))
+    Ok(done.ticket)
 }
 
 /// A partner's raw order push: decoded by its ticketing-adapter plugin, placed like any

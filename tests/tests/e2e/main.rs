@@ -5,6 +5,7 @@
 mod access;
 mod bad_input;
 mod certs;
+mod console;
 mod dates;
 mod demo;
 mod device_logins;

@@ -19,7 +19,7 @@ pub mod orders_api {
 }
 pub use rebook::{RebookRequest, Rebooked, rebook_ticket};
 pub use refunds::{RefundRequest, Refunded, refund_order};
-pub use views::{OrderView, TicketView, load_order};
+pub use views::{OrderView, TicketView, find_orders, load_order};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;

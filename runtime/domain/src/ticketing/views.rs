@@ -105,3 +105,36 @@ pub fn load_order(
     }
     Ok(Some(order))
 }
+
+/// Orders a ticket clerk's search finds, newest first, at most 20: by order id, by a
+/// ticket's or a group's code, or by a visitor's ID number, matched through the keyed
+/// index (the number itself is never stored or compared in clear).
+pub fn find_orders(
+    conn: &Connection,
+    venue: &Venue,
+    search: &str,
+) -> Result<Vec<String>, DomainError> {
+    let search = search.trim();
+    if search.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<String> = conn
+        .prepare_cached(
+            "SELECT order_id FROM orders WHERE order_id = ?1 OR group_code = ?1
+             UNION SELECT order_id FROM tickets WHERE code = ?1",
+        )?
+        .query_map(params![search], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if found.is_empty() {
+        found = conn
+            .prepare_cached(
+                "SELECT DISTINCT order_id FROM tickets WHERE id_index = ?1
+                 ORDER BY order_id DESC LIMIT 20",
+            )?
+            .query_map(params![venue.vault.index(search)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found.truncate(20);
+    Ok(found)
+}

@@ -1,0 +1,206 @@
+//! The console's words in Chinese (the default) and English (`?lang=en`, kept in a cookie).
+//! Templates ask for a label by key (`t.get("today.title")`); a unit test checks that every
+//! key a template asks for is in the table, so a page never shows a bare key.
+
+/// The console's languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the switch in the page's header.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+/// The labels of one language.
+#[derive(Debug, Clone, Copy)]
+pub struct T(pub Lang);
+
+impl T {
+    /// The label for `key`; the key itself when the table lacks it (a test keeps that
+    /// from happening).
+    pub fn get<'a>(&self, key: &'a str) -> &'a str {
+        match LABELS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, zh, en)) => match self.0 {
+                Lang::Zh => zh,
+                Lang::En => en,
+            },
+            None => key,
+        }
+    }
+}
+
+/// (key, Chinese, English).
+pub const LABELS: &[(&str, &str, &str)] = &[
+    ("app.name", "景区边缘控制台", "Venue Edge console"),
+    ("lang.switch", "English", "中文"),
+    ("nav.today", "今日", "Today"),
+    ("nav.reports", "报表", "Reports"),
+    ("nav.ticketing", "售票", "Ticketing"),
+    ("nav.finance", "财务", "Finance"),
+    ("nav.bills", "我的账单", "My bills"),
+    ("nav.admin", "系统管理", "Administration"),
+    ("signin.title", "登录", "Sign in"),
+    ("signin.username", "用户名", "User name"),
+    ("signin.password", "密码", "Password"),
+    ("signin.submit", "登录", "Sign in"),
+    (
+        "signin.failed",
+        "用户名或密码不正确",
+        "Wrong user name or password",
+    ),
+    ("signout", "退出", "Sign out"),
+    ("error.title", "出错了", "Something went wrong"),
+    (
+        "error.forbidden",
+        "您的角色没有这个页面",
+        "Your roles have no such page",
+    ),
+    ("error.not_found", "没有这个页面", "There is no such page"),
+    ("error.back", "返回", "Back"),
+    ("today.title", "今日概况", "Today"),
+    ("today.areas", "各区域客流", "Areas"),
+    ("today.area", "区域", "Area"),
+    ("today.entries", "入园", "Entries"),
+    ("today.exits", "出园", "Exits"),
+    ("today.inside", "在园", "Inside"),
+    ("today.instant_max", "瞬时上限", "Max at once"),
+    ("today.sold", "已售", "Sold"),
+    ("today.daily_max", "日上限", "Daily max"),
+    ("today.no_limit", "不限", "no limit"),
+    ("today.per_15", "每15分钟入园人数", "Entries per 15 minutes"),
+    (
+        "today.revenue_area",
+        "今日收入(按区域)",
+        "Revenue so far by area",
+    ),
+    (
+        "today.revenue_category",
+        "今日收入(按品类)",
+        "Revenue so far by category",
+    ),
+    ("today.alerts", "告警", "Alerts"),
+    ("today.no_alerts", "暂无告警", "No alerts"),
+    ("today.devices", "设备", "Devices"),
+    ("today.device", "设备", "Device"),
+    ("today.kind", "类型", "Kind"),
+    ("today.state", "状态", "State"),
+    ("today.gate", "闸机", "Gate"),
+    ("today.pos", "收银机", "POS"),
+    ("today.online", "在线", "online"),
+    ("today.offline", "离线", "offline"),
+    (
+        "today.refreshed",
+        "每5秒自动刷新",
+        "Refreshes every 5 seconds",
+    ),
+    ("sell.title", "窗口售票", "Sell at the window"),
+    ("sell.product", "票种", "Product"),
+    ("sell.real_name", "实名", "real name"),
+    ("sell.date", "游玩日期", "Visit date"),
+    ("sell.slot", "时段", "Slot"),
+    ("sell.qty", "数量", "Quantity"),
+    (
+        "sell.visitors",
+        "游客(每行: 姓名 证件号)",
+        "Visitors (a line each: name ID number)",
+    ),
+    ("sell.visitors_example", "张三 身份证号", "Name ID-number"),
+    ("sell.payment", "支付方式", "Payment"),
+    ("sell.submit", "售出", "Sell"),
+    ("cash", "现金", "cash"),
+    ("wechat", "微信", "WeChat Pay"),
+    ("alipay", "支付宝", "Alipay"),
+    ("card", "银行卡", "card"),
+    ("find.title", "查询订单", "Find an order"),
+    (
+        "find.hint",
+        "订单号、票码或游客证件号",
+        "Order id, ticket code or a visitor's ID number",
+    ),
+    ("find.submit", "查询", "Find"),
+    ("find.none", "没有找到", "Nothing found"),
+    ("order.title", "订单", "Order"),
+    ("order.status", "状态", "Status"),
+    ("order.channel", "渠道", "Channel"),
+    ("order.total", "金额", "Total"),
+    ("order.group", "团队码", "Group code"),
+    ("paid", "已支付", "paid"),
+    ("refunded", "已退款", "refunded"),
+    ("valid", "有效", "valid"),
+    ("used", "已使用", "used"),
+    ("rebook.date", "改签日期", "New date"),
+    ("rebook.submit", "改签", "Rebook"),
+    ("refund.reason", "退款原因", "Reason for the refund"),
+    (
+        "refund.submit",
+        "退全部未用票",
+        "Refund every unused ticket",
+    ),
+    ("col.key", "项目", "Item"),
+    ("col.gross", "收入(元)", "Gross (yuan)"),
+    ("col.refunds", "退款(元)", "Refunds (yuan)"),
+    ("col.net", "净收入(元)", "Net (yuan)"),
+    ("col.count", "笔数", "Count"),
+    ("col.total", "合计", "Total"),
+    ("col.at", "时间", "Time"),
+    ("col.detail", "详情", "Detail"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `t.get("...")` in a template names a key of the table, and no key is twice.
+    #[test]
+    fn every_label_a_template_asks_for_is_in_the_table() {
+        for (name, text) in super::super::TEMPLATES {
+            let mut rest: &str = text;
+            while let Some(i) = rest.find("t.get(\"") {
+                rest = &rest[i + 7..];
+                let key = &rest[..rest.find('"').expect("a closing quote")];
+                assert!(
+                    LABELS.iter().any(|(k, _, _)| *k == key),
+                    "{name} asks for {key:?}, which the table lacks"
+                );
+            }
+        }
+        for (i, (k, _, _)) in LABELS.iter().enumerate() {
+            assert!(
+                LABELS[i + 1..].iter().all(|(k2, _, _)| k2 != k),
+                "{k} twice"
+            );
+        }
+    }
+
+    #[test]
+    fn a_label_is_in_the_language_asked_for() {
+        assert_eq!(T(Lang::Zh).get("nav.today"), "今日");
+        assert_eq!(T(Lang::En).get("nav.today"), "Today");
+        assert_eq!(T(Lang::En).get("no.such.key"), "no.such.key");
+        assert_eq!(Lang::parse("en"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr"), None);
+    }
+}

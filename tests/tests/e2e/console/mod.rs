@@ -1,0 +1,241 @@
+//! The staff console in a real browser (headless chromium): sign-in, the pages each role
+//! sees, and the numbers on them against what MQTT and the API made.
+
+mod browser;
+
+use browser::Browser;
+use venue_devices::formats::Format;
+use venue_tests::{Broker, Edge, EdgeOptions, order, test_password, test_username};
+
+async fn edge() -> Edge {
+    Edge::start(EdgeOptions {
+        broker: Broker::Embedded,
+        ..EdgeOptions::default()
+    })
+    .await
+}
+
+async fn signed_in(edge: &Edge, test: &str, role: &str) -> Browser {
+    let b = Browser::start(test, &edge.http_addr).await;
+    b.sign_in(&test_username(role), &test_password(role)).await;
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_today_page_shows_what_the_gates_the_tills_and_the_window_made() {
+    let edge = edge().await;
+    let today = Edge::today();
+    // Three park tickets sold, two of them in at the north gate, one out again.
+    let (s, park) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            order("con-park", "window", &today, "park-day", 3, true),
+        )
+        .await;
+    assert_eq!(s, 201, "{park}");
+    let north = edge.turnstile("g-north-2", Format::StdJson).await;
+    let codes: Vec<&str> = park["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap())
+        .collect();
+    for code in &codes[..2] {
+        assert_eq!(north.scan(code, true, 1, None).await.unwrap().admitted, 1);
+    }
+    assert_eq!(
+        north.scan(codes[0], false, 1, None).await.unwrap().admitted,
+        1
+    );
+    // A tea sale of 25.00 yuan.
+    edge.sell("pos-tea-1", "m-tea-house", 2500).await;
+
+    let b = Browser::start("today", &edge.http_addr).await;
+    // Not signed in: any page leads to the sign-in form, and back after it.
+    b.open("/today").await;
+    b.check(
+        b.path().await == "/signin",
+        "not signed in: the sign-in form",
+    )
+    .await;
+    b.fill("#username", &test_username("manager")).await;
+    b.fill("#password", "not the password").await;
+    b.click("#submit").await;
+    b.check(
+        b.text("#error").await == "用户名或密码不正确",
+        "a wrong password is named",
+    )
+    .await;
+    b.sign_in(&test_username("manager"), &test_password("manager"))
+        .await;
+    b.check(b.path().await == "/today", "a manager lands on Today")
+        .await;
+    let park_row = "#areas tr[data-area='park']";
+    let cell = |c: &str| format!("{park_row} td.{c}");
+    b.check(b.text(&cell("entries")).await == "2", "two entries")
+        .await;
+    b.check(b.text(&cell("exits")).await == "1", "one exit")
+        .await;
+    b.check(b.text(&cell("inside")).await == "1", "one inside")
+        .await;
+    b.check(b.text(&cell("sold")).await == "3", "three sold")
+        .await;
+    let (_, capacity) = edge
+        .get_as(&format!("/api/v1/capacity?date={today}"), "manager")
+        .await;
+    let park_capacity = capacity["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["area"] == "park")
+        .unwrap()
+        .clone();
+    b.check(
+        park_capacity["sold"] == 3 && park_capacity["in_park"] == 1,
+        &format!("the API agrees: {park_capacity}"),
+    )
+    .await;
+    // Revenue so far: 3 x 120.00 tickets and 25.00 of tea, all in the park area.
+    b.check(
+        b.text("#revenue-area tr[data-key='park'] td.net").await == "385.00",
+        "the park's revenue in yuan",
+    )
+    .await;
+    b.check(
+        b.text("#revenue-category tr[data-key='ticket'] td.net")
+            .await
+            == "360.00",
+        "ticket revenue in yuan",
+    )
+    .await;
+    b.check(
+        b.text("#devices tr[data-device='pos-tea-1'] td:last-child")
+            .await
+            == "在线",
+        "the till that sold is online",
+    )
+    .await;
+    // English by choice, kept for the next page.
+    b.open("/today?lang=en").await;
+    b.check(b.text("h1").await.starts_with("Today"), "English labels")
+        .await;
+    b.open("/today").await;
+    b.check(b.text("#areas th").await == "Area", "English is kept")
+        .await;
+    // Signing out ends the session: the page asks for a sign-in again.
+    b.click("#signout").await;
+    b.open("/today").await;
+    b.check(b.path().await == "/signin", "signed out").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_the_role_gets_no_page() {
+    let edge = edge().await;
+    let b = signed_in(&edge, "no_page", "ticketing").await;
+    b.check(b.path().await == "/ticketing", "a clerk lands on Ticketing")
+        .await;
+    let nav = b.text("header nav").await;
+    b.check(
+        !nav.contains("今日") && !nav.contains("财务"),
+        &format!("the clerk's navigation has no Today or Finance: {nav}"),
+    )
+    .await;
+    for page in ["/today", "/finance", "/admin"] {
+        b.open(page).await;
+        b.check(
+            b.text("#message").await == "您的角色没有这个页面",
+            &format!("{page} is refused"),
+        )
+        .await;
+        b.check(
+            !b.has("#areas").await,
+            &format!("{page} shows nothing of the page"),
+        )
+        .await;
+    }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_sells_at_the_window_finds_the_order_by_id_number_and_refunds_it() {
+    let edge = edge().await;
+    let today = Edge::today();
+    let b = signed_in(&edge, "window_sale", "ticketing").await;
+    b.check(b.path().await == "/ticketing", "a clerk lands on Ticketing")
+        .await;
+    // A real-name sale without visitors is refused with the API's words, the form kept.
+    b.select("#product", "park-day").await;
+    b.fill("#qty", "2").await;
+    b.select("#payment", "wechat").await;
+    b.click("#sell-submit").await;
+    let refused = b.text("#sell-error").await;
+    b.check(
+        refused.contains("real-name") && b.has("#qty").await,
+        &format!("a sale without visitors is refused: {refused}"),
+    )
+    .await;
+    b.fill(
+        "#visitors",
+        "张三 110101199001011234\n李四 330106199202022345",
+    )
+    .await;
+    b.click("#sell-submit").await;
+    let order = b.find("section.order").await;
+    let order_id = order.attr("data-order").await.unwrap().unwrap_or_default();
+    b.check(
+        b.text("section.order .order-total").await == "240.00",
+        "two park days at 120.00",
+    )
+    .await;
+    let html = b.html().await;
+    b.check(
+        html.contains("1101**********1234") && !html.contains("110101199001011234"),
+        "the ID number is shown masked, never whole",
+    )
+    .await;
+    b.check(
+        html.matches("<figure class=\"ticket\"").count() == 2 && html.contains("<svg"),
+        "a QR code per ticket",
+    )
+    .await;
+    // The API has the same order, sold at the window by this clerk.
+    let (s, api_order) = edge
+        .get_as(&format!("/api/v1/orders/{order_id}"), "ticketing")
+        .await;
+    assert_eq!(s, 200, "{api_order}");
+    assert_eq!(api_order["channel"], "window");
+    assert_eq!(api_order["total_fen"], 24000);
+    assert_eq!(api_order["visit_date"], today.as_str());
+    let code = api_order["tickets"][0]["code"].as_str().unwrap().to_owned();
+    // Found again by a visitor's ID number (through the keyed index) and by a ticket code.
+    for search in ["330106199202022345", code.as_str()] {
+        b.open("/ticketing").await;
+        b.fill("#q", search).await;
+        b.click("#find-submit").await;
+        let found = b.find("section.order").await;
+        b.check(
+            found.attr("data-order").await.unwrap().as_deref() == Some(order_id.as_str()),
+            &format!("{search} finds the order"),
+        )
+        .await;
+    }
+    b.open("/ticketing?q=nobody").await;
+    b.check(b.has("#not-found").await, "an unknown search says so")
+        .await;
+    // Refund every unused ticket.
+    b.open(&format!("/ticketing?order={order_id}")).await;
+    b.fill("section.order input[name='reason']", "rain").await;
+    b.click("section.order .refund-submit").await;
+    b.check(
+        b.text("section.order .order-status").await == "已退款",
+        "the order is refunded",
+    )
+    .await;
+    let (_, api_order) = edge
+        .get_as(&format!("/api/v1/orders/{order_id}"), "ticketing")
+        .await;
+    assert_eq!(api_order["status"], "refunded", "{api_order}");
+    b.close().await;
+}
