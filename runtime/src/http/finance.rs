@@ -182,7 +182,7 @@ pub async fn settle_day(
 
 /// The parties a caller may see bills and balances of: `None` for finance and auditors
 /// (all), else those of its `operator:{party}` roles. The role table lets no one else in.
-fn own_parties(caller: &Caller) -> Option<Vec<String>> {
+pub(super) fn own_parties(caller: &Caller) -> Option<Vec<String>> {
     if caller.has_any(&[Role::FinanceReviewer, Role::FinancePayer, Role::Auditor]) {
         return None;
     }

@@ -10,6 +10,7 @@
 //! other page answers 403. Labels are Chinese unless the user chose English (`?lang=en`,
 //! kept in a cookie).
 
+mod finance;
 mod labels;
 mod svg;
 mod ticketing;
@@ -163,6 +164,12 @@ pub async fn route(api: &Api, call: Call, headers: &HeaderMap) -> Reply {
                 "rebook" => ticketing::rebook(api, &caller, form).await,
                 _ => Err(DomainError::not_found("no_page", "no such page")),
             },
+        },
+        (&Method::GET, ["finance"]) => finance::page(api, &call, &caller, frame, "finance").await,
+        (&Method::GET, ["bills"]) => finance::page(api, &call, &caller, frame, "bills").await,
+        (&Method::POST, ["finance", action]) => match read_form(call.body).await {
+            Err(e) => Err(e),
+            Ok(form) => finance::act(api, &caller, action, form, frame).await,
         },
         _ => Err(DomainError::not_found("no_page", "no such page")),
     };

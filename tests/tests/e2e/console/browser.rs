@@ -129,11 +129,21 @@ impl Browser {
         }
     }
 
+    /// Clicks a link or a submit button and waits for the next page (the old one's root
+    /// element goes stale), so that what is read next is of the new page.
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
+        let old_root = self.find("html").await;
         if let Err(e) = el.click().await {
             self.fail(&format!("cannot click {css}: {e}")).await;
         }
+        for _ in 0..100 {
+            if old_root.tag_name().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.fail(&format!("clicking {css} led to no new page")).await;
     }
 
     /// The element `css` selects, waiting up to 5 s for it.

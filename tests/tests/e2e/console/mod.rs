@@ -239,3 +239,135 @@ async fn a_clerk_sells_at_the_window_finds_the_order_by_id_number_and_refunds_it
     assert_eq!(api_order["status"], "refunded", "{api_order}");
     b.close().await;
 }
+
+/// The bill of `party` in the console's bill list.
+async fn bill_row(b: &Browser, party: &str) -> String {
+    let row = b.find(&format!("#bills tr[data-party='{party}']")).await;
+    row.attr("data-bill").await.unwrap().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bill_is_settled_and_approved_by_one_user_and_paid_by_another() {
+    let edge = edge().await;
+    let today = Edge::today();
+    edge.sell("pos-tea-1", "m-tea-house", 10000).await;
+    edge.sell("pos-photo-1", "m-coaster-photo", 10000).await;
+
+    // The reviewer settles today through the form and approves the tea house's bill.
+    let reviewer = signed_in(&edge, "bill_reviewer", "finance-reviewer").await;
+    reviewer
+        .check(
+            reviewer.path().await == "/reports",
+            "finance lands on Reports",
+        )
+        .await;
+    // The form's days are today unless changed (a date field takes typing in the
+    // browser's locale, not as ISO text).
+    reviewer.open("/finance").await;
+    reviewer
+        .check(
+            reviewer
+                .find("#settle-from")
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref()
+                == Some(today.as_str()),
+            "the form offers today",
+        )
+        .await;
+    reviewer.click("#settle-submit").await;
+    reviewer
+        .check(
+            reviewer.text("#settled").await.contains("1/1"),
+            "the day is settled",
+        )
+        .await;
+    let tea = bill_row(&reviewer, "p-tea-house").await;
+    let (_, api_bill) = edge
+        .get_as(&format!("/api/v1/bills/{tea}"), "finance-reviewer")
+        .await;
+    reviewer.open(&format!("/finance?bill={tea}")).await;
+    let payable = reviewer
+        .text("#bill-totals tr[data-total='bill.payable'] td")
+        .await;
+    reviewer
+        .check(
+            payable
+                == format!(
+                    "{}.{:02}",
+                    api_bill["payable_fen"].as_i64().unwrap() / 100,
+                    api_bill["payable_fen"].as_i64().unwrap() % 100
+                ),
+            &format!("the bill's payable in yuan matches the API: {payable} vs {api_bill}"),
+        )
+        .await;
+    reviewer
+        .check(!reviewer.has("#pay").await, "a reviewer has no pay button")
+        .await;
+    reviewer.click("#approve").await;
+    reviewer
+        .check(reviewer.text("#bill-status").await == "已审核", "approved")
+        .await;
+    reviewer
+        .check(
+            reviewer.text("#approved-by").await == venue_tests::test_username("finance-reviewer"),
+            "the approver is the signed-in user",
+        )
+        .await;
+    reviewer.close().await;
+
+    // The payer pays it and sees the bank's answer.
+    let payer = signed_in(&edge, "bill_payer", "finance-payer").await;
+    payer.open(&format!("/finance?bill={tea}")).await;
+    payer
+        .check(!payer.has("#approve").await, "a payer cannot approve")
+        .await;
+    payer.click("#pay").await;
+    payer
+        .check(payer.text("#bill-status").await == "已支付", "paid")
+        .await;
+    payer
+        .check(
+            payer.text("#payout tr[data-field='status'] td").await == "succeeded",
+            "the connector's result is shown",
+        )
+        .await;
+    let (_, api_bill) = edge
+        .get_as(&format!("/api/v1/bills/{tea}"), "finance-payer")
+        .await;
+    assert_eq!(api_bill["status"], "paid", "{api_bill}");
+    payer.close().await;
+
+    // The coaster's operator sees its own bill, and nothing of the tea house's.
+    let operator = signed_in(&edge, "bill_operator", "operator:p-coaster-co").await;
+    operator
+        .check(
+            operator.path().await == "/bills",
+            "an operator lands on its bills",
+        )
+        .await;
+    let html = operator.html().await;
+    operator
+        .check(
+            html.contains("p-coaster-co") && !html.contains("p-tea-house"),
+            "only its own party's bills",
+        )
+        .await;
+    operator.open(&format!("/bills?bill={tea}")).await;
+    operator
+        .check(
+            !operator.has("#bill").await,
+            "another party's bill by id shows nothing",
+        )
+        .await;
+    operator.open("/finance").await;
+    operator
+        .check(
+            operator.text("#message").await == "您的角色没有这个页面",
+            "no finance page for an operator",
+        )
+        .await;
+    operator.close().await;
+}
