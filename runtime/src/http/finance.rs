@@ -59,6 +59,69 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError
     Ok(json_reply(StatusCode::OK, &report))
 }
 
+/// `GET /api/v1/reports/consumption?from=&to=`: JSON, or CSV / XLSX (`?format=` or
+/// `Accept`).
+pub async fn consumption_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
+    use venue_domain::reports::consumption::{self, ConsumptionQuery};
+    let query = ConsumptionQuery::parse(&call.query)?;
+    let venue = api.venue.clone();
+    let report = api
+        .store
+        .read(move |c| -> Result<_, DomainError> {
+            Ok(consumption::consumption(c, &venue, &query)?)
+        })
+        .await?;
+    let name = format!("consumption-{}-{}", report.from, report.to);
+    match wanted_format(call)? {
+        "csv" => Ok(attachment(
+            super::bytes_reply(
+                StatusCode::OK,
+                report.to_csv().into_bytes(),
+                "text/csv; charset=utf-8",
+            ),
+            &format!("{name}.csv"),
+        )),
+        "xlsx" => {
+            let bytes = report
+                .to_xlsx()
+                .map_err(|e| DomainError::internal(format!("cannot write the workbook: {e}")))?;
+            Ok(attachment(
+                super::bytes_reply(StatusCode::OK, bytes, XLSX),
+                &format!("{name}.xlsx"),
+            ))
+        }
+        _ => Ok(json_reply(StatusCode::OK, &report)),
+    }
+}
+
+/// The format asked for: `?format=json|csv|xlsx`, else by `Accept`, else JSON.
+fn wanted_format(call: &Call) -> Result<&'static str, DomainError> {
+    match call.query("format") {
+        Some("json") => Ok("json"),
+        Some("csv") => Ok("csv"),
+        Some("xlsx") => Ok("xlsx"),
+        Some(other) => Err(DomainError::bad_request(
+            "bad_format",
+            format!("format {other:?}: use json, csv or xlsx"),
+        )),
+        None if call.accept.contains("text/csv") => Ok("csv"),
+        None if call.accept.contains(XLSX) => Ok("xlsx"),
+        None => Ok("json"),
+    }
+}
+
+/// A download, named.
+fn attachment(mut reply: Reply, filename: &str) -> Reply {
+    if let Ok(v) =
+        hyper::header::HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+    {
+        reply
+            .headers_mut()
+            .insert(hyper::header::CONTENT_DISPOSITION, v);
+    }
+    reply
+}
+
 /// `GET /api/v1/reports/flow?date=&interval=`.
 pub async fn flow_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use venue_domain::reports::flow::{self, FlowQuery};

@@ -164,6 +164,7 @@ pub async fn route(
         (&Method::POST, ["bills", id, "pay"]) => finance::pay(api, &call, id).await,
         (&Method::GET, ["reports", "revenue"]) => finance::revenue_report(api, &call).await,
         (&Method::GET, ["reports", "flow"]) => finance::flow_report(api, &call).await,
+        (&Method::GET, ["reports", "consumption"]) => finance::consumption_report(api, &call).await,
         (&Method::GET, ["reports", "presence"]) => finance::presence_report(api, &call).await,
         (&Method::GET, ["ledger", "trial-balance"]) => finance::trial_balance(api, &call).await,
         (&Method::GET, ["ledger", "parties", party]) => {
@@ -231,6 +232,11 @@ pub const ROUTES: &[(&str, &[&str], &[&str])] = &[
         &["finance-reviewer", "finance-payer", "manager", "auditor"],
     ),
     ("GET", &["reports", "flow"], &["manager", "auditor"]),
+    (
+        "GET",
+        &["reports", "consumption"],
+        &["finance-reviewer", "finance-payer", "manager", "auditor"],
+    ),
     ("GET", &["reports", "presence"], &["manager", "auditor"]),
     ("GET", &["ledger", "trial-balance"], FINANCE_AUDIT),
     ("GET", &["ledger", "parties", "*"], BILL_READERS),

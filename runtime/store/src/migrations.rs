@@ -536,6 +536,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX tickets_by_id_index ON tickets(id_index) WHERE id_index IS NOT NULL;
     "#,
+    // 15: the province of a visitor's resident ID (its first two digits), derived at sale
+    // time and kept apart from the sealed number, for the consumption analysis's origin.
+    r#"
+    ALTER TABLE tickets ADD COLUMN id_province TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -377,3 +377,218 @@ async fn report_queries_and_tokens_that_are_wrong_are_refused_with_what_is_wrong
     assert_eq!(empty["rows"], serde_json::json!([]));
     assert_eq!(empty["total"]["net_fen"], 0);
 }
+
+/// The consumption analysis (protocol.md, Reports) against sums worked by hand: eight
+/// visitors, two channels, three POS sales (one voided, one partly refunded), two stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumption_analysis_adds_up_visitors_spend_hours_stays_channels_and_origins() {
+    let edge = Edge::start(EdgeOptions {
+        broker: Broker::Embedded,
+        ..EdgeOptions::default()
+    })
+    .await;
+    let today = Edge::today();
+    // Six real-name park days bought on the web: five from Zhejiang (33), one from Beijing.
+    let visitors: Vec<serde_json::Value> = (0..6)
+        .map(|i| {
+            let number = if i < 5 {
+                format!("3301061990010{:05}", i)
+            } else {
+                "110101199001019999".to_owned()
+            };
+            serde_json::json!({"name": format!("游客{i}"), "id_type": "id_card", "id_number": number})
+        })
+        .collect();
+    let (s, park) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            serde_json::json!({
+                "order_ref": "cons-park", "channel": "web", "visit_date": today,
+                "items": [{"product": "park-day", "qty": 6, "visitors": visitors}],
+                "payment": {"method": "wechat", "ref": "wx-cons-park"},
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{park}");
+    let (s, ride) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            order("cons-ride", "window", &today, "coaster-ride", 2, false),
+        )
+        .await;
+    assert_eq!(s, 201, "{ride}");
+    // Everyone enters; two park visitors leave again, after stays timed by the scans.
+    let north = edge.turnstile("g-north-2", Format::StdJson).await;
+    let coaster = edge.turnstile("g-coaster-1", Format::StdJson).await;
+    let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+    let now = chrono::Utc::now().with_timezone(&tz);
+    let midnight = now
+        .date_naive()
+        .and_hms_opt(0, 0, 1)
+        .unwrap()
+        .and_local_timezone(tz)
+        .unwrap();
+    let entered = (now - chrono::Duration::minutes(20)).max(midnight);
+    let half = entered + (now - entered) / 2;
+    let at =
+        |t: chrono::DateTime<chrono_tz::Tz>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let codes: Vec<String> = park["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap().to_owned())
+        .collect();
+    for code in &codes {
+        let mut scan = north.scan_input(code, true, 1, None);
+        scan.at = at(entered);
+        assert_eq!(north.send(&scan).await.unwrap().admitted, 1);
+    }
+    for (code, left) in [(&codes[0], half), (&codes[1], now)] {
+        let mut scan = north.scan_input(code, false, 1, None);
+        scan.at = at(left);
+        assert_eq!(north.send(&scan).await.unwrap().admitted, 1);
+    }
+    for t in ride["tickets"].as_array().unwrap() {
+        let code = t["code"].as_str().unwrap();
+        assert_eq!(coaster.scan(code, true, 1, None).await.unwrap().admitted, 1);
+    }
+    // POS: tea 2 x 50.00 and a juice 8.00; a fan sold and voided; two hats, one returned.
+    let tea = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-tea-1", "m-tea-house").await;
+    let gift = PosTerminal::connect(&edge.mqtt_addr, &edge.zone, "pos-gift-1", "m-gift-shop").await;
+    let sold_at = Edge::now_at();
+    let t1 = tea.message(
+        "sale",
+        None,
+        &sold_at,
+        "cash",
+        &[line("tea", "food", 2, 5000), line("juice", "drink", 1, 800)],
+    );
+    assert!(tea.send(&t1).await.unwrap().accepted());
+    let fan = gift.message(
+        "sale",
+        None,
+        &sold_at,
+        "cash",
+        &[line("fan", "souvenir", 1, 5000)],
+    );
+    assert!(gift.send(&fan).await.unwrap().accepted());
+    let void = gift.message("void", fan["event_id"].as_str(), &sold_at, "cash", &[]);
+    assert!(gift.send(&void).await.unwrap().accepted());
+    let hats = gift.message(
+        "sale",
+        None,
+        &sold_at,
+        "wechat",
+        &[line("hat", "souvenir", 2, 2500)],
+    );
+    assert!(gift.send(&hats).await.unwrap().accepted());
+    let back = gift.message(
+        "refund",
+        hats["event_id"].as_str(),
+        &sold_at,
+        "wechat",
+        &[line("hat", "souvenir", 1, 2500)],
+    );
+    assert!(gift.send(&back).await.unwrap().accepted());
+
+    let path = format!("/api/v1/reports/consumption?from={today}&to={today}");
+    let (s, r) = report(&edge, &path, "manager").await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["visitors"], 8, "{r}");
+    assert_eq!(r["ticket_net_fen"], 6 * 12000 + 2 * 3000);
+    // 108.00 + 50.00 - 25.00; the voided fan is not spend.
+    assert_eq!(r["pos_net_fen"], 13300);
+    // 13300 / 8 = 1662.5, half up.
+    assert_eq!(r["spend_per_visitor_fen"], 1663);
+    assert_eq!(
+        r["by_category"],
+        serde_json::json!([
+            {"category": "food", "net_fen": 10000, "count": 1, "share_bp": 7519},
+            {"category": "souvenir", "net_fen": 2500, "count": 1, "share_bp": 1880},
+            {"category": "drink", "net_fen": 800, "count": 1, "share_bp": 602},
+        ])
+    );
+    assert_eq!(
+        r["top_skus"],
+        serde_json::json!([
+            {"sku": "tea", "merchant": "m-tea-house", "net_fen": 10000, "qty": 2},
+            {"sku": "hat", "merchant": "m-gift-shop", "net_fen": 2500, "qty": 1},
+            {"sku": "juice", "merchant": "m-tea-house", "net_fen": 800, "qty": 1},
+        ])
+    );
+    let stays = [
+        (half - entered).num_seconds() / 60,
+        (now - entered).num_seconds() / 60,
+    ];
+    assert_eq!(
+        r["dwell_min"],
+        serde_json::json!({"visits": 2, "p50": stays[0], "p90": stays[1]})
+    );
+    assert_eq!(
+        r["by_channel"],
+        serde_json::json!([
+            {"channel": "web", "visitors": 6, "ticket_net_fen": 72000},
+            {"channel": "window", "visitors": 2, "ticket_net_fen": 6000},
+        ])
+    );
+    // Beijing's one visitor is folded into "other": no row singles anyone out.
+    assert_eq!(
+        r["origin"],
+        serde_json::json!([{"province": "浙江", "visitors": 5}, {"province": "other", "visitors": 1}])
+    );
+    let hours = r["by_hour"].as_array().unwrap();
+    let sum = |k: &str| hours.iter().map(|h| h[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(
+        (sum("pos_net_fen"), sum("sales"), sum("entries")),
+        (13300, 2, 8)
+    );
+    assert_eq!(hours.last().unwrap()["in_park"], 4, "{hours:?}");
+    // The same as CSV and XLSX downloads; a bad range is a 400 naming the problem.
+    let csv = edge
+        .api
+        .send_with(
+            hyper::Method::GET,
+            &format!("{path}&format=csv"),
+            Some(edge.token("auditor")),
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.text().starts_with(&format!(
+            "from,to,visitors,ticket_net_fen,pos_net_fen,spend_per_visitor_fen,dwell_visits,dwell_p50_min,dwell_p90_min\r\n{today},{today},8,78000,13300,1663,2,"
+        )),
+        "{}",
+        csv.text()
+    );
+    let xlsx = edge
+        .api
+        .send_with(
+            hyper::Method::GET,
+            &format!("{path}&format=xlsx"),
+            Some(edge.token("finance-reviewer")),
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status, 200);
+    assert!(xlsx.body.starts_with(b"PK"), "a workbook is a zip");
+    let (s, bad) = report(
+        &edge,
+        &format!("/api/v1/reports/consumption?from={today}&to=2020-01-01"),
+        "manager",
+    )
+    .await;
+    assert_eq!(
+        (s, bad["error"]["code"].as_str()),
+        (400, Some("bad_query")),
+        "{bad}"
+    );
+    let (s, _) = report(&edge, &path, "ticketing").await;
+    assert_eq!(s, 403);
+}

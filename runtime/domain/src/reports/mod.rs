@@ -5,6 +5,7 @@
 //! `revenue_facts`. The flow report (entries and exits per area and interval) is the edge
 //! box's alone: [`flow`].
 
+pub mod consumption;
 pub mod edge;
 pub mod flow;
 

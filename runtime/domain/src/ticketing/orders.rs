@@ -102,8 +102,9 @@ pub fn place_order(
     let mut whitelist: BTreeMap<String, WhitelistChange> = BTreeMap::new();
     let mut insert = conn.prepare_cached(
         "INSERT INTO tickets (ticket_id, order_id, code, product, visit_date, slot, price_fen, status,
-                              visitor_name, id_type, id_cipher, id_index, id_masked, group_code)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'valid', ?8, ?9, ?10, ?11, ?12, ?13)",
+                              visitor_name, id_type, id_cipher, id_index, id_masked, group_code,
+                              id_province)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'valid', ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for item in &plan.items {
         let product = venue.product(&item.product);
@@ -138,6 +139,10 @@ pub fn place_order(
                 index,
                 masked,
                 group_code,
+                visitor.and_then(|v| crate::reports::consumption::province_of(
+                    &v.id_type,
+                    &v.id_number
+                )),
             ])?;
             for area in product.map(|p| p.grants.as_slice()).unwrap_or_default() {
                 let change = whitelist

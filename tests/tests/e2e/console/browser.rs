@@ -143,7 +143,8 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.fail(&format!("clicking {css} led to no new page")).await;
+        self.fail(&format!("clicking {css} led to no new page"))
+            .await;
     }
 
     /// The element `css` selects, waiting up to 5 s for it.
