@@ -357,7 +357,7 @@ pub fn consumption(
     by_category.sort_by(|a, b| b.net_fen.cmp(&a.net_fen).then(a.category.cmp(&b.category)));
 
     // By hour of the venue's clock: POS money and sales, entries, who is inside the park.
-    let mut hours = vec![(0i64, 0i64, 0i64, 0i64); 24];
+    let mut hours = [(0i64, 0i64, 0i64, 0i64); 24];
     let mut stmt = conn
         .prepare_cached(
             "SELECT at, kind, total_fen FROM sales
@@ -378,7 +378,7 @@ pub fn consumption(
         }
     }
     let park = venue.config.areas.first().map(|a| a.id.clone());
-    let mut park_delta = vec![0i64; 24];
+    let mut park_delta = [0i64; 24];
     let mut firsts: HashMap<(String, String), (i64, i64)> = HashMap::new();
     let mut stmt = conn
         .prepare_cached(
