@@ -39,7 +39,14 @@ pub async fn sales(api: &Api, call: &Call) -> Result<Reply, DomainError> {
 /// `Accept: text/csv`, as CSV.
 pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
     use venue_domain::reports::{self, GroupBy, RevenueQuery};
-    let query = RevenueQuery::parse(&call.query, &GroupBy::EDGE)?;
+    // `format` is this door's (the download's), not the report's.
+    let pairs: Vec<(String, String)> = call
+        .query
+        .iter()
+        .filter(|(k, _)| k != "format")
+        .cloned()
+        .collect();
+    let query = RevenueQuery::parse(&pairs, &GroupBy::EDGE)?;
     let venue = api.venue.clone();
     let q = query.clone();
     let days = api
@@ -49,14 +56,26 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError
         })
         .await?;
     let report = reports::build(&query, &days)?;
-    if call.accept.to_ascii_lowercase().contains("text/csv") {
-        return Ok(super::bytes_reply(
-            StatusCode::OK,
-            report.to_csv().into_bytes(),
-            "text/csv; charset=utf-8",
-        ));
+    let name = format!("revenue-{}-{}-by-{}", report.from, report.to, report.by);
+    match wanted_format(call)? {
+        "csv" => Ok(attachment(
+            super::bytes_reply(
+                StatusCode::OK,
+                report.to_csv().into_bytes(),
+                "text/csv; charset=utf-8",
+            ),
+            &format!("{name}.csv"),
+        )),
+        "xlsx" => {
+            let bytes = reports::workbook(&[reports::revenue_table(&report)])
+                .map_err(|e| DomainError::internal(format!("cannot write the workbook: {e}")))?;
+            Ok(attachment(
+                super::bytes_reply(StatusCode::OK, bytes, XLSX),
+                &format!("{name}.xlsx"),
+            ))
+        }
+        _ => Ok(json_reply(StatusCode::OK, &report)),
     }
-    Ok(json_reply(StatusCode::OK, &report))
 }
 
 /// `GET /api/v1/reports/consumption?from=&to=`: JSON, or CSV / XLSX (`?format=` or

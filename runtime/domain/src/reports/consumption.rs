@@ -507,12 +507,7 @@ pub fn consumption(
     })
 }
 
-/// One part of the analysis as a table: its name, header and rows.
-pub struct Table {
-    pub name: &'static str,
-    pub header: &'static [&'static str],
-    pub rows: Vec<Vec<String>>,
-}
+pub use super::Table;
 
 impl Consumption {
     /// The analysis as tables, one per part, for CSV and XLSX.
@@ -629,26 +624,9 @@ impl Consumption {
             .join("\r\n")
     }
 
-    /// The analysis as a workbook: a sheet per part; amounts and counts are numbers.
+    /// The analysis as a workbook: a sheet per part.
     pub fn to_xlsx(&self) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        let mut book = rust_xlsxwriter::Workbook::new();
-        let bold = rust_xlsxwriter::Format::new().set_bold();
-        for t in self.tables() {
-            let sheet = book.add_worksheet().set_name(t.name)?;
-            for (c, h) in t.header.iter().enumerate() {
-                sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-            }
-            for (r, row) in t.rows.iter().enumerate() {
-                for (c, value) in row.iter().enumerate() {
-                    // Whole fen and counts fit a spreadsheet's double exactly (below 2^53).
-                    match value.parse::<i64>() {
-                        Ok(n) => sheet.write_number((r + 1) as u32, c as u16, n as f64)?,
-                        Err(_) => sheet.write_string((r + 1) as u32, c as u16, value)?,
-                    };
-                }
-            }
-        }
-        book.save_to_buffer()
+        super::workbook(&self.tables())
     }
 }
 

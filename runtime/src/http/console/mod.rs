@@ -12,6 +12,7 @@
 
 mod finance;
 mod labels;
+mod reports;
 mod svg;
 mod ticketing;
 mod today;
@@ -165,6 +166,7 @@ pub async fn route(api: &Api, call: Call, headers: &HeaderMap) -> Reply {
                 _ => Err(DomainError::not_found("no_page", "no such page")),
             },
         },
+        (&Method::GET, ["reports"]) => reports::page(api, &call, &caller, frame).await,
         (&Method::GET, ["finance"]) => finance::page(api, &call, &caller, frame, "finance").await,
         (&Method::GET, ["bills"]) => finance::page(api, &call, &caller, frame, "bills").await,
         (&Method::POST, ["finance", action]) => match read_form(call.body).await {

@@ -371,3 +371,118 @@ async fn a_bill_is_settled_and_approved_by_one_user_and_paid_by_another() {
         .await;
     operator.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_on_the_page_and_its_download_are_the_apis_rows() {
+    let edge = edge().await;
+    let today = Edge::today();
+    let (s, o) = edge
+        .post_as(
+            "/api/v1/orders",
+            "ticketing",
+            order("con-rep", "web", &today, "coaster-ride", 2, false),
+        )
+        .await;
+    assert_eq!(s, 201, "{o}");
+    edge.sell("pos-tea-1", "m-tea-house", 1250).await;
+    edge.sell("pos-gift-1", "m-gift-shop", 4000).await;
+
+    let b = signed_in(&edge, "reports", "manager").await;
+    let query = format!("from={today}&to={today}&period=day&by=merchant");
+    b.open(&format!("/reports?{query}")).await;
+    let (s, api) = edge
+        .get_as(&format!("/api/v1/reports/revenue?{query}"), "manager")
+        .await;
+    assert_eq!(s, 200, "{api}");
+    // The table: the API's rows, in yuan.
+    let keys: Vec<String> = api["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap().to_owned())
+        .collect();
+    let shown: Vec<String> = {
+        let mut v = Vec::new();
+        for el in b
+            .client
+            .find_all(fantoccini::Locator::Css("#revenue tbody td.key"))
+            .await
+            .unwrap()
+        {
+            v.push(el.text().await.unwrap());
+        }
+        v
+    };
+    b.check(
+        shown == keys,
+        &format!("the rows shown {shown:?} are the API's {keys:?}"),
+    )
+    .await;
+    b.check(
+        b.text("#revenue-total td.net").await == "112.50",
+        "2 x 30.00 + 12.50 + 40.00",
+    )
+    .await;
+    // The CSV link, fetched with the browser's own session, is the API's CSV.
+    let href = b
+        .find("#download-csv")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let csv = b
+        .client
+        .execute(
+            "return fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text())",
+            vec![serde_json::Value::String(href)],
+        )
+        .await
+        .unwrap();
+    let api_csv = edge
+        .api
+        .send_with(
+            hyper::Method::GET,
+            &format!("/api/v1/reports/revenue?{query}"),
+            Some(edge.token("manager")),
+            &[("accept", "text/csv")],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    b.check(
+        csv.as_str() == Some(api_csv.text().as_str()),
+        &format!("the download {csv} is the API's CSV {}", api_csv.text()),
+    )
+    .await;
+    // The consumption analysis: what the API says, on the page.
+    let (_, c) = edge
+        .get_as(
+            &format!("/api/v1/reports/consumption?from={today}&to={today}"),
+            "manager",
+        )
+        .await;
+    b.check(
+        b.text("#spend").await
+            == format!(
+                "¥{}.{:02}",
+                c["spend_per_visitor_fen"].as_i64().unwrap() / 100,
+                c["spend_per_visitor_fen"].as_i64().unwrap() % 100
+            ),
+        &format!("spend per visitor as the API: {c}"),
+    )
+    .await;
+    b.check(b.has("#flow").await, "a manager sees the flow")
+        .await;
+    b.close().await;
+
+    // Finance reads revenue and the analysis, not the visitor flow.
+    let f = signed_in(&edge, "reports_finance", "finance-payer").await;
+    f.open(&format!("/reports?{query}")).await;
+    f.check(
+        f.has("#revenue").await && f.has("#consumption").await && !f.has("#flow").await,
+        "finance sees revenue and consumption, no flow",
+    )
+    .await;
+    f.close().await;
+}
