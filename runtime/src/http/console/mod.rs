@@ -10,6 +10,7 @@
 //! other page answers 403. Labels are Chinese unless the user chose English (`?lang=en`,
 //! kept in a cookie).
 
+mod admin;
 mod finance;
 mod labels;
 mod reports;
@@ -166,6 +167,7 @@ pub async fn route(api: &Api, call: Call, headers: &HeaderMap) -> Reply {
                 _ => Err(DomainError::not_found("no_page", "no such page")),
             },
         },
+        (&Method::GET, ["admin"]) => admin::page(api, frame).await,
         (&Method::GET, ["reports"]) => reports::page(api, &call, &caller, frame).await,
         (&Method::GET, ["finance"]) => finance::page(api, &call, &caller, frame, "finance").await,
         (&Method::GET, ["bills"]) => finance::page(api, &call, &caller, frame, "bills").await,

@@ -64,7 +64,8 @@ pub fn bars(points: &[(String, i64)], label_every: usize) -> String {
     let (w, h, pad_left, pad_bottom) = (640.0, 180.0, 48.0, 22.0);
     let top = points.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let n = points.len().max(1) as f64;
-    let slot = (w - pad_left) / n;
+    // Bars stay narrow when there are few of them.
+    let slot = ((w - pad_left) / n).min(40.0);
     let mut svg = String::new();
     let _ = write!(
         svg,

@@ -200,6 +200,15 @@ impl Browser {
         );
     }
 
+    /// Keeps a screenshot of the page as `name` in the test's output folder (the README's
+    /// picture of the Today page comes from here).
+    pub async fn keep_screenshot(&self, name: &str) {
+        let _ = std::fs::create_dir_all(&self.out);
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.out.join(name), png);
+        }
+    }
+
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();

@@ -116,6 +116,7 @@ async fn the_today_page_shows_what_the_gates_the_tills_and_the_window_made() {
         "the till that sold is online",
     )
     .await;
+    b.keep_screenshot("today.png").await;
     // English by choice, kept for the next page.
     b.open("/today?lang=en").await;
     b.check(b.text("h1").await.starts_with("Today"), "English labels")
@@ -485,4 +486,46 @@ async fn a_report_on_the_page_and_its_download_are_the_apis_rows() {
     )
     .await;
     f.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_sees_accounts_devices_plugins_and_a_whole_audit_chain() {
+    let edge = edge().await;
+    edge.sell("pos-tea-1", "m-tea-house", 500).await;
+    let b = signed_in(&edge, "admin", "admin").await;
+    b.check(
+        b.path().await == "/admin",
+        "an admin lands on Administration",
+    )
+    .await;
+    let clerk = venue_tests::test_username("ticketing");
+    b.check(
+        b.has(&format!("#users tr[data-user='{clerk}']")).await,
+        "the users are listed",
+    )
+    .await;
+    b.check(
+        b.text("#admin-devices tr[data-device='pos-tea-1'] td.login")
+            .await
+            == "有效",
+        "the till has live MQTT credentials",
+    )
+    .await;
+    let calls: u64 = b
+        .text("#plugins tr[data-plugin='std-json-pos'] td.calls")
+        .await
+        .parse()
+        .unwrap_or(0);
+    b.check(calls >= 1, "the POS plugin has been called").await;
+    b.check(
+        b.text("#chain").await.starts_with("哈希链完整"),
+        "the audit chain is whole",
+    )
+    .await;
+    b.check(
+        b.html().await.contains("session.sign_in"),
+        "this sign-in is in the audit log",
+    )
+    .await;
+    b.close().await;
 }
