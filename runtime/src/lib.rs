@@ -27,6 +27,7 @@
 //! | [`auth`] | staff accounts, tokens, sessions, roles, the sign-in limit |
 //! | [`tls`] | the HTTPS certificate and key, read at start |
 //! | [`keys`] | the `keys rotate` command: a new ID-number key, every number re-sealed |
+//! | [`report_cli`] | the `report` command: revenue, flow and consumption in a terminal |
 
 pub mod accounts;
 pub mod alerts;
@@ -41,6 +42,7 @@ pub mod keys;
 pub mod metrics;
 pub mod pipeline;
 pub mod pos;
+pub mod report_cli;
 pub mod runtime;
 pub mod tls;
 pub mod uplink;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use venue_domain::config::Config;
-use venue_edge::{accounts, demo, keys, runtime};
+use venue_edge::{accounts, demo, keys, report_cli, runtime};
 
 /// jemalloc returns freed memory to the system (glibc's malloc keeps the high-water mark of
 /// transient peaks, such as a 1,000-ticket order, resident for the life of the process).
@@ -88,6 +88,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Reports in a terminal: revenue, visitor flow, consumption (tables, or --csv).
+    Report {
+        #[command(subcommand)]
+        command: report_cli::ReportCommand,
     },
     /// The audit log's hash chain.
     Audit {
@@ -218,6 +223,7 @@ fn main() -> anyhow::Result<()> {
             Command::Token { command } => accounts::token(command).await,
             Command::Device { command } => accounts::device(command).await,
             Command::Keys { command } => keys::keys(command).await,
+            Command::Report { command } => report_cli::run(command),
             Command::Audit {
                 command: AuditCommand::Verify { data, config },
             } => audit_verify(data, config),

@@ -591,4 +591,60 @@ async fn the_consumption_analysis_adds_up_visitors_spend_hours_stays_channels_an
     );
     let (s, _) = report(&edge, &path, "ticketing").await;
     assert_eq!(s, 403);
+
+    // The command line prints the same analysis: CSV byte for byte, and a table in yuan.
+    let out = edge.cli(
+        &[
+            "report",
+            "consumption",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--csv",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), csv.text());
+    let out = edge.cli(
+        &["report", "consumption", "--from", &today, "--to", &today],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("visitors 8") && text.contains("per visitor ¥16.63") && text.contains("浙江"),
+        "{text}"
+    );
+    let out = edge.cli(
+        &[
+            "report", "revenue", "--from", &today, "--to", &today, "--by", "category",
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("souvenir") && text.contains("total"),
+        "{text}"
+    );
+    let out = edge.cli(&["report", "flow", "--date", &today, "--csv"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("area,start,entries,exits,inside\r\npark,"),
+        "{text}"
+    );
+    let out = edge.cli(
+        &["report", "revenue", "--from", &today, "--to", "2020-01-01"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("after"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
