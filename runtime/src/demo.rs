@@ -402,6 +402,11 @@ where
         "venue-edge: HTTP on http://{}  MQTT on {}",
         running.http_addr, running.mqtt_addr
     );
+    println!(
+        "  console:  http://{}/ (sign in with a user of {})",
+        running.http_addr,
+        args.data.join(USERS_FILE).display()
+    );
     println!("  tokens:   {}", args.data.join(TOKENS_FILE).display());
     println!(
         "  users:    {} (sign-in names and passwords)",

@@ -18,6 +18,10 @@ pub struct Source {
     /// The venue config file (its data folder holds the store).
     #[arg(long, env = "VENUE_EDGE_CONFIG")]
     config: PathBuf,
+    /// The data folder, when not the config's (the demo's: `--config
+    /// deploy/demo/venue.toml --data demo-data`).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Print CSV (amounts in fen, as the API's downloads) instead of a table.
     #[arg(long)]
     csv: bool,
@@ -81,9 +85,10 @@ pub enum ReportCommand {
 
 /// The venue of a config (its areas, parties, time zone) and a read-only store connection.
 /// Reports decrypt nothing: the venue gets a key of its own, never the box's.
-fn open(config: &std::path::Path) -> anyhow::Result<(std::sync::Arc<Venue>, rusqlite::Connection)> {
-    let config = Config::load(config)?;
-    let path = config.edge.data_dir.join(crate::runtime::STORE_FILE);
+fn open(source: &Source) -> anyhow::Result<(std::sync::Arc<Venue>, rusqlite::Connection)> {
+    let config = Config::load(&source.config)?;
+    let data = source.data.as_ref().unwrap_or(&config.edge.data_dir);
+    let path = data.join(crate::runtime::STORE_FILE);
     anyhow::ensure!(path.exists(), "no store at {}", path.display());
     let conn = venue_store::open_reader(&path)?;
     let venue = Venue::new(config, venue_domain::realname::IdVault::ephemeral());
@@ -117,7 +122,7 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
             period,
             by,
         } => {
-            let (venue, conn) = open(&source.config)?;
+            let (venue, conn) = open(&source)?;
             let pairs: Vec<(String, String)> = [
                 ("from", from.to_string()),
                 ("to", to.to_string()),
@@ -175,7 +180,7 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
             date,
             interval,
         } => {
-            let (venue, conn) = open(&source.config)?;
+            let (venue, conn) = open(&source)?;
             let pairs = vec![
                 ("date".to_owned(), date.to_string()),
                 ("interval".to_owned(), interval),
@@ -217,7 +222,7 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
             }
         }
         ReportCommand::Consumption { source, from, to } => {
-            let (venue, conn) = open(&source.config)?;
+            let (venue, conn) = open(&source)?;
             let query = ConsumptionQuery::parse(&[
                 ("from".to_owned(), from.to_string()),
                 ("to".to_owned(), to.to_string()),
