@@ -25,6 +25,7 @@ mod host;
 mod memory;
 mod orders;
 mod plugin;
+mod reports;
 mod sales;
 mod settlement;
 mod upstream;
@@ -34,6 +35,7 @@ use gate_curve::gate_curve;
 use memory::memory;
 use orders::{orders, signin};
 use plugin::plugin;
+use reports::reports_bench;
 use sales::{sales, sales_store};
 use settlement::settlement;
 use upstream::upstream;
@@ -129,6 +131,15 @@ enum Bench {
         #[arg(long, default_value_t = 1_000_000)]
         records: u64,
     },
+    /// Reports on a year of one busy zone (7.3 million sales and scans by default): the
+    /// Today page's queries, a month's consumption analysis, a year's revenue by month,
+    /// each against a plain GROUP BY.
+    Reports {
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[arg(long, default_value_t = 20_000)]
+        per_day: u32,
+    },
     /// Every benchmark with its default settings.
     All,
 }
@@ -176,6 +187,11 @@ fn main() -> anyhow::Result<()> {
             rows.extend(memory(tickets).await?);
         } else if all {
             rows.extend(memory(1_000_000).await?);
+        }
+        if let Bench::Reports { days, per_day } = bench {
+            rows.extend(reports_bench(days, per_day).await?);
+        } else if all {
+            rows.extend(reports_bench(365, 20_000).await?);
         }
         if let Bench::Settlement { sales, parties } = bench {
             rows.extend(settlement(sales, parties).await?);
