@@ -370,6 +370,17 @@ impl PluginHost {
         all
     }
 
+    /// Every loaded plugin with its counters (the API's and the console's lists).
+    pub fn list_with_stats(&self) -> Vec<(Arc<Loaded>, Arc<PluginStats>)> {
+        self.list()
+            .into_iter()
+            .map(|p| {
+                let stats = self.stats_of(p.id());
+                (p, stats)
+            })
+            .collect()
+    }
+
     pub fn stats(&self) -> Vec<(String, Arc<PluginStats>)> {
         let mut all: Vec<_> = self
             .stats

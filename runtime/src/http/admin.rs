@@ -77,28 +77,20 @@ struct PluginView<'a> {
 }
 
 pub fn list_plugins(api: &Api) -> Result<Reply, DomainError> {
-    let stats = api.plugins.stats();
-    let loaded = api.plugins.list();
+    let loaded = api.plugins.list_with_stats();
     let views: Vec<PluginView> = loaded
         .iter()
-        .map(|p| {
-            let s = stats
-                .iter()
-                .find(|(id, _)| id == p.id())
-                .map(|(_, s)| s.clone())
-                .unwrap_or_default();
-            PluginView {
-                id: p.id(),
-                world: p.world().as_str(),
-                sha256: &p.sha256,
-                loaded_at: &p.loaded_at,
-                grants: p.manifest.grants.iter().map(|g| g.interface()).collect(),
-                memory_bytes_max: p.manifest.memory_bytes_max,
-                deadline_ms: p.manifest.deadline_ms,
-                fuel: p.manifest.fuel,
-                calls: s.calls.load(std::sync::atomic::Ordering::Relaxed),
-                failures: s.failures.load(std::sync::atomic::Ordering::Relaxed),
-            }
+        .map(|(p, s)| PluginView {
+            id: p.id(),
+            world: p.world().as_str(),
+            sha256: &p.sha256,
+            loaded_at: &p.loaded_at,
+            grants: p.manifest.grants.iter().map(|g| g.interface()).collect(),
+            memory_bytes_max: p.manifest.memory_bytes_max,
+            deadline_ms: p.manifest.deadline_ms,
+            fuel: p.manifest.fuel,
+            calls: s.calls.load(std::sync::atomic::Ordering::Relaxed),
+            failures: s.failures.load(std::sync::atomic::Ordering::Relaxed),
         })
         .collect();
     Ok(json_reply(StatusCode::OK, &views))

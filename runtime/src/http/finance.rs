@@ -57,24 +57,41 @@ pub async fn revenue_report(api: &Api, call: &Call) -> Result<Reply, DomainError
         .await?;
     let report = reports::build(&query, &days)?;
     let name = format!("revenue-{}-{}-by-{}", report.from, report.to, report.by);
+    download(
+        call,
+        &name,
+        &report,
+        || report.to_csv(),
+        || reports::workbook(&[reports::revenue_table(&report)]),
+    )
+}
+
+/// A report as JSON, or as a named CSV or XLSX download (`?format=` or `Accept`).
+fn download<T: serde::Serialize>(
+    call: &Call,
+    name: &str,
+    report: &T,
+    csv: impl FnOnce() -> String,
+    xlsx: impl FnOnce() -> Result<Vec<u8>, rust_xlsxwriter::XlsxError>,
+) -> Result<Reply, DomainError> {
     match wanted_format(call)? {
         "csv" => Ok(attachment(
             super::bytes_reply(
                 StatusCode::OK,
-                report.to_csv().into_bytes(),
+                csv().into_bytes(),
                 "text/csv; charset=utf-8",
             ),
             &format!("{name}.csv"),
         )),
         "xlsx" => {
-            let bytes = reports::workbook(&[reports::revenue_table(&report)])
+            let bytes = xlsx()
                 .map_err(|e| DomainError::internal(format!("cannot write the workbook: {e}")))?;
             Ok(attachment(
                 super::bytes_reply(StatusCode::OK, bytes, XLSX),
                 &format!("{name}.xlsx"),
             ))
         }
-        _ => Ok(json_reply(StatusCode::OK, &report)),
+        _ => Ok(json_reply(StatusCode::OK, report)),
     }
 }
 
@@ -91,26 +108,13 @@ pub async fn consumption_report(api: &Api, call: &Call) -> Result<Reply, DomainE
         })
         .await?;
     let name = format!("consumption-{}-{}", report.from, report.to);
-    match wanted_format(call)? {
-        "csv" => Ok(attachment(
-            super::bytes_reply(
-                StatusCode::OK,
-                report.to_csv().into_bytes(),
-                "text/csv; charset=utf-8",
-            ),
-            &format!("{name}.csv"),
-        )),
-        "xlsx" => {
-            let bytes = report
-                .to_xlsx()
-                .map_err(|e| DomainError::internal(format!("cannot write the workbook: {e}")))?;
-            Ok(attachment(
-                super::bytes_reply(StatusCode::OK, bytes, XLSX),
-                &format!("{name}.xlsx"),
-            ))
-        }
-        _ => Ok(json_reply(StatusCode::OK, &report)),
-    }
+    download(
+        call,
+        &name,
+        &report,
+        || report.to_csv(),
+        || report.to_xlsx(),
+    )
 }
 
 /// The format asked for: `?format=json|csv|xlsx`, else by `Accept`, else JSON.

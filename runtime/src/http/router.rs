@@ -280,13 +280,18 @@ fn methods_of(segments: &[&str]) -> Vec<&'static str> {
 
 /// The session cookie of a request, if it sent one.
 fn session_cookie(headers: &hyper::HeaderMap) -> Option<String> {
+    cookie(headers, crate::auth::SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` a request sent, if any (and not empty).
+pub fn cookie(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(hyper::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == crate::auth::SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
         .filter(|v| !v.is_empty())
 }

@@ -99,27 +99,19 @@ pub async fn page(api: &Api, frame: Frame) -> Result<Reply, DomainError> {
             id,
         })
         .collect();
-    let stats = api.plugins.stats();
     let plugins = api
         .plugins
-        .list()
-        .iter()
-        .map(|p| {
-            let s = stats
-                .iter()
-                .find(|(id, _)| id == p.id())
-                .map(|(_, s)| s.clone())
-                .unwrap_or_default();
-            PluginRow {
-                id: p.id().to_owned(),
-                world: p.world().as_str().to_owned(),
-                sha256: p.sha256.clone(),
-                loaded_at: p.loaded_at.clone(),
-                calls: s.calls.load(Relaxed),
-                failures: s.failures.load(Relaxed),
-                traps: s.traps.load(Relaxed),
-                timeouts: s.timeouts.load(Relaxed),
-            }
+        .list_with_stats()
+        .into_iter()
+        .map(|(p, s)| PluginRow {
+            id: p.id().to_owned(),
+            world: p.world().as_str().to_owned(),
+            sha256: p.sha256.clone(),
+            loaded_at: p.loaded_at.clone(),
+            calls: s.calls.load(Relaxed),
+            failures: s.failures.load(Relaxed),
+            traps: s.traps.load(Relaxed),
+            timeouts: s.timeouts.load(Relaxed),
         })
         .collect();
     let (chain_whole, chain) = match chain {

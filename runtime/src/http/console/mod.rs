@@ -22,7 +22,7 @@ use askama::Template;
 use hyper::header::{HeaderValue, LOCATION};
 use hyper::{HeaderMap, Method, StatusCode};
 
-use super::router::{Call, check_roles};
+use super::router::{Call, check_roles, cookie};
 use super::{Api, Reply, bytes_reply, read_body, session, status_of};
 use crate::auth::{Caller, SESSION_COOKIE};
 use labels::{Lang, T};
@@ -208,18 +208,6 @@ fn with_lang(mut reply: Reply, chosen: Option<Lang>) -> Reply {
 fn session_caller(api: &Api, headers: &HeaderMap) -> Option<Caller> {
     let value = cookie(headers, SESSION_COOKIE)?;
     api.auth.session(&value, chrono::Utc::now()).ok()
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(hyper::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 /// The pages a caller's roles allow, in the navigation's order.
