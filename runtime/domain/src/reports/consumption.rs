@@ -193,56 +193,6 @@ pub fn group_visitors(admitted_per_area_day: &[i64], members: i64) -> i64 {
         .max(0)
 }
 
-/// The province of a resident ID number (GB/T 2260, its first two digits), derived when a
-/// ticket is sold; `None` for any other number.
-pub fn province_of(id_type: &str, id_number: &str) -> Option<&'static str> {
-    if id_type != "id_card" || id_number.len() != 18 {
-        return None;
-    }
-    let code = id_number.get(0..2)?;
-    PROVINCES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, name)| *name)
-}
-
-const PROVINCES: &[(&str, &str)] = &[
-    ("11", "北京"),
-    ("12", "天津"),
-    ("13", "河北"),
-    ("14", "山西"),
-    ("15", "内蒙古"),
-    ("21", "辽宁"),
-    ("22", "吉林"),
-    ("23", "黑龙江"),
-    ("31", "上海"),
-    ("32", "江苏"),
-    ("33", "浙江"),
-    ("34", "安徽"),
-    ("35", "福建"),
-    ("36", "江西"),
-    ("37", "山东"),
-    ("41", "河南"),
-    ("42", "湖北"),
-    ("43", "湖南"),
-    ("44", "广东"),
-    ("45", "广西"),
-    ("46", "海南"),
-    ("50", "重庆"),
-    ("51", "四川"),
-    ("52", "贵州"),
-    ("53", "云南"),
-    ("54", "西藏"),
-    ("61", "陕西"),
-    ("62", "甘肃"),
-    ("63", "青海"),
-    ("64", "宁夏"),
-    ("65", "新疆"),
-    ("71", "台湾"),
-    ("81", "香港"),
-    ("82", "澳门"),
-];
-
 /// The analysis of `query`'s days.
 pub fn consumption(
     conn: &Connection,
@@ -730,7 +680,11 @@ mod tests {
             ("passport", "110101199001011234", None),
         ];
         for (kind, number, want) in cases {
-            assert_eq!(province_of(kind, number), want, "{kind} {number}");
+            assert_eq!(
+                crate::realname::province_of(kind, number),
+                want,
+                "{kind} {number}"
+            );
         }
     }
 

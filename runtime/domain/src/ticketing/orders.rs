@@ -139,10 +139,7 @@ pub fn place_order(
                 index,
                 masked,
                 group_code,
-                visitor.and_then(|v| crate::reports::consumption::province_of(
-                    &v.id_type,
-                    &v.id_number
-                )),
+                visitor.and_then(|v| crate::realname::province_of(&v.id_type, &v.id_number)),
             ])?;
             for area in product.map(|p| p.grants.as_slice()).unwrap_or_default() {
                 let change = whitelist
