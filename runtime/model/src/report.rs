@@ -298,19 +298,22 @@ pub fn build(query: &RevenueQuery, days: &[DayRow]) -> Result<RevenueReport, Rep
 }
 
 impl RevenueReport {
-    /// The rows as CSV: `period,key,gross_fen,refunds_fen,net_fen,count` (see [`csv`]).
-    pub fn to_csv(&self) -> String {
-        crate::csv::table(
-            &[
-                "period",
-                "key",
-                "gross_fen",
-                "refunds_fen",
-                "net_fen",
-                "count",
-            ],
-            self.rows.iter().map(|r| {
-                [
+    /// The columns of the report's CSV and workbook.
+    pub const COLUMNS: [&'static str; 6] = [
+        "period",
+        "key",
+        "gross_fen",
+        "refunds_fen",
+        "net_fen",
+        "count",
+    ];
+
+    /// The rows as cells under [`RevenueReport::COLUMNS`], amounts in whole fen.
+    pub fn cells(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                vec![
                     r.period.to_string(),
                     r.key.clone(),
                     r.gross_fen.to_string(),
@@ -318,8 +321,13 @@ impl RevenueReport {
                     r.net_fen.to_string(),
                     r.count.to_string(),
                 ]
-            }),
-        )
+            })
+            .collect()
+    }
+
+    /// The rows as CSV: `period,key,gross_fen,refunds_fen,net_fen,count` (see [`csv`]).
+    pub fn to_csv(&self) -> String {
+        crate::csv::table(&Self::COLUMNS, self.cells())
     }
 }
 

@@ -47,27 +47,7 @@ pub fn workbook(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError>
 pub fn revenue_table(report: &RevenueReport) -> Table {
     Table {
         name: "Revenue",
-        header: &[
-            "period",
-            "key",
-            "gross_fen",
-            "refunds_fen",
-            "net_fen",
-            "count",
-        ],
-        rows: report
-            .rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.period.clone(),
-                    r.key.clone(),
-                    r.gross_fen.to_string(),
-                    r.refunds_fen.to_string(),
-                    r.net_fen.to_string(),
-                    r.count.to_string(),
-                ]
-            })
-            .collect(),
+        header: &RevenueReport::COLUMNS,
+        rows: report.cells(),
     }
 }
