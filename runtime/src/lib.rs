@@ -41,6 +41,7 @@ pub mod intake;
 pub mod keys;
 pub mod metrics;
 pub mod pipeline;
+pub mod plugin_cli;
 pub mod pos;
 pub mod report_cli;
 pub mod runtime;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use venue_domain::config::Config;
-use venue_edge::{accounts, demo, keys, report_cli, runtime};
+use venue_edge::{accounts, demo, keys, plugin_cli, report_cli, runtime};
 
 /// jemalloc returns freed memory to the system (glibc's malloc keeps the high-water mark of
 /// transient peaks, such as a 1,000-ticket order, resident for the life of the process).
@@ -93,6 +93,11 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: report_cli::ReportCommand,
+    },
+    /// Vendors' tools: check a plugin against its world's conformance vectors.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin_cli::PluginCommand,
     },
     /// The audit log's hash chain.
     Audit {
@@ -224,6 +229,13 @@ fn main() -> anyhow::Result<()> {
             Command::Device { command } => accounts::device(command).await,
             Command::Keys { command } => keys::keys(command).await,
             Command::Report { command } => report_cli::run(command),
+            Command::Plugin { command } => {
+                let code = plugin_cli::run(command).await?;
+                if code != 0 {
+                    std::process::exit(code);
+                }
+                Ok(())
+            }
             Command::Audit {
                 command: AuditCommand::Verify { data, config },
             } => audit_verify(data, config),

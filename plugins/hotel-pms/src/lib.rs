@@ -124,6 +124,7 @@ pub fn decode(payload: &[u8]) -> Result<Sale, DecodeError> {
             .unwrap_or_else(|| "room-charge".into()),
         lines,
         total_fen: total,
+        ticket_code: None,
     })
 }
 

@@ -27,6 +27,9 @@ struct SaleJson {
     #[serde(default)]
     lines: Vec<LineJson>,
     total_fen: i64,
+    /// The ticket the visitor paid with, in a park with a one-code wallet (contract 1.1.0).
+    #[serde(default)]
+    ticket_code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +76,8 @@ pub fn decode(payload: &[u8]) -> Result<Sale, DecodeError> {
             })
             .collect(),
         total_fen: s.total_fen,
+        // An empty code is a terminal that has none to give, not a code.
+        ticket_code: s.ticket_code.filter(|c| !c.is_empty()),
     })
 }
 
@@ -120,6 +125,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.lines.len(), s.total_fen), (1, 3600));
+        assert_eq!(s.ticket_code, None);
+    }
+
+    #[test]
+    fn a_one_code_wallet_sale_keeps_its_ticket_code() {
+        let sale = |code: &str| {
+            decode(
+                format!(
+                    r#"{{"event_id":"e","merchant":"m","kind":"sale","at":"2026-11-25T12:31:09+08:00",
+                        "lines":[],"total_fen":0{code}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+            .ticket_code
+        };
+        assert_eq!(sale(r#","ticket_code":"T-8F2K""#), Some("T-8F2K".into()));
+        assert_eq!(sale(r#","ticket_code":"""#), None);
+        assert_eq!(sale(r#","ticket_code":null"#), None);
+        assert_eq!(sale(""), None);
     }
 
     #[test]

@@ -167,8 +167,8 @@ fn check_and_write(
         SaleKind::Void => None,
     };
     conn.prepare_cached(
-        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines, facts_first, facts_last)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO sales (event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, received_at, lines, facts_first, facts_last, ticket_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         sale.event_id,
@@ -183,7 +183,8 @@ fn check_and_write(
         rfc3339(now),
         lines,
         facts.map(|f| f.0),
-        facts.map(|f| f.1)
+        facts.map(|f| f.1),
+        sale.ticket_code
     ])?;
     let sale_row = conn.last_insert_rowid();
     let revenue = format!("revenue:merchant:{merchant}");
@@ -568,12 +569,15 @@ pub struct SaleView {
     pub voided: bool,
     pub refunded_fen: i64,
     pub lines: Vec<SaleLine>,
+    /// The ticket a one-code wallet sale was paid with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_code: Option<String>,
 }
 
 /// The journaled sales, refunds and voids of a business day, in arrival order.
 pub fn of_day(conn: &Connection, day: BusinessDate, limit: u32) -> rusqlite::Result<Vec<SaleView>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, voided, refunded_fen, lines
+        "SELECT event_id, device, merchant, kind, refers_to, at, business_date, payment, total_fen, voided, refunded_fen, lines, ticket_code
          FROM sales WHERE business_date = ?1 ORDER BY rowid LIMIT ?2",
     )?;
     stmt.query_map(params![day, limit], |r| {
@@ -597,6 +601,7 @@ pub fn of_day(conn: &Connection, day: BusinessDate, limit: u32) -> rusqlite::Res
                     Box::new(e),
                 )
             })?,
+            ticket_code: r.get(12)?,
         })
     })?
     .collect()

@@ -114,6 +114,7 @@ text_enum!(PayoutState, "a payout state", {
 });
 
 /// What a settlement-rule plugin is asked to compute lines for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginInput {
     pub contract: Contract,
     pub period_start: crate::BusinessDate,

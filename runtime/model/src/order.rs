@@ -78,7 +78,7 @@ impl TicketState {
 }
 
 /// A ticket a gate may admit offline, for one area's gates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhitelistEntry {
     pub code: String,
     pub ticket_id: String,
@@ -128,7 +128,7 @@ pub struct PaymentRequest {
     pub reference: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderView {
     pub order_id: String,
     pub order_ref: String,
@@ -145,7 +145,7 @@ pub struct OrderView {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TicketView {
     pub ticket_id: String,
     pub code: String,
@@ -158,7 +158,7 @@ pub struct TicketView {
     pub visitor: Option<VisitorView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VisitorView {
     pub name: String,
     pub id_type: String,
@@ -166,7 +166,7 @@ pub struct VisitorView {
     pub id_number: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaymentView {
     pub method: String,
     #[serde(rename = "ref")]
@@ -174,7 +174,7 @@ pub struct PaymentView {
     pub amount_fen: crate::money::Fen,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefundView {
     pub refund_id: String,
     pub refund_ref: String,

@@ -43,10 +43,14 @@ pub struct Sale {
     pub payment: String,
     pub lines: Vec<SaleLine>,
     pub total_fen: Fen,
+    /// The ticket the visitor paid with, where the park runs a one-code wallet (contract
+    /// 1.1.0; a plugin built against 1.0.0 never sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_code: Option<String>,
 }
 
 /// The answer for the terminal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     pub event_id: String,
     /// None: accepted. Some: the reason it was rejected (`code: message`).

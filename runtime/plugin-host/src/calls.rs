@@ -76,12 +76,17 @@ impl Loaded {
         device: &str,
         payload: &[u8],
     ) -> Result<Result<venue_model::sale::Sale, DecodeError>, PluginError> {
-        let Kind::Pos(pre, pool) = &self.kind else {
-            return Err(self.wrong_world(World::PosAdapter));
+        let raw = match &self.kind {
+            Kind::Pos(pre, pool) => call_warm!(self, pre, pool, |store, inst| inst
+                .venue_edge_pos()
+                .call_decode_sale(&mut *store, device, payload))?,
+            Kind::Pos1_0(pre, pool) => call_warm!(self, pre, pool, |store, inst| inst
+                .venue_edge_pos()
+                .call_decode_sale(&mut *store, device, payload))?
+            .map(convert::sale_from_wit_1_0)
+            .map_err(convert::decode_error_from_wit_1_0),
+            _ => return Err(self.wrong_world(World::PosAdapter)),
         };
-        let raw = call_warm!(self, pre, pool, |store, inst| inst
-            .venue_edge_pos()
-            .call_decode_sale(&mut *store, device, payload))?;
         Ok(match raw {
             Ok(sale) => convert::sale_from_wit(sale),
             Err(e) => Err(convert::decode_error_from_wit(e)),
@@ -94,13 +99,21 @@ impl Loaded {
         device: &str,
         ack: &venue_model::sale::Ack,
     ) -> Result<Vec<u8>, PluginError> {
-        let Kind::Pos(pre, pool) = &self.kind else {
-            return Err(self.wrong_world(World::PosAdapter));
+        let raw = match &self.kind {
+            Kind::Pos(pre, pool) => {
+                let wit = convert::ack_to_wit(ack);
+                call_warm!(self, pre, pool, |store, inst| inst
+                    .venue_edge_pos()
+                    .call_encode_ack(&mut *store, device, &wit))?
+            }
+            Kind::Pos1_0(pre, pool) => {
+                let wit = convert::ack_to_wit_1_0(ack);
+                call_warm!(self, pre, pool, |store, inst| inst
+                    .venue_edge_pos()
+                    .call_encode_ack(&mut *store, device, &wit))?
+            }
+            _ => return Err(self.wrong_world(World::PosAdapter)),
         };
-        let wit = convert::ack_to_wit(ack);
-        let raw = call_warm!(self, pre, pool, |store, inst| inst
-            .venue_edge_pos()
-            .call_encode_ack(&mut *store, device, &wit))?;
         raw.map_err(|message| {
             self.failed(
                 FailureKind::BadOutput,

@@ -2,6 +2,7 @@
 //! over is checked here before the host acts on it.
 
 use super::DecodeError;
+use super::bindings::pos_1_0::venue::edge::types as wit_1_0;
 use super::bindings::types as wit;
 use venue_model::money::Fen;
 use venue_model::order::{Channel, OrderRequest, OrderView, WhitelistEntry};
@@ -11,7 +12,7 @@ use venue_model::scan::{Decision, Direction, Reason, Scan, Verdict};
 pub const ID_BYTES_MAX: usize = 128;
 
 /// A whitelist delta for one gate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delta {
     pub gate: String,
     pub seq: u64,
@@ -191,6 +192,17 @@ pub fn sale_from_wit(s: wit::Sale) -> Result<venue_model::sale::Sale, DecodeErro
             event_id: None,
         });
     }
+    if let Some(code) = &s.ticket_code
+        && (code.is_empty() || code.len() > ID_BYTES_MAX || code.chars().any(char::is_control))
+    {
+        return Err(DecodeError {
+            code: "bad_ticket_code".into(),
+            message: format!(
+                "ticket_code must be 1 to {ID_BYTES_MAX} bytes without control characters"
+            ),
+            event_id: Some(s.event_id),
+        });
+    }
     Ok(venue_model::sale::Sale {
         event_id: s.event_id,
         merchant: s.merchant,
@@ -213,7 +225,54 @@ pub fn sale_from_wit(s: wit::Sale) -> Result<venue_model::sale::Sale, DecodeErro
             })
             .collect(),
         total_fen: Fen::new(s.total_fen),
+        ticket_code: s.ticket_code,
     })
+}
+
+/// A 1.0.0 adapter's sale in the current shape: it never names a ticket code.
+pub fn sale_from_wit_1_0(s: wit_1_0::Sale) -> wit::Sale {
+    wit::Sale {
+        event_id: s.event_id,
+        merchant: s.merchant,
+        kind: match s.kind {
+            wit_1_0::SaleKind::Sale => wit::SaleKind::Sale,
+            wit_1_0::SaleKind::Refund => wit::SaleKind::Refund,
+            wit_1_0::SaleKind::Void => wit::SaleKind::Void,
+        },
+        refers_to: s.refers_to,
+        at: s.at,
+        payment: s.payment,
+        lines: s
+            .lines
+            .into_iter()
+            .map(|l| wit::SaleLine {
+                sku: l.sku,
+                category: l.category,
+                qty: l.qty,
+                unit_price_fen: l.unit_price_fen,
+            })
+            .collect(),
+        total_fen: s.total_fen,
+        ticket_code: None,
+    }
+}
+
+pub fn decode_error_from_wit_1_0(e: wit_1_0::DecodeError) -> wit::DecodeError {
+    wit::DecodeError {
+        code: e.code,
+        message: e.message,
+        event_id: e.event_id,
+    }
+}
+
+pub fn ack_to_wit_1_0(a: &venue_model::sale::Ack) -> wit_1_0::Ack {
+    wit_1_0::Ack {
+        event_id: a.event_id.clone(),
+        status: match &a.error {
+            None => wit_1_0::AckStatus::Accepted,
+            Some(e) => wit_1_0::AckStatus::Rejected(e.clone()),
+        },
+    }
 }
 
 pub fn ack_to_wit(a: &venue_model::sale::Ack) -> wit::Ack {

@@ -27,10 +27,13 @@
 //!   flight hold an `Arc` of the old one and finish on it.
 
 pub mod bindings;
+pub mod conformance;
 mod convert;
 pub mod engine;
 mod host;
 pub mod manifest;
+pub mod package;
+pub mod version;
 mod warm;
 
 use std::collections::HashMap;
@@ -76,6 +79,9 @@ pub enum PluginError {
     Compile(String),
     #[error("plugin {id}: {message}")]
     Link { id: String, message: String },
+    /// The component targets a contract version this host does not run.
+    #[error("plugin {id}: {message}")]
+    Contract { id: String, message: String },
     #[error("no plugin {0} is loaded")]
     NotFound(String),
     #[error("plugin {id} is a {actual} plugin, not a {expected}")]
@@ -153,6 +159,11 @@ enum Kind {
         bindings::pos::PosAdapterPre<HostState>,
         warm::WarmPool<bindings::pos::PosAdapter>,
     ),
+    /// A POS adapter built against contract 1.0.0 (its `sale` has no ticket code).
+    Pos1_0(
+        bindings::pos_1_0::PosAdapterPre<HostState>,
+        warm::WarmPool<bindings::pos_1_0::PosAdapter>,
+    ),
     Ticketing(bindings::ticketing::TicketingAdapterPre<HostState>),
     Settlement(bindings::settlement::SettlementRulePre<HostState>),
     #[allow(dead_code)]
@@ -163,6 +174,8 @@ enum Kind {
 pub struct Loaded {
     pub manifest: Manifest,
     pub sha256: String,
+    /// The contract version the component was built against.
+    pub contract: version::ContractVersion,
     pub loaded_at: String,
     kind: Kind,
     engine: Engine,
@@ -171,6 +184,17 @@ pub struct Loaded {
     slots: Arc<Semaphore>,
     failures: mpsc::Sender<Alert>,
     clock: Clock,
+}
+
+/// What [`PluginHost::inspect`] found in a component.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub world: Option<World>,
+    /// The contract version, or why the host would refuse it.
+    pub contract: Result<version::ContractVersion, String>,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    pub sha256: String,
 }
 
 /// All plugins of the box.
@@ -234,6 +258,29 @@ impl PluginHost {
         errors
     }
 
+    /// What a component file is, before any manifest: the world and contract version its
+    /// exports name, and the host interfaces it imports (`venue-edge plugin check`).
+    pub fn inspect(&self, wasm: &[u8]) -> Result<Inspection, PluginError> {
+        let sha256 = hex::encode(sha2::Sha256::digest(wasm));
+        let component = self.cache.load(&self.engine, wasm, &sha256)?;
+        let ty = component.component_type();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        Ok(Inspection {
+            world: version::world_of_exports(exports.iter().map(String::as_str)),
+            contract: version::of_exports(exports.iter().map(String::as_str)),
+            exports,
+            imports,
+            sha256,
+        })
+    }
+
     /// Loads a plugin and makes it the current version of its id. Calls in flight finish
     /// on the version they started with.
     pub fn install(&self, manifest: Manifest) -> Result<Arc<Loaded>, PluginError> {
@@ -250,7 +297,7 @@ impl PluginHost {
             }
             Some(_) => tracing::debug!(plugin = %id, "plugin reloaded unchanged"),
             None => {
-                tracing::info!(plugin = %id, world = loaded.manifest.world.as_str(), sha256 = %&loaded.sha256[..12], "plugin loaded")
+                tracing::info!(plugin = %id, world = loaded.manifest.world.as_str(), contract = %loaded.contract, sha256 = %&loaded.sha256[..12], "plugin loaded")
             }
         }
         Ok(loaded)
@@ -273,6 +320,16 @@ impl PluginHost {
             });
         }
         let component = self.cache.load(&self.engine, &wasm, &sha256)?;
+        let contract = version::of_exports(
+            component
+                .component_type()
+                .exports(&self.engine)
+                .map(|(name, _)| name),
+        )
+        .map_err(|message| PluginError::Contract {
+            id: id.clone(),
+            message,
+        })?;
         check_imports(&self.engine, &component, &manifest)?;
         let linker =
             build_linker(&self.engine, &manifest.grants).map_err(|e| PluginError::Link {
@@ -295,6 +352,10 @@ impl PluginHost {
         let kind = match manifest.world {
             World::GateAdapter => Kind::Gate(
                 bindings::gate::GateAdapterPre::new(pre).map_err(wrong)?,
+                warm::WarmPool::new(self.warm.clone()),
+            ),
+            World::PosAdapter if contract == version::V1_0 => Kind::Pos1_0(
+                bindings::pos_1_0::PosAdapterPre::new(pre).map_err(wrong)?,
                 warm::WarmPool::new(self.warm.clone()),
             ),
             World::PosAdapter => Kind::Pos(
@@ -322,6 +383,7 @@ impl PluginHost {
             }),
             manifest,
             sha256,
+            contract,
             loaded_at: self.clock.now_rfc3339(),
             kind,
             engine: self.engine.clone(),
@@ -519,6 +581,7 @@ impl Loaded {
         match &self.kind {
             Kind::Gate(_, pool) => pool.clear(),
             Kind::Pos(_, pool) => pool.clear(),
+            Kind::Pos1_0(_, pool) => pool.clear(),
             _ => {}
         }
     }

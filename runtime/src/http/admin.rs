@@ -66,6 +66,8 @@ pub fn metrics(api: &Api) -> Reply {
 struct PluginView<'a> {
     id: &'a str,
     world: &'static str,
+    /// The contract version the component was built against (`1.0.0`).
+    contract: String,
     sha256: &'a str,
     loaded_at: &'a str,
     grants: Vec<&'static str>,
@@ -83,6 +85,7 @@ pub fn list_plugins(api: &Api) -> Result<Reply, DomainError> {
         .map(|(p, s)| PluginView {
             id: p.id(),
             world: p.world().as_str(),
+            contract: p.contract.to_string(),
             sha256: &p.sha256,
             loaded_at: &p.loaded_at,
             grants: p.manifest.grants.iter().map(|g| g.interface()).collect(),

@@ -117,6 +117,14 @@ pub async fn consumption_report(api: &Api, call: &Call) -> Result<Reply, DomainE
     )
 }
 
+/// One code, one day: a ticket's entries, exits and purchases in order of time.
+pub async fn visitor_report(api: &Api, call: &Call) -> Result<Reply, DomainError> {
+    use venue_domain::reports::visitor::{VisitorQuery, visitor_day};
+    let query = VisitorQuery::parse(&call.query)?;
+    let report = api.store.read(move |c| visitor_day(c, &query)).await?;
+    Ok(json_reply(StatusCode::OK, &report))
+}
+
 /// The format asked for: `?format=json|csv|xlsx`, else by `Accept`, else JSON.
 fn wanted_format(call: &Call) -> Result<&'static str, DomainError> {
     match call.query("format") {

@@ -166,6 +166,7 @@ pub async fn route(
         (&Method::GET, ["reports", "flow"]) => finance::flow_report(api, &call).await,
         (&Method::GET, ["reports", "consumption"]) => finance::consumption_report(api, &call).await,
         (&Method::GET, ["reports", "presence"]) => finance::presence_report(api, &call).await,
+        (&Method::GET, ["reports", "visitor"]) => finance::visitor_report(api, &call).await,
         (&Method::GET, ["ledger", "trial-balance"]) => finance::trial_balance(api, &call).await,
         (&Method::GET, ["ledger", "parties", party]) => {
             finance::party_balance(api, &call, party).await
@@ -238,6 +239,7 @@ pub const ROUTES: &[(&str, &[&str], &[&str])] = &[
         &["finance-reviewer", "finance-payer", "manager", "auditor"],
     ),
     ("GET", &["reports", "presence"], &["manager", "auditor"]),
+    ("GET", &["reports", "visitor"], &["manager", "auditor"]),
     ("GET", &["ledger", "trial-balance"], FINANCE_AUDIT),
     ("GET", &["ledger", "parties", "*"], BILL_READERS),
 ];

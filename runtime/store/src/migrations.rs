@@ -602,6 +602,12 @@ const MIGRATIONS: &[&str] = &[
           AND area = COALESCE(OLD.area, '') AND category = OLD.category;
     END;
     "#,
+    // 17: the ticket a POS sale was paid with (one-code wallets, contract 1.1.0), and the
+    // index that finds a ticket's purchases for the one-code report.
+    r#"
+    ALTER TABLE sales ADD COLUMN ticket_code TEXT;
+    CREATE INDEX sales_by_ticket_code ON sales(ticket_code) WHERE ticket_code IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -3,11 +3,13 @@
 //! The revenue report's definition (query, periods, keys, sums, CSV) is the model's
 //! ([`venue_model::report`]), shared with HQ; [`edge`] answers it from the box's own
 //! `revenue_facts`. The flow report (entries and exits per area and interval) is the edge
-//! box's alone: [`flow`].
+//! box's alone: [`flow`]. So are the [`consumption`] analysis and the one-code day of a
+//! ticket ([`visitor`]).
 
 pub mod consumption;
 pub mod edge;
 pub mod flow;
+pub mod visitor;
 
 pub use venue_model::report::{
     DayRow, GroupBy, Period, RANGE_DAYS_MAX, ReportError, RevenueQuery, RevenueReport, Row, Totals,

@@ -411,6 +411,7 @@ fn message(
         payment: if total_fen % 2 == 0 { "cash" } else { "wechat" }.into(),
         lines,
         total_fen: Fen::new(total_fen),
+        ticket_code: None,
     }
 }
 

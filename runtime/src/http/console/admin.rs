@@ -42,6 +42,7 @@ struct DeviceRow {
 struct PluginRow {
     id: String,
     world: String,
+    contract: String,
     sha256: String,
     loaded_at: String,
     calls: u64,
@@ -106,6 +107,7 @@ pub async fn page(api: &Api, frame: Frame) -> Result<Reply, DomainError> {
         .map(|(p, s)| PluginRow {
             id: p.id().to_owned(),
             world: p.world().as_str().to_owned(),
+            contract: p.contract.to_string(),
             sha256: p.sha256.clone(),
             loaded_at: p.loaded_at.clone(),
             calls: s.calls.load(Relaxed),

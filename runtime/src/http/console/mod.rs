@@ -17,6 +17,7 @@ mod reports;
 mod svg;
 mod ticketing;
 mod today;
+mod visitor;
 
 use askama::Template;
 use hyper::header::{HeaderValue, LOCATION};
@@ -42,6 +43,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("today.html", include_str!("../../../templates/today.html")),
     (
+        "visitor.html",
+        include_str!("../../../templates/visitor.html"),
+    ),
+    (
         "ticketing.html",
         include_str!("../../../templates/ticketing.html"),
     ),
@@ -64,6 +69,7 @@ pub const PAGES: &[(&str, &str, &[&str])] = &[
         "nav.reports",
         &["manager", "finance-reviewer", "finance-payer", "auditor"],
     ),
+    ("visitor", "nav.visitor", &["manager", "auditor"]),
     ("ticketing", "nav.ticketing", &["ticketing"]),
     (
         "finance",
@@ -168,6 +174,7 @@ pub async fn route(api: &Api, call: Call, headers: &HeaderMap) -> Reply {
             },
         },
         (&Method::GET, ["admin"]) => admin::page(api, frame).await,
+        (&Method::GET, ["visitor"]) => visitor::page(api, &call, frame).await,
         (&Method::GET, ["reports"]) => reports::page(api, &call, &caller, frame).await,
         (&Method::GET, ["finance"]) => finance::page(api, &call, &caller, frame, "finance").await,
         (&Method::GET, ["bills"]) => finance::page(api, &call, &caller, frame, "bills").await,

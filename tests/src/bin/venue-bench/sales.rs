@@ -292,6 +292,7 @@ pub(crate) async fn sales_store(
                         },
                     ],
                     total_fen: venue_model::money::Fen::new(3600),
+                    ticket_code: None,
                 };
                 let venue = venue.clone();
                 let recorded = store

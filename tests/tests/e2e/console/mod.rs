@@ -518,6 +518,13 @@ async fn the_administrator_sees_accounts_devices_plugins_and_a_whole_audit_chain
         .unwrap_or(0);
     b.check(calls >= 1, "the POS plugin has been called").await;
     b.check(
+        b.text("#plugins tr[data-plugin='std-json-pos'] td.contract")
+            .await
+            == "venue:edge@1.1.0",
+        "each plugin's contract version is shown",
+    )
+    .await;
+    b.check(
         b.text("#chain").await.starts_with("哈希链完整"),
         "the audit chain is whole",
     )
@@ -528,4 +535,76 @@ async fn the_administrator_sees_accounts_devices_plugins_and_a_whole_audit_chain
     )
     .await;
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_reads_one_tickets_day_by_its_code() {
+    let edge = edge().await;
+    let r = edge
+        .api
+        .post_json(
+            "/api/v1/orders",
+            Some(edge.token("ticketing")),
+            &order("c-wallet", "window", &Edge::today(), "park-day", 1, true),
+        )
+        .await
+        .unwrap();
+    let code = r.json()["tickets"][0]["code"].as_str().unwrap().to_owned();
+    let gate = edge.turnstile("g-north-2", Format::StdJson).await;
+    assert_eq!(
+        gate.scan(&code, true, 1, None).await.unwrap().decision,
+        "admit"
+    );
+    let tea = venue_devices::pos::PosTerminal::connect(
+        &edge.mqtt_addr,
+        &edge.zone,
+        "pos-tea-1",
+        "m-tea-house",
+    )
+    .await;
+    let mut sale = tea.message(
+        "sale",
+        None,
+        &Edge::now_at(),
+        "wallet",
+        &[venue_devices::pos::line("tea-01", "food", 2, 1850)],
+    );
+    sale["ticket_code"] = serde_json::json!(code);
+    assert!(tea.send(&sale).await.unwrap().accepted());
+
+    let b = signed_in(&edge, "visitor", "manager").await;
+    b.open("/visitor?lang=en").await;
+    b.fill("#code", &code).await;
+    b.click("#show").await;
+    b.check(b.text("#entries").await == "1", "the entry is counted")
+        .await;
+    b.check(
+        b.text("#purchases").await == "1",
+        "the wallet purchase is counted",
+    )
+    .await;
+    b.check(b.text("#spend").await == "37.00", "the spend is in yuan")
+        .await;
+    b.check(
+        b.has("#events tr[data-kind='entry']").await
+            && b.has("#events tr[data-kind='purchase']").await,
+        "the entry and the purchase are listed",
+    )
+    .await;
+    b.fill("#code", "NO-SUCH-CODE").await;
+    b.click("#show").await;
+    b.check(
+        b.text("#visitor-error").await.contains("NO-SUCH-CODE"),
+        "an unknown code is named",
+    )
+    .await;
+    b.close().await;
+
+    // A ticket clerk has no such page.
+    let clerk = signed_in(&edge, "visitor-clerk", "ticketing").await;
+    clerk.open("/visitor").await;
+    clerk
+        .check(!clerk.has("#visitor-query").await, "the clerk gets no form")
+        .await;
+    clerk.close().await;
 }

@@ -1,0 +1,244 @@
+//! `venue-edge plugin ...`: the vendor's tools. `check` loads a component the way the box
+//! does (the same engine, limits and grants) and runs its world's conformance vectors
+//! (conformance/README.md), printing a report a vendor can act on.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use venue_plugin_host::conformance::{self, Outcome, Samples};
+use venue_plugin_host::manifest::{DEADLINE_MS_DEFAULT, MEMORY_BYTES_DEFAULT};
+use venue_plugin_host::{Grant, Manifest, PluginHost, World};
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Check a component against its world's conformance vectors: each vector passes or
+    /// fails, with what was expected, what came back, the call's time and any limit hit.
+    /// Exits 0 only when every vector passes.
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Its manifest: its limits, grants and config are used (and its sha256 pin
+        /// checked). Without one: the defaults, and the host imports the component asks for.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The vendor's payloads for the joint-test scenarios (`[samples]`, see
+        /// conformance/README.md).
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        /// Print the report as JSON (for CI).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a plugin command; the process's exit code.
+pub async fn run(command: PluginCommand) -> anyhow::Result<i32> {
+    match command {
+        PluginCommand::Check {
+            file,
+            manifest,
+            samples,
+            json,
+        } => {
+            let report = check(&file, manifest.as_deref(), samples.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(if report.all_passed() { 0 } else { 1 })
+        }
+    }
+}
+
+/// What `plugin check` found.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub file: String,
+    pub sha256: String,
+    pub world: Option<&'static str>,
+    pub contract: Option<String>,
+    pub imports: Vec<String>,
+    pub memory_bytes_max: u64,
+    pub deadline_ms: u32,
+    pub fuel: Option<u64>,
+    /// Why the component could not be loaded, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    pub passed: usize,
+    pub failed: usize,
+    pub vectors: Vec<Outcome>,
+}
+
+impl Report {
+    pub fn all_passed(&self) -> bool {
+        self.refused.is_none() && self.failed == 0 && self.passed > 0
+    }
+
+    /// The report as a vendor reads it in a terminal.
+    pub fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "plugin     {} (sha256 {})", self.file, self.sha256);
+        let _ = writeln!(
+            out,
+            "world      {}, contract {}",
+            self.world.unwrap_or("none found"),
+            self.contract
+                .as_deref()
+                .map_or("refused".to_owned(), |v| format!("venue:edge@{v}"))
+        );
+        let _ = writeln!(out, "imports    {}", self.imports.join(", "));
+        let _ = writeln!(
+            out,
+            "limits     memory {} MiB, deadline {} ms, fuel {}",
+            self.memory_bytes_max / (1024 * 1024),
+            self.deadline_ms,
+            self.fuel.map_or("unlimited".into(), |f| f.to_string())
+        );
+        if let Some(why) = &self.refused {
+            let _ = writeln!(out, "\nREFUSED    {why}");
+            return out;
+        }
+        let mut table = comfy_table::Table::new();
+        table.set_header(["", "group", "vector", "call", "ms", "limit"]);
+        for v in &self.vectors {
+            table.add_row([
+                if v.pass { "pass" } else { "FAIL" }.to_owned(),
+                v.group.clone(),
+                v.name.clone(),
+                v.call.clone(),
+                format!("{:.2}", v.micros as f64 / 1000.0),
+                v.limit.unwrap_or("").to_owned(),
+            ]);
+        }
+        let _ = writeln!(out, "\n{table}");
+        for v in self.vectors.iter().filter(|v| !v.pass) {
+            let _ = writeln!(out, "\nFAIL {} / {} ({})", v.group, v.name, v.call);
+            let _ = writeln!(out, "  expected: {}", v.expected);
+            let _ = writeln!(out, "  got:      {}", v.got);
+        }
+        let _ = writeln!(
+            out,
+            "\n{} of {} vectors passed{}",
+            self.passed,
+            self.passed + self.failed,
+            if self.failed == 0 {
+                ""
+            } else {
+                "; see the failures above"
+            }
+        );
+        out
+    }
+}
+
+/// Loads `file` as the box would and runs its world's vectors.
+pub async fn check(
+    file: &Path,
+    manifest: Option<&Path>,
+    samples: Option<&Path>,
+) -> anyhow::Result<Report> {
+    let wasm =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let samples = match samples {
+        Some(path) => Samples::parse(&std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the samples file {}: {e}", path.display())
+        })?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        None => Samples::default(),
+    };
+    let cache = std::env::temp_dir().join(format!("venue-edge-check-{}", std::process::id()));
+    let (alerts, _failures) = tokio::sync::mpsc::channel(64);
+    let host = PluginHost::new(
+        &cache,
+        None,
+        venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai),
+        alerts,
+    )?;
+    let result = check_with(&host, file, &wasm, manifest, &samples).await;
+    let _ = std::fs::remove_dir_all(&cache);
+    result
+}
+
+async fn check_with(
+    host: &PluginHost,
+    file: &Path,
+    wasm: &[u8],
+    manifest: Option<&Path>,
+    samples: &Samples,
+) -> anyhow::Result<Report> {
+    let seen = host.inspect(wasm)?;
+    let manifest = match manifest {
+        Some(path) => {
+            let mut m = Manifest::load(path)?;
+            m.wasm = file.to_owned();
+            m
+        }
+        None => Manifest {
+            id: file
+                .file_stem()
+                .map_or("plugin".into(), |s| s.to_string_lossy().into_owned()),
+            world: seen.world.unwrap_or(World::GateAdapter),
+            wasm: file.to_owned(),
+            sha256: seen.sha256.clone(),
+            grants: [Grant::Log, Grant::Clock, Grant::Config, Grant::Kv]
+                .into_iter()
+                .filter(|g| {
+                    seen.imports
+                        .iter()
+                        .any(|i| i.split('@').next() == Some(g.interface()))
+                })
+                .collect(),
+            memory_bytes_max: MEMORY_BYTES_DEFAULT,
+            deadline_ms: DEADLINE_MS_DEFAULT,
+            fuel: None,
+            config: Default::default(),
+            allowed_hosts: Vec::new(),
+            ca_file: None,
+            source: None,
+        },
+    };
+    let mut report = Report {
+        file: file.display().to_string(),
+        sha256: seen.sha256.clone(),
+        world: seen.world.map(World::as_str),
+        contract: seen.contract.as_ref().ok().map(|v| v.to_string()),
+        imports: seen.imports.clone(),
+        memory_bytes_max: manifest.memory_bytes_max,
+        deadline_ms: manifest.deadline_ms,
+        fuel: manifest.fuel,
+        refused: None,
+        passed: 0,
+        failed: 0,
+        vectors: Vec::new(),
+    };
+    let Some(world) = seen.world else {
+        report.refused = Some(format!(
+            "it exports no interface of a venue:edge world (it exports: {})",
+            seen.exports.join(", ")
+        ));
+        return Ok(report);
+    };
+    if let Some(m) = Some(&manifest).filter(|m| m.world != world) {
+        report.refused = Some(format!(
+            "its manifest says {}, but it exports the {} world",
+            m.world.as_str(),
+            world.as_str()
+        ));
+        return Ok(report);
+    }
+    let loaded = match host.install(manifest) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            report.refused = Some(e.to_string());
+            return Ok(report);
+        }
+    };
+    let vectors = conformance::parse_vectors(conformance::vectors_of(world))
+        .map_err(|e| anyhow::anyhow!("the {} vectors: {e}", world.as_str()))?;
+    report.vectors = conformance::run(&loaded, &vectors, samples).await;
+    report.passed = report.vectors.iter().filter(|v| v.pass).count();
+    report.failed = report.vectors.len() - report.passed;
+    Ok(report)
+}
