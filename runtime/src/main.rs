@@ -94,7 +94,8 @@ enum Command {
         #[command(subcommand)]
         command: report_cli::ReportCommand,
     },
-    /// Vendors' tools: check a plugin against its world's conformance vectors.
+    /// Vendors' tools: check a plugin against its world's conformance vectors; make a
+    /// signing key; pack, sign and verify a plugin package.
     Plugin {
         #[command(subcommand)]
         command: plugin_cli::PluginCommand,
@@ -262,6 +263,10 @@ async fn settle(
     let (alerts, _) = tokio::sync::mpsc::channel(16);
     let plugins =
         venue_plugin_host::PluginHost::new(&data.join("cache"), None, venue.clock, alerts)?;
+    plugins.set_trust(venue_plugin_host::Trust {
+        require_signatures: venue.config.plugins.require_signatures,
+        keys: venue.config.plugins.trusted_keys.clone(),
+    });
     for (path, e) in plugins.load_dir(&plugin_dir) {
         eprintln!("plugin {} not loaded: {e}", path.display());
     }

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use sha2::Digest;
 use venue_plugin_host::conformance::{self, Outcome, Samples};
 use venue_plugin_host::manifest::{DEADLINE_MS_DEFAULT, MEMORY_BYTES_DEFAULT};
-use venue_plugin_host::{Grant, Manifest, PluginHost, World};
+use venue_plugin_host::{Grant, Manifest, PluginHost, World, package};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
@@ -29,6 +30,47 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make a vendor's Ed25519 key pair: the private key goes to FILE (readable by its
+    /// owner only); the line a venue adds to its `[plugins] trusted_keys` is printed.
+    Keygen {
+        /// The vendor's name, as its packages will say it.
+        #[arg(long)]
+        vendor: String,
+        /// Where the private key goes; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Pack a component and its manifest into one file (`.vpkg`), unsigned.
+    Pack {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Its manifest (`*.plugin.toml`): id, world, grants, limits, config. Its `wasm`
+        /// and `sha256` are set to the component's.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The vendor's name.
+        #[arg(long)]
+        vendor: String,
+        /// The package to write (default: `<id>.vpkg` here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sign a package with the vendor's private key (in place).
+    Sign {
+        package: PathBuf,
+        /// The key file `plugin keygen` wrote.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Verify a package's signature against the keys a venue trusts: those of a venue
+    /// config (`--config`) or given as `--trust VENDOR=KEY`. Exits 0 only when it verifies.
+    Verify {
+        package: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long = "trust", value_name = "VENDOR=KEY")]
+        trust: Vec<String>,
+    },
 }
 
 /// Runs a plugin command; the process's exit code.
@@ -48,7 +90,170 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<i32> {
             }
             Ok(if report.all_passed() { 0 } else { 1 })
         }
+        PluginCommand::Keygen { vendor, out } => {
+            let (private, public) = package::generate_key()?;
+            write_private(&out, &private)?;
+            println!("private key written to {} (keep it secret)", out.display());
+            println!("a venue that trusts {vendor} adds under [plugins]:");
+            println!("trusted_keys = [{{ vendor = {vendor:?}, key = {public:?} }}]");
+            Ok(0)
+        }
+        PluginCommand::Pack {
+            file,
+            manifest,
+            vendor,
+            out,
+        } => {
+            let (bytes, info) = pack(&file, &manifest, &vendor).await?;
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("{}.{}", info.id, package::EXTENSION)));
+            std::fs::write(&out, bytes)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            println!(
+                "{}: {} ({}, venue:edge@{}) by {}, unsigned; sign it with `venue-edge plugin sign`",
+                out.display(),
+                info.id,
+                info.world,
+                info.contract,
+                info.vendor
+            );
+            Ok(0)
+        }
+        PluginCommand::Sign { package: path, key } => {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let key_text = std::fs::read_to_string(&key)
+                .map_err(|e| anyhow::anyhow!("cannot read the key file {}: {e}", key.display()))?;
+            let signed = package::sign(&bytes, &key_text)?;
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &signed).and_then(|_| std::fs::rename(&tmp, &path))?;
+            let p = package::read(&signed)?;
+            let sig = p
+                .signature
+                .as_ref()
+                .map(|s| package::key_name(&s.vendor, &s.key));
+            println!(
+                "{}: signed by key {}",
+                path.display(),
+                sig.unwrap_or_default()
+            );
+            Ok(0)
+        }
+        PluginCommand::Verify {
+            package: path,
+            config,
+            trust,
+        } => {
+            let mut keys = Vec::new();
+            if let Some(config) = config {
+                keys.extend(
+                    venue_domain::config::Config::load(&config)?
+                        .plugins
+                        .trusted_keys,
+                );
+            }
+            for t in &trust {
+                let (vendor, key) = t
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--trust {t:?}: give VENDOR=KEY"))?;
+                package::public_key(key)?;
+                keys.push(package::TrustedKey {
+                    vendor: vendor.to_owned(),
+                    key: key.to_owned(),
+                });
+            }
+            let bytes = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let p = package::read(&bytes)?;
+            match p.verify(&keys) {
+                Ok(key) => {
+                    println!(
+                        "{}: {} ({}, venue:edge@{}) by {}, signed by trusted key {}",
+                        path.display(),
+                        p.info.id,
+                        p.info.world,
+                        p.info.contract,
+                        p.info.vendor,
+                        package::key_name(&key.vendor, &key.key)
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    println!("{}: REFUSED: {e}", path.display());
+                    Ok(1)
+                }
+            }
+        }
     }
+}
+
+/// Writes a private key readable by its owner only; never over an existing file.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
+
+/// A package of `file` with `manifest`, by `vendor`: its world and contract version read
+/// from the component itself.
+pub async fn pack(
+    file: &Path,
+    manifest: &Path,
+    vendor: &str,
+) -> anyhow::Result<(Vec<u8>, package::Info)> {
+    let wasm =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    // The manifest's own `wasm` and `sha256` (perhaps not yet filled in) are replaced by
+    // the component's.
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", manifest.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
+    table.insert("wasm".into(), "plugin.wasm".into());
+    table.insert(
+        "sha256".into(),
+        hex::encode(sha2::Sha256::digest(&wasm)).into(),
+    );
+    let m: Manifest = table
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
+    let cache = std::env::temp_dir().join(format!("venue-edge-pack-{}", std::process::id()));
+    let (alerts, _failures) = tokio::sync::mpsc::channel(4);
+    let host = PluginHost::new(
+        &cache,
+        None,
+        venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai),
+        alerts,
+    )?;
+    let seen = host.inspect(&wasm);
+    let _ = std::fs::remove_dir_all(&cache);
+    let seen = seen?;
+    let contract = seen
+        .contract
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if seen.world != Some(m.world) {
+        anyhow::bail!(
+            "the manifest says {}, but {} exports {}",
+            m.world.as_str(),
+            file.display(),
+            seen.world.map_or("no venue:edge world", World::as_str)
+        );
+    }
+    let info = package::Info {
+        vendor: vendor.to_owned(),
+        id: m.id.clone(),
+        world: m.world.as_str().to_owned(),
+        contract: contract.to_string(),
+    };
+    Ok((package::pack(&info, &m.to_toml(), &wasm)?, info))
 }
 
 /// What `plugin check` found.

@@ -132,6 +132,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         venue.clock,
         alert_tx.clone(),
     )?);
+    plugins.set_trust(venue_plugin_host::Trust {
+        require_signatures: venue.config.plugins.require_signatures,
+        keys: venue.config.plugins.trusted_keys.clone(),
+    });
     // Compiling plugins is CPU work (and the first load of a key-value space a store
     // read): off the async threads.
     let failed = {

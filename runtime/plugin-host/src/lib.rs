@@ -84,6 +84,10 @@ pub enum PluginError {
     Contract { id: String, message: String },
     #[error("no plugin {0} is loaded")]
     NotFound(String),
+    /// A plugin package that is malformed, unsigned where signatures are required, or
+    /// signed by a key the venue does not trust.
+    #[error("plugin package {path}: {message}")]
+    Package { path: String, message: String },
     #[error("plugin {id} is a {actual} plugin, not a {expected}")]
     WrongWorld {
         id: String,
@@ -209,6 +213,15 @@ pub struct PluginHost {
     db: Option<Db>,
     clock: Clock,
     failures: mpsc::Sender<Alert>,
+    trust: RwLock<Trust>,
+}
+
+/// Which plugin files the box loads (`[plugins]` in the config).
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Only packages signed by one of `keys`; bare manifests are refused.
+    pub require_signatures: bool,
+    pub keys: Vec<package::TrustedKey>,
 }
 
 impl PluginHost {
@@ -233,10 +246,81 @@ impl PluginHost {
             db,
             clock,
             failures,
+            trust: RwLock::new(Trust::default()),
         })
     }
 
-    /// Loads every `*.plugin.toml` in `dir`. A plugin that fails to load is reported and
+    /// Sets which plugin files load from now on (the next `load_dir`, the next upload).
+    pub fn set_trust(&self, trust: Trust) {
+        if let Ok(mut t) = self.trust.write() {
+            *t = trust;
+        }
+    }
+
+    pub fn requires_signatures(&self) -> bool {
+        self.trust
+            .read()
+            .map(|t| t.require_signatures)
+            .unwrap_or(true)
+    }
+
+    /// Loads a plugin package (`*.vpkg`): its signature checked against the trusted keys
+    /// (required or not, a signature that does not match its contents is refused), its
+    /// component unpacked beside it into `.unpacked/`, its manifest installed.
+    pub fn install_package(&self, path: &Path) -> Result<Arc<Loaded>, PluginError> {
+        let shown = path.display().to_string();
+        let fail = |message: String| PluginError::Package {
+            path: shown.clone(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let pkg = package::read(&bytes).map_err(|e| fail(e.to_string()))?;
+        let trust = self
+            .trust
+            .read()
+            .map(|t| t.clone())
+            .map_err(|_| fail("the trust settings are poisoned".into()))?;
+        match pkg.verify(&trust.keys) {
+            Ok(key) => {
+                tracing::info!(package = %shown, vendor = %key.vendor, "plugin package signature verified")
+            }
+            Err(package::PackageError::Unsigned | package::PackageError::Untrusted(_))
+                if !trust.require_signatures =>
+            {
+                tracing::warn!(package = %shown, "plugin package loaded without a trusted signature (signatures are not required)")
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        }
+        let mut manifest: Manifest =
+            toml::from_str(&pkg.manifest_text).map_err(|e| fail(format!("manifest.toml: {e}")))?;
+        if manifest.id != pkg.info.id || manifest.world.as_str() != pkg.info.world {
+            return Err(fail(format!(
+                "package.toml names {} ({}), its manifest {} ({})",
+                pkg.info.id,
+                pkg.info.world,
+                manifest.id,
+                manifest.world.as_str()
+            )));
+        }
+        let sha256 = hex::encode(sha2::Sha256::digest(&pkg.wasm));
+        let dir = path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(".unpacked");
+        let wasm_path = dir.join(format!("{}-{}.wasm", manifest.id, &sha256[..16]));
+        if !wasm_path.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+            let tmp = wasm_path.with_extension("tmp");
+            std::fs::write(&tmp, &pkg.wasm)
+                .and_then(|_| std::fs::rename(&tmp, &wasm_path))
+                .map_err(|e| fail(format!("cannot unpack into {}: {e}", dir.display())))?;
+        }
+        manifest.wasm = wasm_path;
+        manifest.source = Some(path.to_owned());
+        self.install(manifest)
+    }
+
+    /// Loads every `*.plugin.toml` and plugin package (`*.vpkg`) in `dir`. A plugin that fails to load is reported and
     /// skipped; the others load.
     pub fn load_dir(&self, dir: &Path) -> Vec<(PathBuf, PluginError)> {
         let mut errors = Vec::new();
@@ -245,11 +329,27 @@ impl PluginHost {
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.to_string_lossy().ends_with(".plugin.toml"))
+            .filter(|p| {
+                let name = p.to_string_lossy();
+                name.ends_with(".plugin.toml")
+                    || name.ends_with(&format!(".{}", package::EXTENSION))
+            })
             .collect();
         paths.sort();
+        let signed_only = self.requires_signatures();
         for path in paths {
-            let result = Manifest::load(&path).and_then(|m| self.install(m).map(|_| ()));
+            let result = if path.to_string_lossy().ends_with(".plugin.toml") {
+                if signed_only {
+                    Err(PluginError::Package {
+                        path: path.display().to_string(),
+                        message: "a bare manifest; this box loads signed plugin packages only ([plugins] require_signatures)".into(),
+                    })
+                } else {
+                    Manifest::load(&path).and_then(|m| self.install(m).map(|_| ()))
+                }
+            } else {
+                self.install_package(&path).map(|_| ())
+            };
             if let Err(e) = result {
                 tracing::error!(error = %e, "plugin not loaded");
                 errors.push((path, e));

@@ -101,6 +101,19 @@ pub fn generate_key() -> Result<(String, String), PackageError> {
     ))
 }
 
+/// A public key as a venue lists it (base64 of 32 bytes), checked.
+pub fn public_key(text: &str) -> Result<Vec<u8>, PackageError> {
+    let bytes = Base64::decode_vec(text.trim())
+        .map_err(|_| PackageError::Key(format!("{text:?} is not base64")))?;
+    if bytes.len() != 32 {
+        return Err(PackageError::Key(format!(
+            "an Ed25519 public key is 32 bytes, this one {}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// What the signature covers.
 fn statement(info_text: &str, manifest_text: &str, wasm: &[u8]) -> Vec<u8> {
     let digest = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));

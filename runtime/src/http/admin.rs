@@ -110,7 +110,24 @@ pub async fn replace_plugin(api: &Api, call: Call, id: &str) -> Result<Reply, Do
             "give the component's sha256 as ?sha256=<64 hex digits>; the upload is checked against it",
         ));
     };
+    if api.plugins.requires_signatures() {
+        return Err(DomainError::rule(
+            "signatures_required",
+            "this box loads signed plugin packages only: put the vendor's signed .vpkg in the plugin folder and reload (SIGHUP)",
+        ));
+    }
     let current = api.plugins.get(id)?;
+    if current.manifest.source.as_ref().is_some_and(|s| {
+        s.extension()
+            .is_some_and(|e| e == venue_plugin_host::package::EXTENSION)
+    }) {
+        return Err(DomainError::rule(
+            "from_package",
+            format!(
+                "plugin {id} came from a package: replace the package file and reload (SIGHUP)"
+            ),
+        ));
+    }
     let wasm = read_body(call.body, PLUGIN_BYTES_MAX).await?;
     let actual = hex::encode(sha2::Sha256::digest(&wasm));
     if actual != pin {

@@ -40,6 +40,9 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub edge: EdgeConfig,
+    /// Which plugins the box loads: signed packages only, and whose keys it trusts.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
     #[serde(default)]
     pub mqtt: MqttConfig,
     pub venue: VenueConfig,
@@ -86,6 +89,18 @@ pub struct EdgeConfig {
     /// of the data then holds ciphertexts only). Unset: `secret.key` in `data_dir`.
     /// `VENUE_EDGE_ID_KEY` (hex) overrides both.
     pub id_key_file: Option<PathBuf>,
+}
+
+/// `[plugins]`: `require_signatures = true` loads only plugin packages (`*.vpkg`) signed
+/// by one of `trusted_keys` (`{ vendor = "acme", key = "<base64 Ed25519 public key>" }`);
+/// bare manifests and unsigned packages are then refused, each with its reason.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    #[serde(default)]
+    pub require_signatures: bool,
+    #[serde(default)]
+    pub trusted_keys: Vec<venue_plugin_host::package::TrustedKey>,
 }
 
 impl Default for EdgeConfig {
@@ -368,6 +383,21 @@ impl Config {
 
     /// Checks every cross-reference and value range.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.plugins;
+        if p.require_signatures && p.trusted_keys.is_empty() {
+            return Err(ConfigError::Invalid(
+                "[plugins] require_signatures = true needs trusted_keys: no package could load"
+                    .into(),
+            ));
+        }
+        for k in &p.trusted_keys {
+            venue_plugin_host::package::public_key(&k.key).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "[plugins] trusted key of vendor {:?}: {e}",
+                    k.vendor
+                ))
+            })?;
+        }
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.edge.tls_cert.is_some() != self.edge.tls_key.is_some() {
             return bad("edge.tls_cert and edge.tls_key go together: give both or neither".into());
@@ -667,6 +697,38 @@ mod tests {
             Some(12000)
         );
         assert_eq!(c.gates.len(), 5);
+    }
+
+    #[test]
+    fn plugin_signatures_need_trusted_keys_that_are_keys() {
+        let key = "pSzHMNOiqUKTfHsKB3MLjlsY6D7/6g9UXmOyERGhYNo=";
+        let cases = [
+            ("require_signatures = true", Some("needs trusted_keys")),
+            ("require_signatures = false", None),
+            (
+                "require_signatures = true\ntrusted_keys = [{ vendor = \"acme\", key = \"KEY\" }]",
+                None,
+            ),
+            (
+                "trusted_keys = [{ vendor = \"acme\", key = \"c2hvcnQ=\" }]",
+                Some("is 32 bytes, this one 5"),
+            ),
+            (
+                "trusted_keys = [{ vendor = \"acme\", key = \"not base64!\" }]",
+                Some("not base64"),
+            ),
+        ];
+        for (table, want) in cases {
+            let text = format!("{DEMO}\n[plugins]\n{}\n", table.replace("KEY", key));
+            match (Config::parse(&text, Path::new("t")), want) {
+                (Ok(c), None) => assert_eq!(
+                    c.plugins.trusted_keys.len(),
+                    table.matches("vendor").count()
+                ),
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{table}: {e}"),
+                (got, want) => panic!("{table}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]
