@@ -132,6 +132,8 @@ pub struct EdgeOptions {
     pub id_key_file: Option<PathBuf>,
     /// More lines of the `[mqtt]` table (`tls_listen = ...`).
     pub mqtt_toml: String,
+    /// More plugins to install: (component file in [`built_plugins`], id, world, grants).
+    pub extra_plugins: Vec<(&'static str, &'static str, World, Vec<Grant>)>,
 }
 
 impl Default for EdgeOptions {
@@ -146,6 +148,7 @@ impl Default for EdgeOptions {
             tls: None,
             id_key_file: None,
             mqtt_toml: String::new(),
+            extra_plugins: Vec::new(),
         }
     }
 }
@@ -207,6 +210,17 @@ impl Edge {
                     .expect("manifest");
                 }
             }
+        }
+        for (file, id, world, grants) in &options.extra_plugins {
+            demo::install_plugin(
+                &built_plugins().join(file),
+                &plugin_dir,
+                id,
+                *world,
+                grants,
+                &[],
+            )
+            .expect("install an extra plugin");
         }
         let bank = venue_devices::bank::start("127.0.0.1:0".parse().expect("addr"))
             .await

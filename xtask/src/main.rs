@@ -1,7 +1,8 @@
 //! Project tasks, run as `cargo xtask <task>`:
 //!
 //! - `plugins`: build every plugin in `plugins/` for `wasm32-wasip2`
-//!   (into `target/wasm32-wasip2/plugin/`);
+//!   (into `target/wasm32-wasip2/plugin/`): the Rust ones with cargo, the JavaScript and
+//!   Python ones with their `build.sh` (tools from npm and PyPI) when their sources changed;
 //! - `demo [ARGS]`: build the plugins and the runtime, then run `venue-edge demo ARGS`;
 //! - `test [ARGS]`: build the plugins and every binary, then run the whole test suite
 //!   (`cargo test --workspace ARGS`);
@@ -96,8 +97,62 @@ fn build_plugins(root: &Path) -> anyhow::Result<()> {
     for p in PLUGIN_CRATES {
         args.extend(["-p", p]);
     }
-    cargo(root, &args)
-        .context("building the plugins for wasm32-wasip2 (rust-toolchain.toml installs the target)")
+    cargo(root, &args).context(
+        "building the plugins for wasm32-wasip2 (rust-toolchain.toml installs the target)",
+    )?;
+    for (dir, output, inputs) in OTHER_LANGUAGES {
+        let out = root.join("target/wasm32-wasip2/plugin").join(output);
+        let mut sources: Vec<PathBuf> = inputs.iter().map(|i| root.join(dir).join(i)).collect();
+        sources.push(root.join("wit"));
+        if !stale(&out, &sources) {
+            continue;
+        }
+        eprintln!("xtask: building {dir} ({output})");
+        let status = Command::new("bash")
+            .arg(root.join(dir).join("build.sh"))
+            .current_dir(root)
+            .status()
+            .with_context(|| format!("cannot run {dir}/build.sh"))?;
+        if !status.success() {
+            bail!("{dir}/build.sh failed (it needs node and npm, or python3 with venv)");
+        }
+    }
+    Ok(())
+}
+
+/// The reference plugins in other languages: their folder, the component their
+/// `build.sh` writes, and what it is built from (besides `wit/`).
+const OTHER_LANGUAGES: &[(&str, &str, &[&str])] = &[
+    (
+        "plugins/js-gate",
+        "plugin_js_gate.wasm",
+        &["src", "build.sh", "package-lock.json"],
+    ),
+    (
+        "plugins/py-pos",
+        "plugin_py_pos.wasm",
+        &["app.py", "build.sh", "requirements.txt"],
+    ),
+];
+
+/// Whether `output` is missing or older than any file under `inputs`.
+fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
+    fn newest(path: &Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_dir() {
+            std::fs::read_dir(path)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .filter_map(|e| newest(&e.path()))
+                .max()
+        } else {
+            meta.modified().ok()
+        }
+    }
+    let Some(built) = std::fs::metadata(output).and_then(|m| m.modified()).ok() else {
+        return true;
+    };
+    inputs.iter().filter_map(|i| newest(i)).any(|t| t > built)
 }
 
 /// rustup installs a `rust-toolchain.toml` target only together with the toolchain; on a

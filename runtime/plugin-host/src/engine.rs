@@ -42,7 +42,9 @@ pub fn new_engine() -> Result<Engine, PluginError> {
         // A stack is held only while a call runs.
         .total_stacks(CALLS_IN_FLIGHT_MAX)
         .max_memory_size(MEMORY_BYTES_CEILING as usize)
-        .max_core_instances_per_component(16)
+        // A componentize-py component links 38 core instances (the interpreter, libc,
+        // its shared libraries and adapters); Rust and JavaScript components 2-8.
+        .max_core_instances_per_component(64)
         .max_memories_per_component(2)
         .max_tables_per_component(8)
         // Reset a slot's first pages with memset instead of madvise: a plugin call touches

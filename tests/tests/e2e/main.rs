@@ -14,6 +14,7 @@ mod limits;
 mod mqtt_tls;
 mod offline;
 mod one_code;
+mod other_languages;
 mod packages;
 mod payouts;
 mod plugin_check;

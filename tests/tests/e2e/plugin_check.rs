@@ -49,7 +49,7 @@ fn failures(report: &serde_json::Value) -> Vec<String> {
 }
 
 #[test]
-fn every_reference_plugin_passes_its_worlds_vectors() {
+fn every_reference_plugin_passes_its_worlds_vectors_in_rust_javascript_and_python() {
     let dir = tempfile::tempdir().unwrap();
     install_reference_plugins(&built_plugins(), dir.path()).unwrap();
     install_bank_connector(&built_plugins(), dir.path(), "127.0.0.1:9".parse().unwrap()).unwrap();
@@ -81,7 +81,31 @@ fn every_reference_plugin_passes_its_worlds_vectors() {
         ),
         ("tiered-commission", "settlement-rule", None),
         ("bank-transfer", "payment-connector", None),
+        (
+            "js-gate",
+            "gate-adapter",
+            Some("plugins/std-json-gate/conformance.toml"),
+        ),
+        (
+            "py-pos",
+            "pos-adapter",
+            Some("plugins/std-json-pos/conformance.toml"),
+        ),
     ];
+    for (file, id, world) in [
+        ("plugin_js_gate.wasm", "js-gate", World::GateAdapter),
+        ("plugin_py_pos.wasm", "py-pos", World::PosAdapter),
+    ] {
+        install_plugin(
+            &built_plugins().join(file),
+            dir.path(),
+            id,
+            world,
+            &[Grant::Log],
+            &[],
+        )
+        .unwrap();
+    }
     for (id, world, samples) in cases {
         let manifest = dir.path().join(format!("{id}.plugin.toml"));
         let (code, report) = check(
