@@ -45,6 +45,7 @@ pub mod plugin_cli;
 pub mod pos;
 pub mod report_cli;
 pub mod runtime;
+pub mod scaffold;
 pub mod tls;
 pub mod uplink;
 pub mod whitelist;

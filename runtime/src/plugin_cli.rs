@@ -12,6 +12,18 @@ use venue_plugin_host::{Grant, Manifest, PluginHost, World, package};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
+    /// Write a new plugin project into DIR: the contract's WIT (from this binary), a
+    /// manifest, samples for the check, a build script and a README. `./build.sh` in it
+    /// builds the component and checks it.
+    New {
+        /// gate-adapter, pos-adapter, ticketing-adapter, settlement-rule or payment-connector.
+        #[arg(long, value_parser = parse_world)]
+        world: World,
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::scaffold::Lang,
+        /// A new folder; its name becomes the plugin's id.
+        dir: PathBuf,
+    },
     /// Check a component against its world's conformance vectors: each vector passes or
     /// fails, with what was expected, what came back, the call's time and any limit hit.
     /// Exits 0 only when every vector passes.
@@ -73,9 +85,35 @@ pub enum PluginCommand {
     },
 }
 
+fn parse_world(s: &str) -> Result<World, String> {
+    [
+        World::GateAdapter,
+        World::PosAdapter,
+        World::TicketingAdapter,
+        World::SettlementRule,
+        World::PaymentConnector,
+    ]
+    .into_iter()
+    .find(|w| w.as_str() == s)
+    .ok_or_else(|| {
+        "gate-adapter, pos-adapter, ticketing-adapter, settlement-rule or payment-connector".into()
+    })
+}
+
 /// Runs a plugin command; the process's exit code.
 pub async fn run(command: PluginCommand) -> anyhow::Result<i32> {
     match command {
+        PluginCommand::New { world, lang, dir } => {
+            let files = crate::scaffold::write(&dir, world, lang)?;
+            println!(
+                "{}: a {} plugin in {lang:?} ({} files). Next: cd {} && ./build.sh",
+                dir.display(),
+                world.as_str(),
+                files.len(),
+                dir.display()
+            );
+            Ok(0)
+        }
         PluginCommand::Check {
             file,
             manifest,
@@ -224,6 +262,8 @@ pub async fn pack(
     );
     let m: Manifest = table
         .try_into()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
+    m.validate()
         .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
     let cache = std::env::temp_dir().join(format!("venue-edge-pack-{}", std::process::id()));
     let (alerts, _failures) = tokio::sync::mpsc::channel(4);

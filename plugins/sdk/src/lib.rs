@@ -20,7 +20,7 @@
 //!
 //! Build with `cargo build --target wasm32-wasip2 --release`; the `.wasm` in
 //! `target/wasm32-wasip2/release/` is the component to ship, with its sha256 in the
-//! manifest. See docs/writing-a-plugin.md.
+//! manifest. See docs/plugins.md.
 
 #[cfg(feature = "gate-adapter")]
 pub mod gate {

@@ -293,6 +293,11 @@ impl PluginHost {
         }
         let mut manifest: Manifest =
             toml::from_str(&pkg.manifest_text).map_err(|e| fail(format!("manifest.toml: {e}")))?;
+        // The same checks as a manifest on disk: the id names the unpacked file, so one
+        // like `../x` must never get this far.
+        manifest
+            .validate()
+            .map_err(|e| fail(format!("manifest.toml: {e}")))?;
         if manifest.id != pkg.info.id || manifest.world.as_str() != pkg.info.world {
             return Err(fail(format!(
                 "package.toml names {} ({}), its manifest {} ({})",
@@ -798,5 +803,49 @@ fn classify(e: &wasmtime::Error, m: &Manifest) -> (FailureKind, String) {
             format!("the plugin trapped: {trap}; the instance was discarded"),
         ),
         None => (FailureKind::Trap, format!("the call failed: {e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packages_manifest_is_checked_before_anything_is_unpacked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (failures, _rx) = mpsc::channel(4);
+        let host = PluginHost::new(
+            &dir.path().join("cache"),
+            None,
+            Clock::new("Asia/Shanghai".parse().unwrap()),
+            failures,
+        )
+        .unwrap();
+        for (id, want) in [
+            ("../evil", "must be letters"),
+            ("ok", "deadline_ms must be"),
+        ] {
+            let info = package::Info {
+                vendor: "acme".into(),
+                id: id.into(),
+                world: "gate-adapter".into(),
+                contract: "1.1.0".into(),
+            };
+            let manifest = format!(
+                "id = {id:?}\nworld = \"gate-adapter\"\nwasm = \"plugin.wasm\"\nsha256 = \"{}\"\ndeadline_ms = 99999\n",
+                "a".repeat(64)
+            );
+            let path = dir.path().join("p.vpkg");
+            std::fs::write(&path, package::pack(&info, &manifest, b"\0asm").unwrap()).unwrap();
+            let err = match host.install_package(&path) {
+                Ok(_) => panic!("{id}: loaded"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains(want), "{id}: {err}");
+        }
+        assert!(
+            !dir.path().join(".unpacked").exists(),
+            "nothing was unpacked"
+        );
     }
 }

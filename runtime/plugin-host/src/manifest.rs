@@ -95,7 +95,8 @@ pub struct Manifest {
     pub fuel: Option<u64>,
     #[serde(default)]
     pub config: BTreeMap<String, String>,
-    /// Hosts a payment connector may reach (`bank.example:443`).
+    /// Hosts a payment connector may reach, as its URLs name them (`bank.example`,
+    /// `127.0.0.1:8443`).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// For a payment connector's `https://` requests: the CA certificate(s) (PEM) that

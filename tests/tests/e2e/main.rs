@@ -26,6 +26,7 @@ mod rules;
 mod settlement;
 mod tickets;
 mod upstream;
+mod vendor_path;
 
 /// Runs a scenario once on the embedded broker and once on the external mosquitto.
 macro_rules! on_both_brokers {
