@@ -153,6 +153,7 @@ impl HostState {
                 StoreLimitsBuilder::new()
                     .memory_size(memory_bytes_max as usize)
                     .build(),
+                0,
             ),
             ctx,
             log_lines: 0,
@@ -161,6 +162,12 @@ impl HostState {
 
     pub fn limiter(&mut self) -> &mut Limiter {
         &mut self.limiter
+    }
+
+    /// Linear memory the instance's memories have grown to, bytes (all its core
+    /// memories, from their initial sizes on).
+    pub fn memory_bytes(&self) -> usize {
+        self.limiter.1
     }
 
     /// Starts a call on this state: the per-call budgets start afresh.
@@ -218,7 +225,7 @@ impl std::error::Error for MemoryLimitHit {}
 
 /// [`StoreLimits`] that turns a refused `memory.grow` into a recognisable trap instead of
 /// a -1 the guest would turn into an anonymous abort.
-pub struct Limiter(StoreLimits);
+pub struct Limiter(StoreLimits, usize);
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
@@ -228,6 +235,7 @@ impl ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if self.0.memory_growing(current, desired, maximum)? {
+            self.1 += desired.saturating_sub(current);
             Ok(true)
         } else {
             Err(MemoryLimitHit.into())

@@ -682,6 +682,17 @@ impl Loaded {
 
     /// Drops this version's idle adapter instances, so the next calls instantiate afresh
     /// (what a call costs cold, for the plugin-call benchmark).
+    /// The linear memory of each idle device-adapter instance, bytes (the benchmarks'
+    /// memory per instance).
+    pub fn warm_memory_bytes(&self) -> Vec<usize> {
+        match &self.kind {
+            Kind::Gate(_, pool) => pool.memory_bytes(),
+            Kind::Pos(_, pool) => pool.memory_bytes(),
+            Kind::Pos1_0(_, pool) => pool.memory_bytes(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn drop_warm(&self) {
         match &self.kind {
             Kind::Gate(_, pool) => pool.clear(),

@@ -93,6 +93,14 @@ impl<B> WarmPool<B> {
         Some(warm)
     }
 
+    /// The linear memory of each idle instance, bytes.
+    pub fn memory_bytes(&self) -> Vec<usize> {
+        self.idle
+            .lock()
+            .map(|idle| idle.iter().map(|w| w.store.data().memory_bytes()).collect())
+            .unwrap_or_default()
+    }
+
     /// Drops every idle instance: the next calls instantiate afresh.
     pub fn clear(&self) {
         let drained: Vec<Warm<B>> = match self.idle.lock() {

@@ -89,17 +89,30 @@ fn knee(points: &[Point]) -> u32 {
         .unwrap_or(0)
 }
 
+/// The gate adapter the bench gates run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GatePlugin {
+    /// The std-json gate in Rust (the product's reference).
+    Rust,
+    /// The same adapter in JavaScript (plugins/js-gate).
+    Js,
+}
+
 pub(crate) async fn gate_curve(
     seconds: u64,
     turnstiles: usize,
     only: Option<BrokerKind>,
+    plugin: GatePlugin,
 ) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for kind in [BrokerKind::Embedded, BrokerKind::Mosquitto]
         .into_iter()
         .filter(|b| only.is_none_or(|o| o == *b))
     {
-        let broker_name = kind.name();
+        let broker_name = match plugin {
+            GatePlugin::Rust => kind.name().to_owned(),
+            GatePlugin::Js => format!("{}, JavaScript gate adapter", kind.name()),
+        };
         let mut mosquitto = None;
         let broker = if kind == BrokerKind::Embedded {
             Broker::Embedded
@@ -109,9 +122,22 @@ pub(crate) async fn gate_curve(
             Broker::External(addr)
         };
         let (extra, ids) = bench_gates(turnstiles);
+        let (extra, extra_plugins) = match plugin {
+            GatePlugin::Rust => (extra, Vec::new()),
+            GatePlugin::Js => (
+                extra.replace("plugin = \"std-json-gate\"", "plugin = \"js-gate\""),
+                vec![(
+                    "plugin_js_gate.wasm",
+                    "js-gate",
+                    World::GateAdapter,
+                    vec![Grant::Log],
+                )],
+            ),
+        };
         let edge = Edge::start(EdgeOptions {
             broker,
             extra_toml: extra,
+            extra_plugins,
             clock_check: true,
             // The echo baseline publishes on bench topics no device owns.
             device_logins: false,
@@ -212,7 +238,7 @@ pub(crate) async fn gate_curve(
             target: format!(">= {KNEE_SHARE_MIN}x echo's knee"),
         });
         drop(edge);
-        if kind == BrokerKind::Embedded {
+        if kind == BrokerKind::Embedded && plugin == GatePlugin::Rust {
             rows.extend(with_logins(seconds, turnstiles, &gate).await?);
         }
         if let Some(mut child) = mosquitto {

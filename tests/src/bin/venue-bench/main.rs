@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use venue_devices::loadgen::{self, LoadReport, LoadSpec, Mode};
 use venue_domain::admission::{Decision, Reason, Verdict};
 use venue_edge::demo;
-use venue_plugin_host::{Grant, PluginHost, World};
+use venue_plugin_host::{Grant, Loaded, PluginHost, World};
 use venue_tests::{Broker, Edge, EdgeOptions, built_plugins, order, target_dir};
 
 mod gate;
@@ -25,6 +25,7 @@ mod host;
 mod memory;
 mod orders;
 mod plugin;
+mod plugin_langs;
 mod reports;
 mod sales;
 mod settlement;
@@ -35,6 +36,7 @@ use gate_curve::gate_curve;
 use memory::memory;
 use orders::{orders, signin};
 use plugin::plugin;
+use plugin_langs::plugin_langs;
 use reports::reports_bench;
 use sales::{sales, sales_store};
 use settlement::settlement;
@@ -74,10 +76,19 @@ enum Bench {
         /// Run through this broker only; both by default.
         #[arg(long, value_enum)]
         broker: Option<gate::BrokerKind>,
+        /// The gate adapter the gates run.
+        #[arg(long, value_enum, default_value = "rust")]
+        plugin: gate_curve::GatePlugin,
     },
     /// decode-scan + encode-verdict through the std-json plugin, against native Rust.
     Plugin {
         #[arg(long, default_value_t = 20_000)]
+        iterations: u32,
+    },
+    /// The same adapters in Rust, JavaScript and Python: size, first load, a call on a
+    /// fresh and on a warm instance, memory per instance.
+    PluginLangs {
+        #[arg(long, default_value_t = 2_000)]
         iterations: u32,
     },
     /// Single-ticket orders over keep-alive HTTP, against GET /api/v1/products.
@@ -173,6 +184,9 @@ fn main() -> anyhow::Result<()> {
         } else if all {
             rows.extend(plugin(20_000).await?);
         }
+        if let Bench::PluginLangs { iterations } = bench {
+            rows.extend(plugin_langs(iterations).await?);
+        }
         if let Bench::Orders { seconds, clients } = bench {
             rows.extend(orders(seconds, clients).await?);
         } else if all {
@@ -234,11 +248,12 @@ fn main() -> anyhow::Result<()> {
             seconds,
             turnstiles,
             broker,
+            plugin,
         } = bench
         {
-            rows.extend(gate_curve(seconds, turnstiles, broker).await?);
+            rows.extend(gate_curve(seconds, turnstiles, broker, plugin).await?);
         } else if all {
-            rows.extend(gate_curve(15, 200, None).await?);
+            rows.extend(gate_curve(15, 200, None, gate_curve::GatePlugin::Rust).await?);
         }
         anyhow::Ok(rows)
     })?;
