@@ -265,17 +265,8 @@ pub async fn pack(
         .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
     m.validate()
         .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
-    let cache = std::env::temp_dir().join(format!("venue-edge-pack-{}", std::process::id()));
-    let (alerts, _failures) = tokio::sync::mpsc::channel(4);
-    let host = PluginHost::new(
-        &cache,
-        None,
-        venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai),
-        alerts,
-    )?;
-    let seen = host.inspect(&wasm);
-    let _ = std::fs::remove_dir_all(&cache);
-    let seen = seen?;
+    let scratch = Scratch::new("pack")?;
+    let seen = scratch.host.inspect(&wasm)?;
     let contract = seen
         .contract
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -393,17 +384,8 @@ pub async fn check(
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
         None => Samples::default(),
     };
-    let cache = std::env::temp_dir().join(format!("venue-edge-check-{}", std::process::id()));
-    let (alerts, _failures) = tokio::sync::mpsc::channel(64);
-    let host = PluginHost::new(
-        &cache,
-        None,
-        venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai),
-        alerts,
-    )?;
-    let result = check_with(&host, file, &wasm, manifest, &samples).await;
-    let _ = std::fs::remove_dir_all(&cache);
-    result
+    let scratch = Scratch::new("check")?;
+    check_with(&scratch.host, file, &wasm, manifest, &samples).await
 }
 
 async fn check_with(
@@ -486,4 +468,37 @@ async fn check_with(
     report.passed = report.vectors.iter().filter(|v| v.pass).count();
     report.failed = report.vectors.len() - report.passed;
     Ok(report)
+}
+
+/// A plugin host of the command's own, as a box builds it, with its compile cache in a
+/// temporary folder removed when the command ends.
+struct Scratch {
+    host: PluginHost,
+    cache: PathBuf,
+    // Failures go here and are reported through each call's result instead.
+    _failures: tokio::sync::mpsc::Receiver<venue_model::alert::Alert>,
+}
+
+impl Scratch {
+    fn new(what: &str) -> anyhow::Result<Scratch> {
+        let cache = std::env::temp_dir().join(format!("venue-edge-{what}-{}", std::process::id()));
+        let (alerts, failures) = tokio::sync::mpsc::channel(64);
+        let host = PluginHost::new(
+            &cache,
+            None,
+            venue_model::clock::Clock::new(chrono_tz::Asia::Shanghai),
+            alerts,
+        )?;
+        Ok(Scratch {
+            host,
+            cache,
+            _failures: failures,
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.cache);
+    }
 }

@@ -17,7 +17,7 @@ cat > wit/build-world.wit <<'WIT'
 package venue:edge@{{contract}};
 
 world build-world {
-    import log;
+{{imports}}
     export {{interface}};
 }
 WIT

@@ -436,15 +436,18 @@ mod tests {
     fn each_user_sees_the_pages_of_their_roles_and_lands_on_the_first() {
         // (roles, pages in the navigation)
         let cases: &[(&[&str], &[&str])] = &[
-            (&["manager"], &["today", "reports"]),
+            (&["manager"], &["today", "reports", "visitor"]),
             (&["ticketing"], &["ticketing"]),
             (&["finance-reviewer"], &["reports", "finance"]),
             (&["finance-payer"], &["reports", "finance"]),
-            (&["auditor"], &["reports"]),
+            (&["auditor"], &["reports", "visitor"]),
             (&["operator:p-tea"], &["bills"]),
             (&["admin"], &["admin"]),
             (&["integration"], &[]),
-            (&["admin", "manager"], &["today", "reports", "admin"]),
+            (
+                &["admin", "manager"],
+                &["today", "reports", "visitor", "admin"],
+            ),
         ];
         for (roles, want) in cases {
             let c = caller(roles);
