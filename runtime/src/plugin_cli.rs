@@ -447,10 +447,10 @@ async fn check_with(
         ));
         return Ok(report);
     };
-    if let Some(m) = Some(&manifest).filter(|m| m.world != world) {
+    if manifest.world != world {
         report.refused = Some(format!(
             "its manifest says {}, but it exports the {} world",
-            m.world.as_str(),
+            manifest.world.as_str(),
             world.as_str()
         ));
         return Ok(report);
