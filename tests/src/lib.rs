@@ -442,6 +442,19 @@ impl Edge {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
     }
 
+    /// The journaled sales, refunds and voids of a business day, as the auditor reads them.
+    pub async fn sales_of_day(&self, date: &str) -> Vec<serde_json::Value> {
+        let (s, sales) = self
+            .get_as(&format!("/api/v1/sales?date={date}"), "auditor")
+            .await;
+        assert_eq!(s, 200, "{sales}");
+        sales
+            .as_array()
+            .or_else(|| sales["sales"].as_array())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Sends SIGHUP (reload plugin manifests).
     pub fn hup(&self) {
         if let Some(child) = &self.child {
